@@ -1,0 +1,64 @@
+"""IT Cook: the application factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults and ``ITCOOK_*`` environment, then ``test_config``."""
+    app = Flask(__name__, instance_relative_config=True,
+                static_folder=os.path.join(os.path.dirname(__file__), os.pardir, "static"),
+                static_url_path="/static")
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from itcook.config import load_config, resolve_jwt_secret
+
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["DATABASE_URL"]),
+        JWT_SECRET_KEY=resolve_jwt_secret(app.config, app.instance_path),
+        JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(minutes=app.config["ACCESS_TOKEN_MINUTES"]),
+        JWT_REFRESH_TOKEN_EXPIRES=dt.timedelta(days=app.config["REFRESH_TOKEN_DAYS"]),
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JSON_SORT_KEYS=False,
+    )
+
+    from itcook.errors import register_error_handlers
+    from itcook.extensions import db, jwt, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir,
+                                                     "migrations"))
+    jwt.init_app(app)
+    register_error_handlers(app)
+
+    from itcook import admin, auth, community, fridge, goals, recipes
+    from itcook.cli import register_cli
+
+    auth.init_jwt(app)
+    for module in (auth, community, fridge, goals, recipes, admin):
+        app.register_blueprint(module.bp)
+    fridge.init_app(app)
+    recipes.init_app(app)
+    register_cli(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Several greenlets share the file: wait for a lock instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}

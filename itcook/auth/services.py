@@ -1,0 +1,157 @@
+"""Password hashing, user creation and lookup, and the JWT callbacks."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, Response
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    get_current_user,
+    verify_jwt_in_request,
+)
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from itcook.errors import ApiError, error_response
+from itcook.extensions import db, jwt
+from itcook.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+# argon2id with the library's current defaults (RFC 9106 "low memory" profile).
+_hasher = PasswordHasher()
+# Verifying against this keeps "unknown user" as slow as "wrong password" (no user probing).
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def validate_username(username: str) -> None:
+    """Raise 400 unless the username is 3–32 of letters, digits, ``_.-``."""
+    if not USERNAME_RE.match(username):
+        raise ApiError(400, "invalid_field",
+                       "username: 3-32 characters, letters, digits, '_', '.' or '-'")
+
+
+def validate_password(password: str) -> None:
+    """Raise 400 unless the password has 8–128 characters and a letter and a digit."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ApiError(400, "invalid_field",
+                       f"password: {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
+        raise ApiError(400, "invalid_field", "password: needs at least one letter and one digit")
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def create_user(username: str, password: str, display_name: str | None = None,
+                role: str = "user") -> User:
+    """Create and commit a user; 409 if the username (case-insensitively) is taken."""
+    validate_username(username)
+    validate_password(password)
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        raise ApiError(409, "username_taken", "this username is already taken")
+    user = User(username=username, display_name=display_name or username,
+                password_hash=hash_password(password), role=role, is_active=True)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(409, "username_taken", "this username is already taken") from None
+    return user
+
+
+def authenticate(username: str, password: str) -> User:
+    """Return the active user with these credentials, or raise the same 401 for any failure."""
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.is_active:
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def issue_tokens(user: User) -> dict[str, str]:
+    """Return a fresh access and refresh token pair for ``user``."""
+    return {"access_token": create_access_token(identity=user),
+            "refresh_token": create_refresh_token(identity=user)}
+
+
+def current_user() -> User:
+    """The user of the verified access token of this request."""
+    return cast(User, get_current_user())
+
+
+def admin_required(view: F) -> F:
+    """Decorate a view so that only an admin's access token reaches it (403 otherwise)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verify_jwt_in_request()
+        if not current_user().is_admin:
+            raise ApiError(403, "forbidden", "administrators only")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def load_active_user(user_id: Any) -> User | None:
+    """Return the active user with this id (tokens of deleted or disabled users fail)."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.is_active else None
+
+
+def init_jwt(app: Flask) -> None:
+    """Bind identity handling and JSON error bodies for every JWT failure."""
+
+    @jwt.user_identity_loader
+    def _identity(user: User | int | str) -> str:
+        return str(user.id if isinstance(user, User) else user)
+
+    @jwt.user_lookup_loader
+    def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        return load_active_user(payload.get("sub"))
+
+    @jwt.user_lookup_error_loader
+    def _lookup_error(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return error_response(401, "user_inactive", "the user of this token no longer exists or is disabled")
+
+    @jwt.expired_token_loader
+    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return error_response(401, "token_expired", "the token has expired")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return error_response(401, "invalid_token", f"invalid token: {reason}")
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return error_response(401, "missing_token", reason)
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return error_response(401, "fresh_token_required", "a fresh token is required")
+
+    @jwt.revoked_token_loader
+    def _revoked(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return error_response(401, "token_revoked", "the token has been revoked")

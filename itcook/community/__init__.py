@@ -1,0 +1,7 @@
+"""The community domain: blueprint, routes and services."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("community", __name__, url_prefix="/api/v1/community")

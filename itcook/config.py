@@ -1,0 +1,128 @@
+"""Every setting with its default, read from ``ITCOOK_*`` environment variables.
+
+The table in README.md is generated from ``SETTINGS`` by ``flask itcook settings``,
+so this module is the one place where a setting is declared.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its Flask name, parser, default and meaning."""
+
+    key: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"ITCOOK_{self.key}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", str, "development", "`development` or `production` (production refuses "
+            "to start without an explicit JWT secret)"),
+    Setting("HOST", str, "127.0.0.1", "address `python wsgi.py` listens on"),
+    Setting("PORT", int, 3000, "port `python wsgi.py` listens on"),
+    Setting("DATABASE_URL", str, "", "SQLAlchemy URL; empty = SQLite file `instance/itcook.db`; "
+            "PostgreSQL as `postgresql+psycopg://user@host/db`"),
+    Setting("JWT_SECRET", str, "", "HS256 signing key; empty in development = generated once "
+            "into `instance/jwt-secret`"),
+    Setting("ACCESS_TOKEN_MINUTES", int, 15, "lifetime of access tokens"),
+    Setting("REFRESH_TOKEN_DAYS", int, 30, "lifetime of refresh tokens"),
+    Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
+    Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
+    Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),
+    Setting("LOG_LEVEL", str, "INFO", "Python logging level"),
+    Setting("EXPIRY_SCAN_INTERVAL", float, 3600.0, "seconds between fridge expiry scans; 0 = off"),
+    Setting("EXPIRY_SCAN_DAYS", int, 3, "an item expiring within this many days is announced"),
+    Setting("RECIPE_GENERATOR", str, "local", "`local` (built in, deterministic) or `http`"),
+    Setting("RECIPE_HTTP_URL", str, "", "OpenAI-compatible `/v1/chat/completions` URL for `http`"),
+    Setting("RECIPE_HTTP_MODEL", str, "gpt-4o-mini", "model name sent to the HTTP generator"),
+    Setting("RECIPE_HTTP_API_KEY", str, "", "bearer key sent to the HTTP generator"),
+    Setting("RECIPE_HTTP_TIMEOUT", float, 30.0, "seconds before an HTTP generation fails"),
+    Setting("REALTIME_ALLOWED_ORIGINS", _csv, [], "comma-separated browser origins allowed "
+            "besides the server's own (`*` = any)"),
+    Setting("REALTIME_HEARTBEAT_INTERVAL", float, 25.0, "seconds between server Heartbeat frames"),
+    Setting("REALTIME_IDLE_TIMEOUT", float, 60.0, "a connection silent this long is closed (4001)"),
+    Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
+    Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
+    Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
+    Setting("REALTIME_BURST", int, 40, "token bucket size"),
+    Setting("REALTIME_MAX_VIOLATIONS", int, 10, "rate-limit or invalid-frame errors before a "
+            "policy close (1008)"),
+    Setting("REALTIME_MAX_SUBSCRIPTIONS", int, 50, "channels one connection may hold"),
+    Setting("REALTIME_MAX_CONNECTIONS_PER_USER", int, 10, "live connections one user may hold"),
+    Setting("REALTIME_SEND_BUFFER_BYTES", int, 1_048_576, "unsent bytes a connection may queue "
+            "before it is closed as a slow consumer (4002)"),
+    Setting("REALTIME_SEND_BUFFER_FRAMES", int, 2000, "unsent frames a connection may queue"),
+    Setting("REALTIME_TYPING_THROTTLE", float, 1.0, "seconds between UserTyping starts of one "
+            "user on one post"),
+    Setting("REALTIME_TYPING_TIMEOUT", float, 5.0, "a typing state not stopped ends by itself"),
+)
+
+
+def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the Flask config dict built from defaults and ``ITCOOK_*`` variables."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            config[setting.key] = setting.default
+            continue
+        try:
+            config[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"{setting.env}: {exc}") from exc
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "itcook.db")
+    return config
+
+
+def resolve_jwt_secret(config: dict[str, Any], instance_path: str) -> str:
+    """Return the JWT secret: explicit, or in development one generated once and kept."""
+    if config.get("JWT_SECRET"):
+        return str(config["JWT_SECRET"])
+    if config.get("ENV") == "production":
+        raise RuntimeError(
+            "ITCOOK_JWT_SECRET must be set when ITCOOK_ENV=production "
+            "(a generated development secret is not safe to share between hosts)"
+        )
+    path = Path(instance_path) / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Written with owner-only permissions: the file is a signing key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    log.warning("generated a development JWT secret in %s; set ITCOOK_JWT_SECRET in production",
+                path)
+    return secret

@@ -1,0 +1,64 @@
+"""The one error shape of the API: ``{"error": {"code", "message"}}``, and its handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from itcook.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a view raises to answer with a JSON error body and a 4xx/5xx status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    """Build the JSON error response every failing route returns."""
+    response = jsonify({"error": {"code": code, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def _http_code(exc: HTTPException) -> str:
+    # "Method Not Allowed" -> "method_not_allowed": stable, derived from the standard phrase.
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, ours or Werkzeug's or the database's, with JSON."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        response = error_response(exc.code or 500, _http_code(exc), exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(SQLAlchemyError)
+    def _db_error(exc: SQLAlchemyError) -> Response:
+        # Roll back so nothing half-written survives, then answer without internals.
+        db.session.rollback()
+        log.exception("database error")
+        return error_response(500, "database_error", "the database could not complete the request")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal server error")

@@ -1,0 +1,7 @@
+"""The goals domain: blueprint, routes and services."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("goals", __name__, url_prefix="/api/v1/goals")

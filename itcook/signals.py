@@ -1,0 +1,47 @@
+"""Every domain signal, in one private namespace.
+
+Each signal is sent *after* the database commit, with the real app object as sender
+and keyword arguments that carry everything an event needs. Receivers connect with
+``sender=app``. This module is the contract between the domain blueprints and the
+real-time plugin (see README, "Signals").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import Namespace, Signal
+from flask import current_app
+
+_signals = Namespace()
+
+#: post_id, author_id, author_name, content, created_at
+post_created = _signals.signal("post-created")
+#: post_id, post_author_id, user_id, user_name, likes_count
+post_liked = _signals.signal("post-liked")
+#: comment_id, post_id, post_author_id, author_id, author_name, content, created_at
+comment_created = _signals.signal("comment-created")
+#: follower_id, follower_name, followed_id
+user_followed = _signals.signal("user-followed")
+#: user_id, items (list of {id, name, expires_on, days_left}), days
+items_expiring = _signals.signal("items-expiring")
+#: user_id, goal_id, title, target_value, unit
+goal_achieved = _signals.signal("goal-achieved")
+#: user_id, job_id, recipe_id, title
+recipe_generated = _signals.signal("recipe-generated")
+#: user_id, job_id, error
+recipe_failed = _signals.signal("recipe-failed")
+#: title, message, level, user_id (None = everyone)
+system_notification = _signals.signal("system-notification")
+#: user_id, reason ("disabled" or "deleted")
+user_deactivated = _signals.signal("user-deactivated")
+
+ALL_SIGNALS: tuple[Signal, ...] = (
+    post_created, post_liked, comment_created, user_followed, items_expiring,
+    goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
+)
+
+
+def emit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` with the real app (not the proxy) as sender; call only after commit."""
+    signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]

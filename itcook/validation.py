@@ -1,0 +1,113 @@
+"""Request parsing helpers: one place that turns bad input into a clear 400/415."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import Select, func, select
+
+from itcook.errors import ApiError
+from itcook.extensions import db
+
+_MISSING = object()
+
+
+def json_body(optional: bool = False) -> dict[str, Any]:
+    """Return the request's JSON object or raise 415/400 with a precise code."""
+    if optional and not request.get_data(cache=True):
+        return {}
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return body
+
+
+def _invalid(name: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_field", f"{name}: {message}")
+
+
+def get_str(body: dict[str, Any], name: str, *, required: bool = True, min_len: int = 1,
+            max_len: int = 255, default: str | None = None, strip: bool = True) -> str | None:
+    """Return a string field, trimmed and length-checked."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{name} is required")
+        return default
+    if not isinstance(value, str):
+        raise _invalid(name, "must be a string")
+    if strip:
+        value = value.strip()
+    if len(value) < min_len:
+        raise _invalid(name, f"must be at least {min_len} characters")
+    if len(value) > max_len:
+        raise _invalid(name, f"must be at most {max_len} characters")
+    return value
+
+
+def get_number(body: dict[str, Any], name: str, *, required: bool = True,
+               minimum: float | None = None, maximum: float | None = 1e9,
+               exclusive_minimum: bool = False, default: float | None = None) -> float | None:
+    """Return a finite number field within bounds (booleans are not numbers)."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{name} is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(name, "must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _invalid(name, "must be finite")
+    if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
+        raise _invalid(name, f"must be {'greater than' if exclusive_minimum else 'at least'} {minimum:g}")
+    if maximum is not None and number > maximum:
+        raise _invalid(name, f"must be at most {maximum:g}")
+    return number
+
+
+def get_date(body: dict[str, Any], name: str, *, required: bool = True) -> dt.date | None:
+    """Return an ISO ``YYYY-MM-DD`` date field."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise _invalid(name, "must be a date string YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(name, "must be a date string YYYY-MM-DD") from None
+
+
+def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    """Return an integer query-string parameter within bounds."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def paginate(stmt: Select[Any]) -> tuple[list[Any], dict[str, int]]:
+    """Run ``stmt`` for the page asked by ``?page=&per_page=``; return items and page info."""
+    per_page = query_int("per_page", current_app.config["PAGE_SIZE"], minimum=1,
+                         maximum=current_app.config["MAX_PAGE_SIZE"])
+    page = query_int("page", 1, minimum=1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return items, {"page": page, "per_page": per_page, "total": int(total or 0)}
+

@@ -1,0 +1,135 @@
+"""Shared fixtures: the app on SQLite (or ITCOOK_TEST_DATABASE_URL), clients, auth helper."""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+if not monkey.is_module_patched("socket"):  # `make test` patches first; plain `pytest` here
+    monkey.patch_all()
+
+import os  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+
+from itcook import create_app  # noqa: E402
+from itcook.extensions import db  # noqa: E402
+from itcook.signals import ALL_SIGNALS  # noqa: E402
+
+TEST_DATABASE_URL = os.environ.get("ITCOOK_TEST_DATABASE_URL", "")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"itcook database: {TEST_DATABASE_URL or 'SQLite (temporary file per test)'}"
+
+
+def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
+    """The config every test app starts from: its own database, no background jobs."""
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "JWT_SECRET": "test-secret-" + "x" * 40,
+        "EXPIRY_SCAN_INTERVAL": 0.0,
+        "LOG_LEVEL": "WARNING",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config(tmp_path: Any) -> dict[str, Any]:
+    """Overridable test config (a test module may redefine this fixture)."""
+    return make_test_config(tmp_path)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """A fresh app with an empty schema."""
+    app = create_app(app_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Register users and build auth headers through the real REST routes."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def register(self, username: str = "anna", password: str = "secret123",
+                 display_name: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"username": username, "password": password}
+        if display_name:
+            body["display_name"] = display_name
+        response = self._client.post("/api/v1/auth/register", json=body)
+        assert response.status_code == 201, response.get_json()
+        data = response.get_json()
+        data["headers"] = {"Authorization": f"Bearer {data['access_token']}"}
+        return data
+
+    def admin(self, app: Flask, username: str = "root") -> dict[str, Any]:
+        data = self.register(username)
+        from itcook.models import User
+
+        with app.app_context():
+            user = db.session.get(User, data["user"]["id"])
+            assert user is not None
+            user.role = "admin"
+            db.session.commit()
+        return data
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+class SignalRecorder:
+    """Records every domain signal the app sends, as (name, kwargs)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._app = app
+        for signal in ALL_SIGNALS:
+            signal.connect(self._receiver(signal.name), sender=app, weak=False)
+
+    def _receiver(self, name: str) -> Any:
+        def receive(sender: Any, **kwargs: Any) -> None:
+            self.calls.append((name, kwargs))
+
+        receive.__name__ = f"record_{name}"
+        self._handlers = getattr(self, "_handlers", []) + [receive]
+        return receive
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [kwargs for signal_name, kwargs in self.calls if signal_name == name]
+
+    def disconnect(self) -> None:
+        for signal, handler in zip(ALL_SIGNALS, self._handlers, strict=True):
+            signal.disconnect(handler, sender=self._app)
+
+
+@pytest.fixture
+def signals(app: Flask) -> Iterator[SignalRecorder]:
+    recorder = SignalRecorder(app)
+    yield recorder
+    recorder.disconnect()

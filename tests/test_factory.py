@@ -1,0 +1,52 @@
+"""The factory itself: configuration sources and the JWT secret rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from itcook import create_app
+from itcook.config import load_config, resolve_jwt_secret
+
+
+def test_test_config_overrides_defaults(app) -> None:
+    assert app.testing
+    assert app.config["PAGE_SIZE"] == 20
+
+
+def test_environment_variables_are_read(tmp_path: Path) -> None:
+    config = load_config(str(tmp_path), {"ITCOOK_PAGE_SIZE": "7", "ITCOOK_REALTIME_ALLOWED_ORIGINS":
+                                         "https://a.example, https://b.example"})
+    assert config["PAGE_SIZE"] == 7
+    assert config["REALTIME_ALLOWED_ORIGINS"] == ["https://a.example", "https://b.example"]
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'itcook.db'}"
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="ITCOOK_PAGE_SIZE"):
+        load_config(str(tmp_path), {"ITCOOK_PAGE_SIZE": "many"})
+
+
+def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = resolve_jwt_secret({"ENV": "development", "JWT_SECRET": ""}, str(tmp_path))
+    second = resolve_jwt_secret({"ENV": "development", "JWT_SECRET": ""}, str(tmp_path))
+    assert first == second and len(first) >= 40
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_secret(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="ITCOOK_JWT_SECRET"):
+        create_app({"ENV": "production", "JWT_SECRET": "", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_unknown_route_is_json_404(client) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_is_json_405(client) -> None:
+    response = client.put("/api/v1/auth/login")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
