@@ -54,6 +54,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     fridge.init_app(app)
     recipes.init_app(app)
     register_cli(app)
+
+    from itcook.plugins import init_realtime
+
+    init_realtime(app)
     return app
 
 

@@ -15,3 +15,8 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
+
+# Imported last: the plugin's modules import ``db`` from here.
+from itcook.realtime import Realtime  # noqa: E402
+
+realtime = Realtime()

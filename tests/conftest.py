@@ -133,3 +133,33 @@ def signals(app: Flask) -> Iterator[SignalRecorder]:
     recorder = SignalRecorder(app)
     yield recorder
     recorder.disconnect()
+
+
+class LiveServer:
+    """The app served by gevent's WSGI server on a free loopback port, in this process."""
+
+    def __init__(self, app: Flask) -> None:
+        from gevent.pywsgi import WSGIServer
+
+        self.app = app
+        self.server = WSGIServer(("127.0.0.1", 0), app, log=None)
+        self.server.start()
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/api/v1/realtime/ws"
+
+    @property
+    def state(self) -> Any:
+        return self.app.extensions["realtime"]
+
+    def stop(self) -> None:
+        self.state.shutdown()
+        self.server.stop(timeout=2)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """A real gevent server for WebSocket and SSE tests."""
+    server = LiveServer(app)
+    yield server
+    server.stop()

@@ -1,0 +1,154 @@
+"""Who is connecting: bearer header, single-use ticket, or ``itcook.v1, bearer.<jwt>``; and origin rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Request
+from flask_jwt_extended import decode_token
+from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert
+from sqlalchemy.engine import Engine
+
+from itcook.errors import ApiError
+
+SUBPROTOCOL = "itcook.v1"
+BEARER_PREFIX = "bearer."
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated connecting user."""
+
+    user_id: int
+    name: str
+
+
+#: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
+PrincipalLoader = Callable[[int], Principal | None]
+
+
+def define_ticket_table(metadata: MetaData) -> Table:
+    """Declare ``realtime_tickets``: single-use tickets, shared by every process through the DB."""
+    if "realtime_tickets" in metadata.tables:
+        return metadata.tables["realtime_tickets"]
+    return Table(
+        "realtime_tickets", metadata,
+        # Only a hash is stored: the database never holds a usable credential.
+        Column("ticket_hash", String(64), primary_key=True),
+        Column("user_id", Integer, nullable=False),
+        Column("expires_at", DateTime, nullable=False, index=True),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+class Tickets:
+    """Issue and consume single-use tickets (atomic across processes: DELETE ... RETURNING)."""
+
+    def __init__(self, engine: Engine, table: Table, ttl: float) -> None:
+        self.engine, self.table, self.ttl = engine, table, ttl
+
+    def issue(self, user_id: int) -> str:
+        """Return a new ticket for ``user_id``, valid once for ``ttl`` seconds."""
+        ticket = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.table).where(self.table.c.expires_at < now))
+            conn.execute(insert(self.table).values(
+                ticket_hash=_hash(ticket), user_id=user_id,
+                expires_at=now + dt.timedelta(seconds=self.ttl)))
+        return ticket
+
+    def consume(self, ticket: str) -> int | None:
+        """Return the ticket's user id and delete it; None if unknown, used or expired."""
+        if not 10 <= len(ticket) <= 100:
+            return None
+        table = self.table
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                delete(table).where(table.c.ticket_hash == _hash(ticket), table.c.expires_at > _now())
+                .returning(table.c.user_id)).first()
+        return int(row[0]) if row else None
+
+
+def offered_subprotocols(request: Request) -> list[str]:
+    """The subprotocols the client offered, in order."""
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _token_user_id(token: str) -> int:
+    try:
+        claims = decode_token(token)
+    except ExpiredSignatureError:
+        raise ApiError(401, "token_expired", "the token has expired") from None
+    except (InvalidTokenError, ValueError, KeyError) as exc:
+        raise ApiError(401, "invalid_token", f"invalid token: {exc}") from None
+    if claims.get("type") != "access":
+        raise ApiError(401, "invalid_token", "an access token is required, not a refresh token")
+    try:
+        return int(claims["sub"])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(401, "invalid_token", "invalid token subject") from None
+
+
+def authenticate(request: Request, tickets: Tickets, load: PrincipalLoader,
+                 allow_cookie: str | None = None) -> Principal:
+    """Return the connecting principal or raise a 401 ``ApiError`` before any upgrade."""
+    ticket = request.args.get("ticket")
+    user_id: int | None
+    if ticket is not None:
+        user_id = tickets.consume(ticket)
+        if user_id is None:
+            raise ApiError(401, "invalid_ticket", "the ticket is unknown, expired or already used")
+    else:
+        token = _bearer_token(request, allow_cookie)
+        user_id = _token_user_id(token)
+    principal = load(user_id)
+    if principal is None:
+        raise ApiError(401, "user_inactive", "the user of this credential no longer exists or is disabled")
+    return principal
+
+
+def _bearer_token(request: Request, allow_cookie: str | None) -> str:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
+        return token.strip()
+    protocols = offered_subprotocols(request)
+    bearer = [p for p in protocols if p.startswith(BEARER_PREFIX)]
+    if bearer:
+        if SUBPROTOCOL not in protocols:
+            raise ApiError(401, "invalid_token",
+                           f"a bearer.<token> subprotocol must come with {SUBPROTOCOL!r}")
+        return bearer[0][len(BEARER_PREFIX):]
+    if allow_cookie and request.cookies.get(allow_cookie):
+        return request.cookies[allow_cookie]
+    raise ApiError(401, "missing_token", "send Authorization: Bearer <token>, ?ticket=, "
+                   f"or the subprotocols '{SUBPROTOCOL}, bearer.<token>'")
+
+
+def check_origin(request: Request, allowed: list[str]) -> None:
+    """Refuse a browser's cross-origin connection unless its origin is allowed (403)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser: nothing to forge on its behalf
+    if "*" in allowed or origin in allowed:
+        return
+    if urlsplit(origin).netloc.lower() == (request.host or "").lower():
+        return
+    raise ApiError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")

@@ -1,0 +1,85 @@
+"""Signal receivers → events. A receiver never lets an exception reach the request that sent it."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+
+from itcook import signals
+
+if TYPE_CHECKING:
+    from itcook.realtime import Realtime
+
+log = logging.getLogger(__name__)
+
+
+def _guarded(name: str, handler: Callable[..., Any]) -> Callable[..., None]:
+    @functools.wraps(handler)
+    def receive(sender: Flask, **kwargs: Any) -> None:
+        try:
+            with sender.app_context():
+                handler(**kwargs)
+        except Exception:
+            # The domain change is committed; the log write or publish failed. Log it loudly,
+            # never fail the user's request for it.
+            log.exception("realtime: could not publish %s", name)
+
+    return receive
+
+
+def connect(app: Flask, rt: Realtime) -> None:
+    """Connect a receiver for every domain signal, with ``sender=app``."""
+
+    def post_created(post_id: int, author_id: int, author_name: str, content: str,
+                     created_at: str | None = None, **_: Any) -> None:
+        rt.notify_new_post(post_id, author_id, author_name, content)
+
+    def post_liked(post_id: int, post_author_id: int, user_id: int, user_name: str,
+                   likes_count: int, **_: Any) -> None:
+        rt.notify_post_liked(post_author_id, post_id, user_id, user_name, likes_count)
+
+    def comment_created(comment_id: int, post_id: int, post_author_id: int, author_id: int,
+                        author_name: str, content: str, **_: Any) -> None:
+        rt.notify_new_comment(post_author_id, comment_id, post_id, author_id, author_name, content)
+
+    def user_followed(follower_id: int, follower_name: str, followed_id: int, **_: Any) -> None:
+        rt.notify_new_follower(followed_id, follower_id, follower_name)
+
+    def items_expiring(user_id: int, items: list[dict[str, Any]], days: int, **_: Any) -> None:
+        rt.notify_expiring_items(user_id, items, days)
+
+    def goal_achieved(user_id: int, goal_id: int, title: str, **_: Any) -> None:
+        rt.notify_goal_achieved(user_id, goal_id, title)
+
+    def recipe_generated(user_id: int, job_id: str, recipe_id: int, title: str, **_: Any) -> None:
+        rt.notify_recipe_generated(user_id, job_id, recipe_id, title)
+
+    def recipe_failed(user_id: int, job_id: str, error: str, **_: Any) -> None:
+        rt.notify_recipe_failed(user_id, job_id, error)
+
+    def system_notification(title: str, message: str, level: str = "info",
+                            user_id: int | None = None, **_: Any) -> None:
+        rt.notify_system(title, message, level, user_id)
+
+    def user_deactivated(user_id: int, **_: Any) -> None:
+        rt.disconnect_user(user_id)
+
+    pairs = {
+        signals.post_created: post_created, signals.post_liked: post_liked,
+        signals.comment_created: comment_created, signals.user_followed: user_followed,
+        signals.items_expiring: items_expiring, signals.goal_achieved: goal_achieved,
+        signals.recipe_generated: recipe_generated, signals.recipe_failed: recipe_failed,
+        signals.system_notification: system_notification,
+        signals.user_deactivated: user_deactivated,
+    }
+    receivers = []
+    for signal, handler in pairs.items():
+        receiver = _guarded(signal.name, handler)
+        # weak=False: the closures live only here; blinker would drop weakly held ones at once.
+        signal.connect(receiver, sender=app, weak=False)
+        receivers.append((signal, receiver))
+    app.extensions["realtime.receivers"] = receivers

@@ -1,0 +1,102 @@
+"""The durable event log: every durable event gets its id here before it is sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from itcook.realtime.events import Event
+
+# The plugin's tables live in the app's metadata (one migration history), declared without
+# the ORM so the plugin needs nothing of the app but its engine.
+def define_tables(metadata: MetaData) -> Table:
+    """Declare ``realtime_events`` in ``metadata`` (idempotent)."""
+    if "realtime_events" in metadata.tables:
+        return metadata.tables["realtime_events"]
+    return Table(
+        "realtime_events", metadata,
+        # AUTOINCREMENT on SQLite: ids are never reused, even after pruning the newest rows.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+               autoincrement=True),
+        Column("type", String(40), nullable=False),
+        Column("channel", String(80), nullable=False),
+        Column("data", JSON, nullable=False),
+        Column("ts", String(32), nullable=False),
+        Column("created_at", DateTime, nullable=False, index=True),
+        # Replay reads "channel IN (...) AND id > ?" in id order: this index serves it.
+        Index("ix_realtime_events_channel_id", "channel", "id"),
+        sqlite_autoincrement=True,
+    )
+
+
+def _naive_utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class History:
+    """Append, replay and prune the event log through its own connections (not the request's)."""
+
+    def __init__(self, engine: Engine, table: Table) -> None:
+        self.engine = engine
+        self.table = table
+
+    def append(self, event: Event) -> int:
+        """Store ``event`` and return its id (committed before the caller sends it)."""
+        with self.engine.begin() as conn:
+            event_id = conn.execute(
+                insert(self.table).values(type=event.type, channel=event.channel, data=event.data,
+                                          ts=event.ts, created_at=_naive_utc_now())
+                .returning(self.table.c.id)
+            ).scalar_one()
+        event.id = int(event_id)
+        return event.id
+
+    def replay(self, channels: Iterable[str], after_id: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events on ``channels`` with id > ``after_id``, in id order."""
+        table = self.table
+        stmt = (select(table.c.id, table.c.type, table.c.channel, table.c.data, table.c.ts)
+                .where(table.c.channel.in_(list(channels)), table.c.id > after_id)
+                .order_by(table.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [Event(type=r.type, channel=r.channel, data=r.data, id=int(r.id), ts=r.ts)
+                for r in rows]
+
+    def bounds(self) -> tuple[int, int]:
+        """(oldest id kept, newest id) of the log; (0, 0) when empty."""
+        with self.engine.connect() as conn:
+            low, high = conn.execute(select(func.min(self.table.c.id),
+                                            func.max(self.table.c.id))).one()
+        return int(low or 0), int(high or 0)
+
+    def prune(self, max_age_seconds: float, max_count: int) -> int:
+        """Delete events older than the age limit or beyond the newest ``max_count``; return count."""
+        table = self.table
+        removed = 0
+        with self.engine.begin() as conn:
+            if max_age_seconds > 0:
+                cutoff = _naive_utc_now() - dt.timedelta(seconds=max_age_seconds)
+                removed += conn.execute(delete(table).where(table.c.created_at < cutoff)).rowcount
+            if max_count > 0:
+                high = conn.execute(select(func.max(table.c.id))).scalar()
+                if high is not None:
+                    removed += conn.execute(
+                        delete(table).where(table.c.id <= int(high) - max_count)).rowcount
+        return removed

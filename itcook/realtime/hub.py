@@ -1,0 +1,148 @@
+"""Connections, channel subscriptions and the fan-out loop of one process — no Flask imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from itcook.realtime.connection import SSE, WS, Connection
+from itcook.realtime.events import CLOSE_REASONS, Encoded, Event
+
+
+class Stats:
+    """Counters of one process; ``/stats`` and ``/metrics`` read them."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.day = dt.datetime.now(dt.UTC).date()
+        self.events_by_type: Counter[str] = Counter()
+        self.events_today = 0
+        self.deliveries_today = 0
+        self.deliveries_total = 0
+        self.disconnects: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.handshake_failures: Counter[str] = Counter()
+        self.connections_total: Counter[str] = Counter()
+
+    def _roll_day(self) -> None:
+        today = dt.datetime.now(dt.UTC).date()
+        if today != self.day:
+            self.day, self.events_today, self.deliveries_today = today, 0, 0
+
+    def count_event(self, event_type: str, deliveries: int) -> None:
+        """Count one published event and the frames it was written as."""
+        self._roll_day()
+        self.events_by_type[event_type] += 1
+        self.events_today += 1
+        self.deliveries_today += deliveries
+        self.deliveries_total += deliveries
+
+
+class Hub:
+    """Who is connected and to which channels; fan-out writes each event's bytes once per socket."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self.by_user: dict[int, set[Connection]] = defaultdict(set)
+        self.channels: dict[str, set[Connection]] = {}
+        self.stats = Stats()
+
+    # -- membership -------------------------------------------------------------------------
+    def add(self, conn: Connection) -> None:
+        """Register a connection (not yet subscribed to anything)."""
+        self.connections.add(conn)
+        self.by_user[conn.user_id].add(conn)
+        self.stats.connections_total[conn.transport] += 1
+
+    def remove(self, conn: Connection, reason: str) -> None:
+        """Forget a connection and all its subscriptions; idempotent."""
+        if conn not in self.connections:
+            return
+        self.connections.discard(conn)
+        for channel in list(conn.channels):
+            self.unsubscribe(conn, channel)
+        user_conns = self.by_user.get(conn.user_id)
+        if user_conns is not None:
+            user_conns.discard(conn)
+            if not user_conns:
+                del self.by_user[conn.user_id]
+        self.stats.disconnects[reason] += 1
+
+    def user_connection_count(self, user_id: int) -> int:
+        """How many live connections ``user_id`` holds in this process."""
+        return len(self.by_user.get(user_id, ()))
+
+    def subscribe(self, conn: Connection, channel: str) -> None:
+        """Add ``conn`` to ``channel`` (an internal key such as ``user:7``)."""
+        self.channels.setdefault(channel, set()).add(conn)
+        conn.channels.add(channel)
+
+    def unsubscribe(self, conn: Connection, channel: str) -> None:
+        """Remove ``conn`` from ``channel``; an emptied channel is dropped."""
+        conn.channels.discard(channel)
+        members = self.channels.get(channel)
+        if members is not None:
+            members.discard(conn)
+            if not members:
+                del self.channels[channel]
+
+    # -- fan-out ----------------------------------------------------------------------------
+    def fanout(self, event: Event) -> int:
+        """Encode ``event`` once and write it to every subscriber of its channel; return deliveries."""
+        members = self.channels.get(event.channel)
+        delivered = 0
+        if members:
+            encoded = Encoded(event)
+            exclude = event.exclude_user
+            ws_bytes = encoded.ws
+            # A copy: a slow consumer closed mid-loop leaves the set.
+            for conn in tuple(members):
+                if conn.user_id == exclude:
+                    continue
+                if conn.transport == WS:
+                    ok = conn.deliver(ws_bytes)
+                else:
+                    ok = conn.deliver(encoded.sse)
+                if ok:
+                    delivered += 1
+                    if event.id is not None and event.id > conn.last_event_id:
+                        conn.last_event_id = event.id
+        self.stats.count_event(event.type, delivered)
+        return delivered
+
+    def broadcast_raw(self, ws_bytes: bytes, sse_bytes: bytes) -> None:
+        """Write a frame to every connection (heartbeats, keep-alives); not counted as events."""
+        for conn in tuple(self.connections):
+            conn.deliver(ws_bytes if conn.transport == WS else sse_bytes)
+
+    def user_connections(self, user_id: int) -> list[Connection]:
+        """The live connections of ``user_id`` in this process."""
+        return list(self.by_user.get(user_id, ()))
+
+    # -- stats ------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """This process's numbers, in the shape ``/stats`` merges across processes."""
+        by_transport = Counter(conn.transport for conn in self.connections)
+        subscribers: Counter[str] = Counter()
+        for channel, members in self.channels.items():
+            kind = "personal" if channel.startswith("user:") else channel
+            subscribers[kind] += len(members)
+        stats = self.stats
+        stats._roll_day()
+        return {
+            "connected_clients": len(self.connections),
+            "connections_by_transport": {WS: by_transport.get(WS, 0), SSE: by_transport.get(SSE, 0)},
+            "connected_users": len(self.by_user),
+            "subscribers_by_channel": dict(subscribers),
+            "events_published_today": stats.events_today,
+            "events_sent_today": stats.deliveries_today,
+            "deliveries_total": stats.deliveries_total,
+            "events_by_type": dict(stats.events_by_type),
+            "disconnects_by_reason": dict(stats.disconnects),
+            "errors_by_code": dict(stats.errors),
+            "handshake_failures_by_reason": dict(stats.handshake_failures),
+            "connections_total": dict(stats.connections_total),
+            "slow_consumer_drops": stats.disconnects.get(CLOSE_REASONS[4002], 0),
+        }

@@ -1,0 +1,185 @@
+"""Per-app runtime of the plugin: hub, log, broker, dispatcher and the one ticker greenlet."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.lock
+import gevent.queue
+from flask import Flask
+
+from itcook.realtime.auth import Principal, PrincipalLoader, Tickets
+from itcook.realtime.brokers import Broker, make_broker
+from itcook.realtime.events import (
+    CLOSE_GOING_AWAY,
+    CLOSE_IDLE,
+    CLOSE_REASONS,
+    Event,
+    ProtocolError,
+    dumps,
+    utc_ts,
+    ws_frame,
+)
+from itcook.realtime.history import History
+from itcook.realtime.hub import Hub
+from itcook.realtime.presence import TypingTracker
+
+log = logging.getLogger(__name__)
+
+#: Internal event type: drop every connection of ``user:<id>`` (disabled or deleted user).
+DISCONNECT_USER = "_DisconnectUser"
+DEFAULT_CHANNELS = ("personal", "community", "system")
+_SCOPED = re.compile(r"^([a-z]+):(\d{1,18})$")
+
+Authorizer = Callable[[int, int], bool]
+
+
+class RealtimeState:
+    """Everything the plugin keeps for one app; ``app.extensions["realtime"]``."""
+
+    def __init__(self, app: Flask, config: dict[str, Any], tables: dict[str, Any]) -> None:
+        self.app = app
+        self.config = config
+        self.tables = tables
+        self.hub = Hub()
+        self.broker: Broker = make_broker(config["broker_url"])
+        self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
+                                    config["typing_timeout"])
+        self.principal_loader: PrincipalLoader = lambda user_id: None
+        self.authorizers: dict[str, tuple[Authorizer, str]] = {}
+        self._history: History | None = None
+        self._tickets: Tickets | None = None
+        # Ids are taken and events handed to the broker under one lock, so this process
+        # publishes in id order (a resume point never skips a lower id still in flight).
+        self._publish_lock = gevent.lock.Semaphore()
+        self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        self._greenlets: list[gevent.Greenlet] = []
+        self.started_at = time.time()
+
+    # -- lazily bound resources -------------------------------------------------------------
+    def _engine(self) -> Any:
+        from itcook.extensions import db
+
+        with self.app.app_context():
+            return db.engine
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            self._history = History(self._engine(), self.tables["events"])
+        return self._history
+
+    @property
+    def tickets(self) -> Tickets:
+        if self._tickets is None:
+            self._tickets = Tickets(self._engine(), self.tables["tickets"], self.config["ticket_ttl"])
+        return self._tickets
+
+    def ensure_started(self) -> None:
+        """Start the broker subscription, the dispatcher and the ticker (once)."""
+        if self._greenlets:
+            return
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
+        self.broker.start(self._queue.put)
+
+    def shutdown(self) -> None:
+        """Close every connection with 1001 and stop the background greenlets."""
+        for conn in list(self.hub.connections):
+            conn.abort(CLOSE_GOING_AWAY)
+        gevent.killall(self._greenlets, block=True, timeout=5)
+        self._greenlets = []
+        self.broker.stop()
+
+    # -- publishing -------------------------------------------------------------------------
+    def publish_event(self, event: Event) -> Event:
+        """Store a durable event (id), then hand it to the broker; never waits on fan-out."""
+        self.ensure_started()
+        with self._publish_lock:
+            if event.durable:
+                self.history.append(event)
+            self.broker.publish(event)
+        return event
+
+    def disconnect_user(self, user_id: int, code: int) -> None:
+        """Close every connection of ``user_id`` in every process."""
+        self.ensure_started()
+        self.broker.publish(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
+                if event.type == DISCONNECT_USER:
+                    user_id = int(event.channel.split(":", 1)[1])
+                    for conn in self.hub.user_connections(user_id):
+                        conn.abort(int(event.data["code"]))
+                else:
+                    self.hub.fanout(event)
+            except Exception:  # one bad event must not stop delivery of the next
+                log.exception("fan-out of %s failed", event.type)
+
+    def _tick_loop(self) -> None:
+        """Heartbeats, idle cleanup and typing expiry for every connection of the process."""
+        interval = self.config["heartbeat_interval"]
+        idle = self.config["idle_timeout"]
+        tick = max(0.02, min(interval, idle / 4, self.config["typing_timeout"] / 4, 1.0))
+        next_beat = time.monotonic() + interval
+        while True:
+            gevent.sleep(tick)
+            now = time.monotonic()
+            try:
+                if now >= next_beat:
+                    next_beat = now + interval
+                    ts = utc_ts()
+                    beat = ws_frame(dumps({"type": "Heartbeat", "ts": ts, "data": {"ts": ts}}))
+                    self.hub.broadcast_raw(beat, b": keep-alive\n\n")
+                for conn in [c for c in self.hub.connections
+                             if c.is_websocket and now - c.last_seen > idle]:
+                    conn.abort(CLOSE_IDLE)
+                self.typing.expire(now)
+            except Exception:
+                log.exception("realtime ticker failed")
+
+    # -- channels ---------------------------------------------------------------------------
+    def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str) -> None:
+        """Allow ``<prefix>:<id>`` channels for users ``authorize(user_id, id)`` accepts."""
+        self.authorizers[prefix] = (authorize, denied_code)
+
+    def resolve_channel(self, principal: Principal, name: str) -> str:
+        """Map a client's channel name to the internal key, or raise ``ProtocolError``."""
+        if name == "personal":
+            return f"user:{principal.user_id}"
+        if name in ("community", "system"):
+            return name
+        match = _SCOPED.match(name)
+        if match is None:
+            raise ProtocolError("unknown_channel", f"unknown channel {name[:64]!r}", channel=name[:64])
+        prefix, ident = match.group(1), int(match.group(2))
+        if prefix in ("personal", "user"):
+            if ident != principal.user_id:
+                raise ProtocolError("forbidden_channel", "another user's personal channel",
+                                    channel=name)
+            return f"user:{ident}"
+        entry = self.authorizers.get(prefix)
+        if entry is None:
+            raise ProtocolError("unknown_channel", f"unknown channel {name!r}", channel=name)
+        authorize, denied_code = entry
+        with self.app.app_context():
+            allowed = authorize(principal.user_id, ident)
+        if not allowed:
+            raise ProtocolError(denied_code, f"channel {name!r} is not available", channel=name)
+        return f"{prefix}:{ident}"
+
+    def load_principal(self, user_id: int) -> Principal | None:
+        """Resolve a user id through the app's loader (active users only)."""
+        with self.app.app_context():
+            return self.principal_loader(user_id)
+
+    def close_reason(self, code: int | None) -> str:
+        """The stats name of a close code."""
+        return CLOSE_REASONS.get(code or 0, "connection_lost")

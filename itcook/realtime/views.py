@@ -1,0 +1,95 @@
+"""The plugin's routes: ``/ws``, ``/ticket``, ``/stats`` (SSE, status and metrics join them later)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_sock import Sock
+
+from itcook.errors import ApiError
+from itcook.realtime import websocket
+from itcook.realtime.auth import authenticate, check_origin
+from itcook.realtime.state import RealtimeState
+
+bp = Blueprint("realtime", __name__, url_prefix="/api/v1/realtime")
+sock = Sock()
+
+
+def _state() -> RealtimeState:
+    return current_app.extensions["realtime"]  # type: ignore[no-any-return]
+
+
+def admit(transport: str) -> Any:
+    """Everything checked before a stream is accepted: origin, credential, per-user cap."""
+    state = _state()
+    try:
+        check_origin(request, state.config["allowed_origins"])
+        principal = authenticate(request, state.tickets, state.load_principal,
+                                 allow_cookie=state.config.get("cookie_name") if transport == "sse"
+                                 else None)
+        cap = state.config["max_connections_per_user"]
+        if state.hub.user_connection_count(principal.user_id) >= cap:
+            raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
+    except ApiError as exc:
+        state.hub.stats.handshake_failures[exc.code] += 1
+        raise
+    return principal
+
+
+@bp.before_request
+def _before_websocket() -> None:
+    if request.endpoint != "realtime.ws":
+        return
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        _state().hub.stats.handshake_failures["not_websocket"] += 1
+        raise ApiError(400, "websocket_required", "this route only speaks WebSocket (Upgrade: websocket)")
+    if request.headers.get("Sec-WebSocket-Version") != "13" or not request.headers.get("Sec-WebSocket-Key"):
+        _state().hub.stats.handshake_failures["bad_handshake"] += 1
+        raise ApiError(400, "bad_handshake", "Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required")
+    # permessage-deflate would compress each frame per client (no encode-once) and triple the
+    # memory of a connection; hiding the offer makes the handshake decline it.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    g.realtime_principal = admit("websocket")
+    # The handshake used the request's database session; a long-lived socket must not hold it.
+    from itcook.extensions import db
+
+    db.session.remove()
+
+
+@sock.route("/ws", bp=bp)
+def ws(ws_server: Any) -> None:
+    """WebSocket endpoint (RFC 6455): events of the subscribed channels, client frames of SPEC §3."""
+    websocket.run(ws_server, _state(), g.realtime_principal)
+
+
+@bp.post("/ticket")
+@jwt_required()
+def ticket() -> tuple[Response, int]:
+    """Issue a short-lived, single-use ticket for browsers (``?ticket=`` on /ws and /sse)."""
+    state = _state()
+    value = state.tickets.issue(int(get_jwt_identity()))
+    return jsonify({"ticket": value, "expires_in": int(state.config["ticket_ttl"])}), 201
+
+
+def _human(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h", f"{minutes}m", f"{secs}s"] if days or hours else [f"{minutes}m", f"{secs}s"]
+    return " ".join(parts)
+
+
+@bp.get("/stats")
+@jwt_required()
+def stats() -> Response:
+    """Connection and event statistics of the real-time layer."""
+    state = _state()
+    uptime = time.time() - state.started_at
+    body = {"uptime": _human(uptime), "uptime_seconds": round(uptime, 3), **state.hub.snapshot(),
+            "typing_states": len(state.typing), "processes_reporting": 1}
+    return jsonify(body)
