@@ -8,8 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
-
-from itcook.extensions import db
+from werkzeug.routing.exceptions import WebsocketMismatch
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,12 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message)
 
+    @app.errorhandler(WebsocketMismatch)
+    def _not_websocket(exc: WebsocketMismatch) -> Response:
+        # A plain HTTP request to a WebSocket-only route (or the reverse).
+        return error_response(400, "websocket_required", "this route only speaks WebSocket "
+                              "(send Upgrade: websocket)")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         response = error_response(exc.code or 500, _http_code(exc), exc.description or exc.name)
@@ -53,12 +58,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _db_error(exc: SQLAlchemyError) -> Response:
         # Roll back so nothing half-written survives, then answer without internals.
+        from itcook.extensions import db  # here: extensions imports the plugin, which imports us
+
         db.session.rollback()
         log.exception("database error")
         return error_response(500, "database_error", "the database could not complete the request")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        from itcook.extensions import db
+
         db.session.rollback()
         log.exception("unhandled error")
         return error_response(500, "internal_error", "internal server error")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 from flask import current_app, request
@@ -13,6 +14,8 @@ from itcook.errors import ApiError
 from itcook.extensions import db
 
 _MISSING = object()
+# Only the calendar form: date.fromisoformat also takes 20240101, week dates and times.
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def json_body(optional: bool = False) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def get_date(body: dict[str, Any], name: str, *, required: bool = True) -> dt.da
         if required:
             raise ApiError(400, "missing_field", f"{name} is required")
         return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _DATE_RE.match(value):
         raise _invalid(name, "must be a date string YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(value)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from itcook.realtime.events import Event
 
+
 # The plugin's tables live in the app's metadata (one migration history), declared without
 # the ORM so the plugin needs nothing of the app but its engine.
 def define_tables(metadata: MetaData) -> Table:

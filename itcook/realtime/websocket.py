@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
@@ -189,6 +190,25 @@ class Session:
             self.state.typing.stop(post_id, self.principal.user_id)
 
 
+def _linger(sock: Any, timeout: float = 1.0, limit: int = 1 << 20) -> None:
+    """Half-close, then read and drop what the peer still sends until it closes (bounded).
+
+    Closing a socket with unread input makes the kernel send RST, and a peer that was still
+    sending (an oversized frame) may lose our Error and close frames with it.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while limit > 0 and time.monotonic() < deadline:
+            chunk = sock.recv(RECV_BYTES)
+            if not chunk:
+                break
+            limit -= len(chunk)
+    except OSError:  # includes the timeout: the peer had its chance
+        pass
+
+
 def run(ws: Any, state: RealtimeState, principal: Principal) -> None:
     """Serve one accepted WebSocket (``ws`` is simple-websocket's Server after the handshake)."""
     cfg = state.config
@@ -222,6 +242,8 @@ def run(ws: Any, state: RealtimeState, principal: Principal) -> None:
         if not hub.user_connection_count(principal.user_id):
             state.typing.drop_user(principal.user_id)
         conn.flush(1.0)  # let a close frame reach the peer before the TCP shutdown
+        if not conn.closed:
+            _linger(sock)
         conn.closed = True
         conn.shutdown()
         ws.connected = False  # flask-sock must not try to close it again

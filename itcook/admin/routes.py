@@ -1,0 +1,63 @@
+"""Admin views: system notifications and account management (administrators only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from itcook.admin import bp, services
+from itcook.auth.services import admin_required, current_user
+from itcook.errors import ApiError
+from itcook.validation import get_str, json_body
+
+
+def _optional_user_id(body: dict[str, Any]) -> int | None:
+    value = body.get("user_id")
+    # bool is an int subclass: true must not address user 1.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ApiError(400, "invalid_field", "user_id: must be a positive integer")
+    return value
+
+
+@bp.post("/notifications")
+@admin_required
+def send_notification() -> tuple[Response, int]:
+    """Send a system notification to one user or to everyone."""
+    body = json_body()
+    title = get_str(body, "title", max_len=200)
+    message = get_str(body, "message", max_len=2000)
+    level = get_str(body, "level", required=False, default="info", max_len=16)
+    if level not in services.LEVELS:
+        raise ApiError(400, "invalid_field", f"level: must be one of {', '.join(services.LEVELS)}")
+    assert title is not None and message is not None
+    return jsonify(services.send_notification(title, message, level, _optional_user_id(body))), 201
+
+
+@bp.get("/users")
+@admin_required
+def list_users() -> Response:
+    """Every account, paginated."""
+    return jsonify(services.list_users())
+
+
+@bp.post("/users/<int:user_id>/disable")
+@admin_required
+def disable_user(user_id: int) -> Response:
+    """Disable an account: its tokens stop working and its live connections close."""
+    return jsonify(services.set_active(current_user(), user_id, False))
+
+
+@bp.post("/users/<int:user_id>/enable")
+@admin_required
+def enable_user(user_id: int) -> Response:
+    """Enable an account again."""
+    return jsonify(services.set_active(current_user(), user_id, True))
+
+
+@bp.delete("/users/<int:user_id>")
+@admin_required
+def delete_user(user_id: int) -> tuple[str, int]:
+    """Delete an account and everything it owns."""
+    services.delete_user(current_user(), user_id)
+    return "", 204

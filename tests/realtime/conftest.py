@@ -1,0 +1,60 @@
+"""Realtime test config: short timers so liveness tests finish fast; per-test overrides by marker."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import gevent
+import pytest
+
+from tests.conftest import make_test_config
+
+FAST = {
+    "REALTIME_HEARTBEAT_INTERVAL": 5.0,
+    "REALTIME_IDLE_TIMEOUT": 30.0,
+    "REALTIME_TYPING_THROTTLE": 1.0,
+    "REALTIME_TYPING_TIMEOUT": 5.0,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "realtime_config(**settings): override app settings")
+
+
+@pytest.fixture
+def app_config(tmp_path: Any, request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("realtime_config")
+    return make_test_config(tmp_path, **{**FAST, **(marker.kwargs if marker else {})})
+
+
+def wait_for(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true, yielding to the server's greenlets; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        gevent.sleep(0.01)
+
+
+def raw_handshake(port: int, path: str = "/api/v1/realtime/ws", headers: dict[str, str] | None = None,
+                  rcvbuf: int | None = None) -> tuple[socket.socket, str]:
+    """Open a TCP connection, send a WebSocket upgrade request, return the socket and the head."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head.decode("latin-1")
