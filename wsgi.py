@@ -1,33 +1,47 @@
 """WSGI entry point: gevent monkey-patching first, then the app.
 
 ``python wsgi.py`` serves on ITCOOK_HOST:ITCOOK_PORT with gevent's WSGI server;
-``gunicorn -k gevent wsgi:app`` serves the same ``app`` (gunicorn patches itself).
+``gunicorn -c gunicorn.conf.py wsgi:app`` serves the same ``app`` with gevent workers
+(gunicorn's gevent worker patches by itself; the config file starts the background services).
 """
 
 from gevent import monkey
 
 monkey.patch_all()
 
-import contextlib
-import logging  # noqa: E402
-import os  # noqa: E402
+import logging
+import signal
 
-from itcook import create_app  # noqa: E402
+import gevent
+import gevent.event
+
+from itcook import create_app, start_services, stop_services
 
 app = create_app()
 
 
 def serve() -> None:
-    """Serve ``app`` with gevent's WSGI server until interrupted."""
+    """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully."""
     from gevent.pywsgi import WSGIServer
 
-    host = os.environ.get("ITCOOK_HOST", "127.0.0.1")
-    port = int(os.environ.get("ITCOOK_PORT", "3000"))
+    host, port = app.config["HOST"], app.config["PORT"]
     server = WSGIServer((host, port), app, log=None, error_log=logging.getLogger("gevent"))
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    print(f"IT Cook is serving on http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    server.start()
+    start_services(app)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    base = f"http://{shown}:{server.server_port}"
+    print(f"IT Cook is serving on {base}/  (Ctrl-C to stop)\n"
+          f"  demo page:   {base}/\n"
+          f"  status page: {base}/api/v1/realtime/status\n"
+          f"  WebSocket:   ws://{shown}:{server.server_port}/api/v1/realtime/ws", flush=True)
+    stopping = gevent.event.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, stopping.set)
+    stopping.wait()
+    print("IT Cook is shutting down: closing streams (1001), finishing requests", flush=True)
+    server.close()  # stop accepting; requests in flight go on
+    stop_services(app)
+    server.stop(timeout=10)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from itcook.extensions import db, jwt, migrate
 
     db.init_app(app)
+    # render_as_batch: SQLite can only ALTER tables by copying them; Alembic's batch mode does it.
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir,
-                                                     "migrations"))
+                                                     "migrations"), render_as_batch=True)
     jwt.init_app(app)
     register_error_handlers(app)
 
@@ -59,6 +60,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_realtime(app)
     return app
+
+
+def start_services(app: Flask) -> None:
+    """Start what runs beside the requests of a serving process: periodic jobs, the event stream."""
+    from itcook import jobs
+
+    jobs.start(app)
+    app.extensions["realtime"].ensure_started()
+
+
+def stop_services(app: Flask, timeout: float = 5.0) -> None:
+    """Close live streams with 1001 (clients resume elsewhere) and stop the periodic jobs."""
+    from itcook import jobs
+
+    app.extensions["realtime"].shutdown()
+    jobs.stop(app, timeout=timeout)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -55,6 +55,9 @@ SETTINGS: tuple[Setting, ...] = (
             "into `instance/jwt-secret`"),
     Setting("ACCESS_TOKEN_MINUTES", int, 15, "lifetime of access tokens"),
     Setting("REFRESH_TOKEN_DAYS", int, 30, "lifetime of refresh tokens"),
+    Setting("ARGON2_TIME_COST", int, 3, "argon2id passes per password hash"),
+    Setting("ARGON2_MEMORY_KIB", int, 65536, "argon2id memory per password hash (KiB)"),
+    Setting("ARGON2_PARALLELISM", int, 4, "argon2id lanes per password hash"),
     Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
     Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
     Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),
@@ -81,6 +84,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REALTIME_SEND_BUFFER_BYTES", int, 1_048_576, "unsent bytes a connection may queue "
             "before it is closed as a slow consumer (4002)"),
     Setting("REALTIME_SEND_BUFFER_FRAMES", int, 2000, "unsent frames a connection may queue"),
+    Setting("REALTIME_RETENTION_SECONDS", float, 259200.0, "events older than this leave the log "
+            "(a resume from before them is reported incomplete)"),
+    Setting("REALTIME_RETENTION_COUNT", int, 1_000_000, "the log keeps at most this many newest events"),
+    Setting("REALTIME_PRUNE_INTERVAL", float, 300.0, "seconds between log prunes; 0 = never prune"),
+    Setting("REALTIME_REPLAY_BATCH", int, 500, "events read and sent per batch while resuming"),
+    Setting("REALTIME_REPLAY_BUFFER", int, 10_000, "live events held for a connection while it "
+            "replays; past it the connection is closed as a slow consumer"),
+    Setting("REALTIME_SSE_KEEPALIVE_INTERVAL", float, 15.0, "seconds between SSE keep-alive comments"),
+    Setting("REALTIME_SSE_RETRY_MS", int, 3000, "reconnect delay the SSE `retry:` field suggests"),
     Setting("REALTIME_TYPING_THROTTLE", float, 1.0, "seconds between UserTyping starts of one "
             "user on one post"),
     Setting("REALTIME_TYPING_TIMEOUT", float, 5.0, "a typing state not stopped ends by itself"),

@@ -35,6 +35,10 @@ def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
         "JWT_SECRET": "test-secret-" + "x" * 40,
         "EXPIRY_SCAN_INTERVAL": 0.0,
         "LOG_LEVEL": "WARNING",
+        # Cheap argon2id parameters: the tests hash hundreds of passwords (100 ms each by default).
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 1024,
+        "ARGON2_PARALLELISM": 1,
     }
     config.update(overrides)
     return config

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -28,10 +28,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
-# argon2id with the library's current defaults (RFC 9106 "low memory" profile).
-_hasher = PasswordHasher()
-# Verifying against this keeps "unknown user" as slow as "wrong password" (no user probing).
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class _Passwords:
+    """The app's argon2id hasher and a dummy hash for users that do not exist."""
+
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                                     parallelism=parallelism)
+        # Verifying against this keeps "unknown user" as slow as "wrong password".
+        self.dummy_hash = self.hasher.hash("not-a-real-password")
+
+
+def _passwords() -> _Passwords:
+    return current_app.extensions["itcook.passwords"]  # type: ignore[no-any-return]
 
 
 def validate_username(username: str) -> None:
@@ -52,7 +62,7 @@ def validate_password(password: str) -> None:
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
-    return _hasher.hash(password)
+    return _passwords().hasher.hash(password)
 
 
 def create_user(username: str, password: str, display_name: str | None = None,
@@ -76,13 +86,14 @@ def create_user(username: str, password: str, display_name: str | None = None,
 def authenticate(username: str, password: str) -> User:
     """Return the active user with these credentials, or raise the same 401 for any failure."""
     user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    passwords = _passwords()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        passwords.hasher.verify(user.password_hash if user else passwords.dummy_hash, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.is_active:
         raise ApiError(401, "invalid_credentials", "wrong username or password")
-    if _hasher.check_needs_rehash(user.password_hash):
+    if passwords.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
@@ -122,7 +133,9 @@ def load_active_user(user_id: Any) -> User | None:
 
 
 def init_jwt(app: Flask) -> None:
-    """Bind identity handling and JSON error bodies for every JWT failure."""
+    """Set up password hashing, identity handling and JSON error bodies for every JWT failure."""
+    app.extensions["itcook.passwords"] = _Passwords(
+        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"])
 
     @jwt.user_identity_loader
     def _identity(user: User | int | str) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 import gevent
 
+from itcook.realtime.events import Encoded
+
 log = logging.getLogger(__name__)
 
 WS = "websocket"
@@ -31,7 +33,7 @@ class Connection:
     __slots__ = (
         "user_id", "user_name", "transport", "sock", "_raw", "channels", "_pending",
         "_pending_bytes", "_writer", "closed", "close_code", "last_seen", "connected_at",
-        "max_bytes", "max_frames", "on_abort", "last_event_id", "__weakref__",
+        "max_bytes", "max_frames", "on_abort", "last_event_id", "replay_buffer", "__weakref__",
     )
 
     def __init__(self, sock: Any, user_id: int, user_name: str, transport: str, *,
@@ -54,8 +56,11 @@ class Connection:
         self.max_bytes = max_bytes
         self.max_frames = max_frames
         self.on_abort = on_abort
-        # Highest durable event id written to this connection (resume point after an outage).
+        # Highest durable event id written to this connection: the resume point after a broker
+        # outage, and the floor below which a live event is a duplicate of a replayed one.
         self.last_event_id = 0
+        # While the connection replays the log, live events wait here (see hub.end_replay).
+        self.replay_buffer: list[Encoded] | None = None
 
     @property
     def is_websocket(self) -> bool:

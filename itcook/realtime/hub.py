@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from itcook.realtime.connection import SSE, WS, Connection
-from itcook.realtime.events import CLOSE_REASONS, Encoded, Event
+from itcook.realtime.events import CLOSE_REASONS, CLOSE_SLOW_CONSUMER, Encoded, Event
 
 
 class Stats:
@@ -25,6 +25,8 @@ class Stats:
         self.errors: Counter[str] = Counter()
         self.handshake_failures: Counter[str] = Counter()
         self.connections_total: Counter[str] = Counter()
+        self.replays: Counter[str] = Counter()
+        self.replayed_events = 0
 
     def _roll_day(self) -> None:
         today = dt.datetime.now(dt.UTC).date()
@@ -43,10 +45,13 @@ class Stats:
 class Hub:
     """Who is connected and to which channels; fan-out writes each event's bytes once per socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, replay_buffer_limit: int = 10_000) -> None:
+        self.replay_buffer_limit = replay_buffer_limit
         self.connections: set[Connection] = set()
         self.by_user: dict[int, set[Connection]] = defaultdict(set)
         self.channels: dict[str, set[Connection]] = {}
+        # Connections replaying the log, by the channels they will join when they catch up.
+        self.replaying: dict[str, set[Connection]] = {}
         self.stats = Stats()
 
     # -- membership -------------------------------------------------------------------------
@@ -61,6 +66,7 @@ class Hub:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        self._leave_replay(conn)
         for channel in list(conn.channels):
             self.unsubscribe(conn, channel)
         user_conns = self.by_user.get(conn.user_id)
@@ -88,27 +94,63 @@ class Hub:
             if not members:
                 del self.channels[channel]
 
+    # -- replay -----------------------------------------------------------------------------
+    def begin_replay(self, conn: Connection, channels: list[str]) -> None:
+        """Hold live events of ``channels`` for ``conn`` while it reads the log."""
+        conn.replay_buffer = []
+        for channel in channels:
+            self.replaying.setdefault(channel, set()).add(conn)
+            conn.channels.add(channel)
+
+    def end_replay(self, conn: Connection) -> None:
+        """Write the held events the log did not already give, then join the channels live.
+
+        Runs without yielding, so no event can fall between the held ones and the live stream.
+        """
+        held, conn.replay_buffer = conn.replay_buffer or [], None
+        self._leave_replay(conn)
+        for encoded in held:
+            self.deliver(conn, encoded)
+        for channel in conn.channels:
+            self.channels.setdefault(channel, set()).add(conn)
+
+    def _leave_replay(self, conn: Connection) -> None:
+        for channel in conn.channels:
+            waiting = self.replaying.get(channel)
+            if waiting is not None:
+                waiting.discard(conn)
+                if not waiting:
+                    del self.replaying[channel]
+
     # -- fan-out ----------------------------------------------------------------------------
+    @staticmethod
+    def deliver(conn: Connection, encoded: Encoded) -> bool:
+        """Write ``encoded`` to ``conn`` unless it already has that event (durable ids only go up)."""
+        event_id = encoded.event.id
+        if event_id is not None:
+            if event_id <= conn.last_event_id:
+                return False  # already sent by a replay
+            conn.last_event_id = event_id
+        return conn.deliver(encoded.ws if conn.transport == WS else encoded.sse)
+
     def fanout(self, event: Event) -> int:
         """Encode ``event`` once and write it to every subscriber of its channel; return deliveries."""
         members = self.channels.get(event.channel)
+        waiting = self.replaying.get(event.channel)
         delivered = 0
-        if members:
+        if members or waiting:
             encoded = Encoded(event)
             exclude = event.exclude_user
-            ws_bytes = encoded.ws
+            deliver = self.deliver
             # A copy: a slow consumer closed mid-loop leaves the set.
-            for conn in tuple(members):
-                if conn.user_id == exclude:
-                    continue
-                if conn.transport == WS:
-                    ok = conn.deliver(ws_bytes)
-                else:
-                    ok = conn.deliver(encoded.sse)
-                if ok:
+            for conn in tuple(members or ()):
+                if conn.user_id != exclude and deliver(conn, encoded):
                     delivered += 1
-                    if event.id is not None and event.id > conn.last_event_id:
-                        conn.last_event_id = event.id
+            for conn in tuple(waiting or ()):
+                if conn.user_id != exclude and conn.replay_buffer is not None:
+                    conn.replay_buffer.append(encoded)
+                    if len(conn.replay_buffer) > self.replay_buffer_limit:
+                        conn.abort(CLOSE_SLOW_CONSUMER)
         self.stats.count_event(event.type, delivered)
         return delivered
 
@@ -144,5 +186,7 @@ class Hub:
             "errors_by_code": dict(stats.errors),
             "handshake_failures_by_reason": dict(stats.handshake_failures),
             "connections_total": dict(stats.connections_total),
+            "replays": dict(stats.replays),
+            "replayed_events": stats.replayed_events,
             "slow_consumer_drops": stats.disconnects.get(CLOSE_REASONS[4002], 0),
         }

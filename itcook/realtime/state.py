@@ -46,7 +46,7 @@ class RealtimeState:
         self.app = app
         self.config = config
         self.tables = tables
-        self.hub = Hub()
+        self.hub = Hub(config["replay_buffer"])
         self.broker: Broker = make_broker(config["broker_url"])
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])

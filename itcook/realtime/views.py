@@ -1,8 +1,9 @@
-"""The plugin's routes: ``/ws``, ``/ticket``, ``/stats`` (SSE, status and metrics join them later)."""
+"""The plugin's routes: ``/ws``, ``/sse``, ``/ticket``, ``/stats``."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -10,9 +11,10 @@ from flask_jwt_extended import get_jwt_identity, jwt_required
 from flask_sock import Sock
 
 from itcook.errors import ApiError
-from itcook.realtime import websocket
-from itcook.realtime.auth import authenticate, check_origin
-from itcook.realtime.state import RealtimeState
+from itcook.realtime import sse, websocket
+from itcook.realtime.auth import Principal, authenticate, check_origin
+from itcook.realtime.events import ProtocolError
+from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
 
 bp = Blueprint("realtime", __name__, url_prefix="/api/v1/realtime")
 sock = Sock()
@@ -22,21 +24,59 @@ def _state() -> RealtimeState:
     return current_app.extensions["realtime"]  # type: ignore[no-any-return]
 
 
-def admit(transport: str) -> Any:
-    """Everything checked before a stream is accepted: origin, credential, per-user cap."""
+@dataclass(frozen=True)
+class Admission:
+    """What a stream was admitted with: who, which channels, and where to resume from."""
+
+    principal: Principal
+    channels: list[str]
+    after_id: int | None
+
+
+def _last_event_id() -> int | None:
+    raw = request.args.get("last_event_id")
+    if raw is None:
+        raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, "invalid_last_event_id",
+                       "last_event_id / Last-Event-ID must be a non-negative integer event id")
+    return int(raw)
+
+
+def _channels(state: RealtimeState, principal: Principal) -> list[str]:
+    raw = request.args.get("channels")
+    names = DEFAULT_CHANNELS if raw is None else [n.strip() for n in raw.split(",") if n.strip()]
+    if not names:
+        raise ApiError(400, "invalid_channels", "channels must name at least one channel")
+    if len(names) > state.config["max_subscriptions"]:
+        raise ApiError(400, "too_many_subscriptions",
+                       f"at most {state.config['max_subscriptions']} channels")
+    keys = []
+    for name in dict.fromkeys(names):
+        try:
+            keys.append(state.resolve_channel(principal, name))
+        except ProtocolError as exc:
+            raise ApiError(403 if exc.code == "forbidden_channel" else 400, exc.code, exc.message) from None
+    return keys
+
+
+def admit() -> Admission:
+    """Everything checked before a stream is accepted: origin, credential, cap, channels, resume."""
     state = _state()
     try:
         check_origin(request, state.config["allowed_origins"])
-        principal = authenticate(request, state.tickets, state.load_principal,
-                                 allow_cookie=state.config.get("cookie_name") if transport == "sse"
-                                 else None)
+        after_id = _last_event_id()
+        principal = authenticate(request, state.tickets, state.load_principal)
         cap = state.config["max_connections_per_user"]
         if state.hub.user_connection_count(principal.user_id) >= cap:
             raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
+        channels = _channels(state, principal)
     except ApiError as exc:
         state.hub.stats.handshake_failures[exc.code] += 1
         raise
-    return principal
+    return Admission(principal, channels, after_id)
 
 
 @bp.before_request
@@ -50,7 +90,7 @@ def _before_websocket() -> None:
     # permessage-deflate would compress each frame per client (no encode-once) and triple the
     # memory of a connection; hiding the offer makes the handshake decline it.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    g.realtime_principal = admit("websocket")
+    g.realtime_admission = admit()
     # The handshake used the request's database session; a long-lived socket must not hold it.
     from itcook.extensions import db
 
@@ -60,7 +100,19 @@ def _before_websocket() -> None:
 @sock.route("/ws", bp=bp)
 def ws(ws_server: Any) -> None:
     """WebSocket endpoint (RFC 6455): events of the subscribed channels, client frames of SPEC §3."""
-    websocket.run(ws_server, _state(), g.realtime_principal)
+    admission: Admission = g.realtime_admission
+    websocket.run(ws_server, _state(), admission.principal, admission.channels, admission.after_id)
+
+
+@bp.get("/sse")
+def sse_stream() -> Response:
+    """Server-Sent Events fallback: the same events as the WebSocket, one SSE message each."""
+    admission = admit()
+    from itcook.extensions import db
+
+    db.session.remove()  # a long-lived stream must not hold the request's database session
+    return sse.run(request.environ, _state(), admission.principal, admission.channels,
+                   admission.after_id, request.headers.get("Origin"))
 
 
 @bp.post("/ticket")

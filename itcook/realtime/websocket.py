@@ -9,6 +9,7 @@ from typing import Any
 
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
+from itcook.realtime import resume
 from itcook.realtime.auth import Principal
 from itcook.realtime.connection import WS, Connection
 from itcook.realtime.events import (
@@ -19,7 +20,7 @@ from itcook.realtime.events import (
     control_frame,
     parse_client_frame,
 )
-from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
+from itcook.realtime.state import RealtimeState
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,8 @@ def _linger(sock: Any, timeout: float = 1.0, limit: int = 1 << 20) -> None:
         pass
 
 
-def run(ws: Any, state: RealtimeState, principal: Principal) -> None:
+def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str],
+        after_id: int | None) -> None:
     """Serve one accepted WebSocket (``ws`` is simple-websocket's Server after the handshake)."""
     cfg = state.config
     hub = state.hub
@@ -220,9 +222,8 @@ def run(ws: Any, state: RealtimeState, principal: Principal) -> None:
     session = Session(state, principal, conn, ws.ws)
     state.ensure_started()
     hub.add(conn)
-    for name in DEFAULT_CHANNELS:
-        hub.subscribe(conn, state.resolve_channel(principal, name))
     try:
+        resume.join(state, conn, channels, after_id)
         while not conn.closed and session.close_code is None:
             try:
                 data = sock.recv(RECV_BYTES)

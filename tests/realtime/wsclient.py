@@ -14,24 +14,38 @@ class Client:
 
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
+        self.stash: list[dict[str, Any]] = []  # frames skipped by recv_type, returned first by recv
 
     def send(self, frame: dict[str, Any] | str | bytes) -> None:
         self.conn.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
 
     def recv(self, timeout: float = 5.0) -> dict[str, Any]:
         """The next frame that is not a Heartbeat."""
+        if self.stash:
+            return self.stash.pop(0)
+        return self._recv_wire(timeout)
+
+    def recv_type(self, frame_type: str, timeout: float = 5.0, limit: int = 100) -> dict[str, Any]:
+        """The next frame of ``frame_type``; others are kept for ``recv`` (bounded by ``limit``)."""
+        for index, frame in enumerate(self.stash):
+            if frame["type"] == frame_type:
+                return self.stash.pop(index)
+        skipped = []
+        try:
+            for _ in range(limit):
+                frame = self._recv_wire(timeout)
+                if frame["type"] == frame_type:
+                    return frame
+                skipped.append(frame)
+        finally:
+            self.stash.extend(skipped)
+        raise AssertionError(f"no {frame_type} within {limit} frames")
+
+    def _recv_wire(self, timeout: float) -> dict[str, Any]:
         while True:
             frame = json.loads(self.conn.recv(timeout=timeout))
             if frame["type"] != "Heartbeat":
                 return frame
-
-    def recv_type(self, frame_type: str, timeout: float = 5.0, limit: int = 100) -> dict[str, Any]:
-        """Skip frames until one of ``frame_type`` (bounded by ``limit`` frames)."""
-        for _ in range(limit):
-            frame = self.recv(timeout)
-            if frame["type"] == frame_type:
-                return frame
-        raise AssertionError(f"no {frame_type} within {limit} frames")
 
     def assert_silent(self, timeout: float = 0.3) -> None:
         """Nothing but heartbeats arrives within ``timeout`` (used only to show absence)."""

@@ -1,0 +1,100 @@
+"""The Server-Sent Events fallback: the same events, written to a socket taken over from the server.
+
+Taking the socket over (as the WebSocket does) lets SSE share the encode-once, non-blocking
+write path and its slow-consumer limits instead of a generator and a queue per stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+
+from flask import Response
+
+from itcook.realtime import resume
+from itcook.realtime.auth import Principal
+from itcook.realtime.connection import SSE, Connection
+from itcook.realtime.state import RealtimeState
+
+log = logging.getLogger(__name__)
+
+
+def take_socket(environ: dict[str, Any]) -> Any:
+    """The client socket under this request (gevent's WSGI server, gunicorn or Werkzeug)."""
+    if "gunicorn.socket" in environ:
+        return environ["gunicorn.socket"]
+    if "werkzeug.socket" in environ:
+        return environ["werkzeug.socket"]
+    wsgi_input = environ["wsgi.input"]
+    raw = getattr(wsgi_input, "raw", None) or getattr(getattr(wsgi_input, "rfile", None), "raw", None)
+    if raw is None:
+        raise RuntimeError("this WSGI server does not expose its socket; SSE needs gevent or gunicorn")
+    return raw._sock
+
+
+class TakenOver(Response):
+    """The response of a stream whose socket the view wrote to itself: the server adds nothing."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self._mode = mode
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self._mode == "gunicorn":
+            raise StopIteration()  # gunicorn's gevent worker: the request is fully handled
+        return []
+
+
+def _headers(origin: str | None, retry_ms: int) -> bytes:
+    lines = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: text/event-stream; charset=utf-8",
+        "Cache-Control: no-cache, no-store, no-transform",
+        "X-Accel-Buffering: no",  # nginx: do not buffer the stream
+        "Connection: close",
+    ]
+    if origin:
+        lines += [f"Access-Control-Allow-Origin: {origin}", "Access-Control-Allow-Credentials: true",
+                  "Vary: Origin"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + f"retry: {retry_ms}\n\n".encode()
+
+
+def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, channels: list[str],
+        after_id: int | None, origin: str | None) -> TakenOver:
+    """Stream events to one EventSource until it goes away; returns the empty WSGI response."""
+    cfg = state.config
+    hub = state.hub
+    sock = take_socket(environ)
+    mode = "gunicorn" if "gunicorn.socket" in environ else "gevent"
+    conn = Connection(sock, principal.user_id, principal.name, SSE,
+                      max_bytes=cfg["send_buffer_bytes"], max_frames=cfg["send_buffer_frames"],
+                      on_abort=lambda c, code: hub.remove(c, state.close_reason(code)))
+    state.ensure_started()
+    hub.add(conn)
+    reason = "normal"
+    try:
+        conn.deliver(_headers(origin, cfg["sse_retry_ms"]))
+        resume.join(state, conn, channels, after_id)
+        # The client never speaks again; a read returns when it closes the connection.
+        while not conn.closed:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                break
+            if not data:
+                break
+            conn.last_seen = time.monotonic()
+    except Exception:
+        log.exception("SSE stream of user %s failed", principal.user_id)
+        reason = "internal_error"
+    finally:
+        hub.remove(conn, reason if conn.close_code is None else state.close_reason(conn.close_code))
+        conn.flush(1.0)
+        conn.closed = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    return TakenOver(mode)
