@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, select, update
+from sqlalchemy import delete, select
 
 from itcook.community.services import retract_user_activity
 from itcook.errors import ApiError
@@ -69,28 +69,8 @@ def delete_user(admin: User, user_id: int) -> None:
     # The rows go away in SQL below; the ORM copy must not linger in the identity map.
     db.session.expunge(user)
     retract_user_activity(user_id)
-    users = User.__table__
-    assert isinstance(users, Table)
-    _delete_cascading(users, users.c.id == user_id)
+    # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
+    # its foreign keys on), so everything the user owned goes with the row.
+    db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
     emit(user_deactivated, user_id=user_id, reason="deleted")
-
-
-def _delete_cascading(table: Table, where: ColumnElement[bool]) -> None:
-    """Delete rows and apply every declared ``ON DELETE`` to the rows that reference them.
-
-    SQLite does not enforce foreign keys unless asked per connection, so the declared
-    CASCADE / SET NULL rules are applied here in portable SQL; on PostgreSQL they then
-    find nothing left to do. Tables added to the models later are covered without edits.
-    """
-    for child in db.metadata.sorted_tables:
-        for fk in child.foreign_keys:
-            if fk.column.table is not table or child is table:
-                continue
-            referencing = fk.parent.in_(select(fk.column).where(where))
-            rule = (fk.ondelete or "").upper()
-            if rule == "CASCADE":
-                _delete_cascading(child, referencing)
-            elif rule == "SET NULL":
-                db.session.execute(update(child).where(referencing).values({fk.parent.name: None}))
-    db.session.execute(delete(table).where(where))
