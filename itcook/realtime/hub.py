@@ -27,6 +27,7 @@ class Stats:
         self.connections_total: Counter[str] = Counter()
         self.replays: Counter[str] = Counter()
         self.replayed_events = 0
+        self.held_events = 0  # live events held for connections that were replaying
 
     def _roll_day(self) -> None:
         today = dt.datetime.now(dt.UTC).date()
@@ -149,15 +150,11 @@ class Hub:
             for conn in tuple(waiting or ()):
                 if conn.user_id != exclude and conn.replay_buffer is not None:
                     conn.replay_buffer.append(encoded)
+                    self.stats.held_events += 1
                     if len(conn.replay_buffer) > self.replay_buffer_limit:
                         conn.abort(CLOSE_SLOW_CONSUMER)
         self.stats.count_event(event.type, delivered)
         return delivered
-
-    def broadcast_raw(self, ws_bytes: bytes, sse_bytes: bytes) -> None:
-        """Write a frame to every connection (heartbeats, keep-alives); not counted as events."""
-        for conn in tuple(self.connections):
-            conn.deliver(ws_bytes if conn.transport == WS else sse_bytes)
 
     def user_connections(self, user_id: int) -> list[Connection]:
         """The live connections of ``user_id`` in this process."""

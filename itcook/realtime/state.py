@@ -124,22 +124,32 @@ class RealtimeState:
                 log.exception("fan-out of %s failed", event.type)
 
     def _tick_loop(self) -> None:
-        """Heartbeats, idle cleanup and typing expiry for every connection of the process."""
-        interval = self.config["heartbeat_interval"]
-        idle = self.config["idle_timeout"]
-        tick = max(0.02, min(interval, idle / 4, self.config["typing_timeout"] / 4, 1.0))
-        next_beat = time.monotonic() + interval
+        """Heartbeats, SSE keep-alives, idle cleanup and typing expiry for the whole process."""
+        cfg = self.config
+        beat_every, keepalive_every = cfg["heartbeat_interval"], cfg["sse_keepalive_interval"]
+        idle = cfg["idle_timeout"]
+        tick = max(0.02, min(beat_every, keepalive_every, idle / 4, cfg["typing_timeout"] / 4, 1.0))
+        next_beat = time.monotonic() + beat_every
+        next_keepalive = time.monotonic() + keepalive_every
+        hub = self.hub
         while True:
             gevent.sleep(tick)
             now = time.monotonic()
             try:
+                beat = keepalive = b""
                 if now >= next_beat:
-                    next_beat = now + interval
+                    next_beat = now + beat_every
                     ts = utc_ts()
                     beat = ws_frame(dumps({"type": "Heartbeat", "ts": ts, "data": {"ts": ts}}))
-                    self.hub.broadcast_raw(beat, b": keep-alive\n\n")
-                for conn in [c for c in self.hub.connections
-                             if c.is_websocket and now - c.last_seen > idle]:
+                if now >= next_keepalive:
+                    next_keepalive = now + keepalive_every
+                    keepalive = b": keep-alive\n\n"
+                if beat or keepalive:
+                    for conn in tuple(hub.connections):
+                        data = beat if conn.is_websocket else keepalive
+                        if data:
+                            conn.deliver(data)
+                for conn in [c for c in hub.connections if c.is_websocket and now - c.last_seen > idle]:
                     conn.abort(CLOSE_IDLE)
                 self.typing.expire(now)
             except Exception:

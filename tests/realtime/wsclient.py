@@ -1,23 +1,130 @@
-"""Test helpers: a real WebSocket client (the ``websockets`` library) and users made through REST."""
+"""Test helpers: a WebSocket client (wsproto, one socket, no threads) and users made through REST."""
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 
 import requests
-from websockets.sync.client import ClientConnection, connect
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+
+
+class HandshakeRefused(Exception):
+    """The server answered the upgrade with an HTTP error instead of 101."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}: {body[:200]!r}")
+        self.status = status
+        self.body = body
+
+    @property
+    def code(self) -> str:
+        return json.loads(self.body)["error"]["code"]
+
+
+class ConnectionClosed(Exception):
+    """The server closed the WebSocket; ``code`` is its close code (None: TCP closed without one)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(f"closed {code} {reason}")
+        self.code = code
+        self.reason = reason
 
 
 class Client:
-    """A connected WebSocket client with frame helpers; every wait is bounded."""
+    """A WebSocket client on wsproto and one (gevent) socket, read only by the caller.
 
-    def __init__(self, conn: ClientConnection) -> None:
-        self.conn = conn
+    No background reader: the ``websockets`` sync client polls its socket from a thread, and
+    under gevent closing that socket mid-poll leaves libev a watcher on a dead descriptor.
+    Every wait here is bounded by ``timeout``.
+    """
+
+    def __init__(self, sock: socket.socket, proto: WSConnection, subprotocol: str | None,
+                 leftover: list[Any]) -> None:
+        self.sock = sock
+        self.proto = proto
+        self.subprotocol = subprotocol
         self.stash: list[dict[str, Any]] = []  # frames skipped by recv_type, returned first by recv
+        self._events: list[Any] = leftover
+        self._text: list[str] = []
+        self.close_code: int | None = None
+        self.pongs: list[bytes] = []
 
+    # -- writing ----------------------------------------------------------------------------
     def send(self, frame: dict[str, Any] | str | bytes) -> None:
-        self.conn.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+        if isinstance(frame, bytes):
+            data = self.proto.send(Message(data=frame))
+        else:
+            text = frame if isinstance(frame, str) else json.dumps(frame)
+            data = self.proto.send(TextMessage(data=text))
+        self.sock.sendall(data)
+
+    def ping(self, payload: bytes = b"") -> None:
+        self.sock.sendall(self.proto.send(Ping(payload=payload)))
+
+    # -- reading ----------------------------------------------------------------------------
+    def _next_event(self, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while not self._events:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no WebSocket frame in time")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                raise TimeoutError("no WebSocket frame in time") from None
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                raise ConnectionClosed(self.close_code, "TCP connection closed")
+            self.proto.receive_data(data)
+            self._events.extend(self.proto.events())
+        return self._events.pop(0)
+
+    def recv_raw(self, timeout: float = 5.0) -> str | bytes:
+        """The next complete data message (control frames are handled on the way)."""
+        while True:
+            event = self._next_event(timeout)
+            if isinstance(event, CloseConnection):
+                self.close_code = event.code
+                try:
+                    self.sock.sendall(self.proto.send(event.response()))
+                except Exception:
+                    pass
+                raise ConnectionClosed(event.code, event.reason or "")
+            if isinstance(event, Ping):
+                self.sock.sendall(self.proto.send(event.response()))
+            elif isinstance(event, Pong):
+                self.pongs.append(bytes(event.payload))
+            elif isinstance(event, TextMessage):
+                self._text.append(event.data)
+                if event.message_finished:
+                    text, self._text = "".join(self._text), []
+                    return text
+            elif isinstance(event, BytesMessage) and event.message_finished:
+                return bytes(event.data)
+
+    def _recv_wire(self, timeout: float) -> dict[str, Any]:
+        while True:
+            frame = json.loads(self.recv_raw(timeout))
+            if frame["type"] != "Heartbeat":
+                return frame
 
     def recv(self, timeout: float = 5.0) -> dict[str, Any]:
         """The next frame that is not a Heartbeat."""
@@ -41,11 +148,14 @@ class Client:
             self.stash.extend(skipped)
         raise AssertionError(f"no {frame_type} within {limit} frames")
 
-    def _recv_wire(self, timeout: float) -> dict[str, Any]:
-        while True:
-            frame = json.loads(self.conn.recv(timeout=timeout))
-            if frame["type"] != "Heartbeat":
-                return frame
+    def closed_code(self, timeout: float = 5.0, limit: int = 1000) -> int | None:
+        """Read until the server closes; return its close code (None if only TCP closed)."""
+        for _ in range(limit):
+            try:
+                self.recv_raw(timeout)
+            except ConnectionClosed as exc:
+                return exc.code
+        raise AssertionError("the server did not close")
 
     def assert_silent(self, timeout: float = 0.3) -> None:
         """Nothing but heartbeats arrives within ``timeout`` (used only to show absence)."""
@@ -59,21 +169,55 @@ class Client:
         self.send({"type": "Subscribe", "channels": list(channels)})
         return self.recv_type("Subscribed")
 
-    def close(self) -> None:
-        self.conn.close()
+    def close(self, code: int = 1000, reason: str = "") -> int | None:
+        """Close handshake (bounded), then the socket; returns the code the server echoed."""
+        try:
+            if self.proto.state is ConnectionState.OPEN:
+                self.sock.sendall(self.proto.send(CloseConnection(code=code, reason=reason)))
+                self.closed_code(timeout=2)
+        except (OSError, ConnectionClosed, TimeoutError, AssertionError):
+            pass
+        finally:
+            self.sock.close()
+        return self.close_code
 
 
 def ws_connect(server: Any, token: str | None = None, *, query: str = "",
                headers: dict[str, str] | None = None, subprotocols: list[str] | None = None,
-               origin: str | None = None) -> Client:
+               origin: str | None = None, timeout: float = 5.0) -> Client:
     """Open a WebSocket to ``server`` (bearer header when ``token`` is given)."""
     extra = dict(headers or {})
     if token:
         extra["Authorization"] = f"Bearer {token}"
-    conn = connect(server.ws_url + query, additional_headers=extra, open_timeout=5,
-                   close_timeout=2, subprotocols=subprotocols, origin=origin,
-                   compression=None, max_size=2**22, legacy=True)
-    return Client(conn)
+    if origin:
+        extra["Origin"] = origin
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    proto = WSConnection(ConnectionType.CLIENT)
+    request = Request(host=f"127.0.0.1:{server.port}", target="/api/v1/realtime/ws" + query,
+                      subprotocols=subprotocols or [],
+                      extra_headers=[(k.encode(), v.encode()) for k, v in extra.items()])
+    sock.sendall(proto.send(request))
+    status, body = 0, bytearray()
+    for _ in range(1000):
+        data = sock.recv(65536)
+        proto.receive_data(data or None)
+        for event in proto.events():
+            if isinstance(event, AcceptConnection):
+                return Client(sock, proto, event.subprotocol, list(proto.events()))
+            if isinstance(event, RejectConnection):
+                status = event.status_code
+                if not event.has_body:
+                    sock.close()
+                    raise HandshakeRefused(status, b"")
+            elif isinstance(event, RejectData):
+                body.extend(event.data)
+                if event.body_finished:
+                    sock.close()
+                    raise HandshakeRefused(status, bytes(body))
+        if not data:
+            break
+    sock.close()
+    raise HandshakeRefused(status, bytes(body))
 
 
 class Api:
