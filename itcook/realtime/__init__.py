@@ -48,6 +48,10 @@ class Realtime:
             app.register_blueprint(bp)
         sock.init_app(app)
         bridge.connect(app, self)
+        from itcook import jobs
+
+        # Retention: one periodic job prunes the log (and expired tickets); off when 0.
+        jobs.register(app, "realtime-log-prune", config["prune_interval"], state.prune)
 
     # -- the app's hooks --------------------------------------------------------------------
     @staticmethod

@@ -65,11 +65,15 @@ class Tickets:
         ticket = secrets.token_urlsafe(32)
         now = _now()
         with self.engine.begin() as conn:
-            conn.execute(delete(self.table).where(self.table.c.expires_at < now))
             conn.execute(insert(self.table).values(
                 ticket_hash=_hash(ticket), user_id=user_id,
                 expires_at=now + dt.timedelta(seconds=self.ttl)))
         return ticket
+
+    def prune(self) -> int:
+        """Delete tickets that expired unused; return how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(self.table).where(self.table.c.expires_at < _now())).rowcount
 
     def consume(self, ticket: str) -> int | None:
         """Return the ticket's user id and delete it; None if unknown, used or expired."""

@@ -105,6 +105,11 @@ class RealtimeState:
             self.broker.publish(event)
         return event
 
+    def prune(self) -> int:
+        """Apply the retention settings to the log and drop expired tickets; return rows removed."""
+        self.tickets.prune()
+        return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
+
     def disconnect_user(self, user_id: int, code: int) -> None:
         """Close every connection of ``user_id`` in every process."""
         self.ensure_started()

@@ -259,3 +259,28 @@ def test_prune_by_age_and_count(live_server) -> None:
     assert rt.history.bounds() == (ids[6], ids[9])
     assert rt.history.prune(max_age_seconds=3600, max_count=0) == 0
     assert rt.history.prune(max_age_seconds=1e-9, max_count=0) == 4
+
+
+@pytest.mark.realtime_config(REALTIME_RETENTION_COUNT=2, REALTIME_PRUNE_INTERVAL=0.05,
+                             REALTIME_TICKET_TTL=-1.0)
+def test_prune_job_applies_retention(live_server) -> None:
+    from itcook import jobs
+
+    rt = live_server.state
+    api = Api(live_server)
+    anna = api.register("anna")
+    api.call("POST", "/realtime/ticket", anna, expect=201)  # already expired (TTL < 0)
+    with live_server.app.app_context():
+        for n in range(5):
+            rt.publish_event(Event(type="SystemNotification", channel="system",
+                                   data={"title": str(n), "message": "m", "level": "info"}))
+    assert "realtime-log-prune" in jobs.registry(live_server.app).jobs
+    jobs.start(live_server.app)
+    try:
+        wait_for(lambda: rt.history.bounds()[1] - rt.history.bounds()[0] == 1, what="prune job")
+        with rt.tickets.engine.connect() as conn:
+            from sqlalchemy import func, select
+
+            assert conn.execute(select(func.count()).select_from(rt.tickets.table)).scalar() == 0
+    finally:
+        jobs.stop(live_server.app)
