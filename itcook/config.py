@@ -69,6 +69,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECIPE_HTTP_MODEL", str, "gpt-4o-mini", "model name sent to the HTTP generator"),
     Setting("RECIPE_HTTP_API_KEY", str, "", "bearer key sent to the HTTP generator"),
     Setting("RECIPE_HTTP_TIMEOUT", float, 30.0, "seconds before an HTTP generation fails"),
+    Setting("BROKER_URL", str, "memory://", "`memory://` (one process) or `redis://host:6379/0` "
+            "(events cross processes and hosts; needs PostgreSQL as the database)"),
+    Setting("BROKER_PREFIX", str, "itcook", "prefix of every Redis key and channel (several "
+            "deployments may share one Redis)"),
+    Setting("REALTIME_STATS_INTERVAL", float, 3.0, "seconds between a process's reports of its "
+            "statistics to the cluster (it drops out of /stats after 3 missed reports)"),
     Setting("REALTIME_ALLOWED_ORIGINS", _csv, [], "comma-separated browser origins allowed "
             "besides the server's own (`*` = any)"),
     Setting("REALTIME_HEARTBEAT_INTERVAL", float, 25.0, "seconds between server Heartbeat frames"),

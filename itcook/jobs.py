@@ -36,6 +36,7 @@ class Job:
     fn: Callable[[], Any]
     runs: int = 0
     failures: int = 0
+    skipped: int = 0  # rounds another process of the cluster ran
     last_run_at: dt.datetime | None = None
     last_error: str | None = None
 
@@ -46,6 +47,8 @@ class JobRegistry:
 
     jobs: dict[str, Job] = field(default_factory=dict)
     greenlets: dict[str, Greenlet] = field(default_factory=dict)
+    # (name, ttl) -> whether this process may run the job now: one run per cluster per interval.
+    lock: Callable[[str, float], bool] | None = None
     stopping: Event = field(default_factory=Event)
     started: bool = False
 
@@ -103,6 +106,11 @@ def stop(app: Flask, timeout: float = 5.0) -> None:
     reg.started = False
 
 
+def set_lock(app: Flask, lock: Callable[[str, float], bool]) -> None:
+    """Make every job take ``lock(name, ttl)`` before a run, so it runs once per cluster."""
+    registry(app).lock = lock
+
+
 def run_now(app: Flask, name: str) -> Any:
     """Run one registered job synchronously and return its result; exceptions propagate."""
     job = registry(app).jobs.get(name)
@@ -113,14 +121,18 @@ def run_now(app: Flask, name: str) -> Any:
 
 
 def _spawn(app: Flask, job: Job, stopping: Event) -> Greenlet:
-    greenlet = gevent.spawn(_loop, app, job, stopping)
+    greenlet = gevent.spawn(_loop, app, job, stopping, registry(app))
     greenlet.name = f"job:{job.name}"
     return greenlet
 
 
-def _loop(app: Flask, job: Job, stopping: Event) -> None:
+def _loop(app: Flask, job: Job, stopping: Event, reg: JobRegistry) -> None:
     while not stopping.is_set():
-        _run_once(app, job)
+        # Every worker wakes up; the one that takes the lock for (almost) an interval runs.
+        if reg.lock is None or reg.lock(job.name, job.interval * 0.9):
+            _run_once(app, job)
+        else:
+            job.skipped += 1
         # Event.wait returns True as soon as stop() sets it: no sleeping through a shutdown.
         if stopping.wait(job.interval):
             break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from itcook import jobs
 from itcook.extensions import realtime
 from itcook.realtime import Principal
 
@@ -27,3 +28,7 @@ def init_realtime(app: Flask) -> None:
     realtime.init_app(app)
     realtime.set_principal_loader(app, _principal)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
+    # The broker is the cluster's lock: a periodic job (expiry scan, log pruning) runs once
+    # per interval across every worker, not once per worker.
+    broker = realtime.state(app).broker
+    jobs.set_lock(app, broker.try_lock)

@@ -16,11 +16,6 @@ from itcook.realtime.state import Authorizer, RealtimeState
 
 __all__ = ["Principal", "Realtime", "RealtimeState"]
 
-#: Defaults of the ``REALTIME_*`` keys that are not ``ITCOOK_*`` settings of their own.
-_DEFAULTS: dict[str, Any] = {
-    "broker_url": "memory://",
-    "cookie_name": None,
-}
 
 
 class Realtime:
@@ -39,7 +34,9 @@ class Realtime:
         from itcook.realtime.views import bp, sock
         from itcook.realtime.websocket import SERVER_OPTIONS
 
-        config = {**_DEFAULTS, **app.config.get_namespace("REALTIME_")}
+        config = {**app.config.get_namespace("REALTIME_"),
+                  "broker_url": app.config.get("BROKER_URL", "memory://"),
+                  "broker_prefix": app.config.get("BROKER_PREFIX", "itcook")}
         tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata)}
         state = RealtimeState(app, config, tables)
         app.extensions["realtime"] = state

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from itcook.realtime.events import Event
 
@@ -51,23 +51,53 @@ def _naive_utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+#: pg_advisory_lock key of the cluster-wide publish order ("itcook" in ASCII).
+PUBLISH_LOCK_KEY = 0x6974636F6F6B
+
+
 class History:
     """Append, replay and prune the event log through its own connections (not the request's)."""
 
-    def __init__(self, engine: Engine, table: Table) -> None:
+    def __init__(self, engine: Engine, table: Table, cluster_lock: bool = False) -> None:
         self.engine = engine
         self.table = table
+        # Several processes publishing: ids must reach the broker in id order, or a client
+        # that resumes from id N could skip a lower id still on its way. On PostgreSQL an
+        # advisory lock spans "take an id, commit, hand to the broker" across the cluster.
+        self.cluster_lock = cluster_lock and engine.dialect.name == "postgresql"
 
-    def append(self, event: Event) -> int:
-        """Store ``event`` and return its id (committed before the caller sends it)."""
-        with self.engine.begin() as conn:
-            event_id = conn.execute(
-                insert(self.table).values(type=event.type, channel=event.channel, data=event.data,
-                                          ts=event.ts, created_at=_naive_utc_now())
-                .returning(self.table.c.id)
-            ).scalar_one()
+    def _insert(self, conn: Connection, event: Event) -> None:
+        event_id = conn.execute(
+            insert(self.table).values(type=event.type, channel=event.channel, data=event.data,
+                                      ts=event.ts, created_at=_naive_utc_now())
+            .returning(self.table.c.id)
+        ).scalar_one()
+        conn.commit()
         event.id = int(event_id)
-        return event.id
+
+    def append(self, event: Event, then: Callable[[Event], object] | None = None) -> int:
+        """Store ``event`` (its id is set, committed), then call ``then(event)`` in id order."""
+        with self.engine.connect() as conn:
+            if not self.cluster_lock:
+                self._insert(conn, event)
+                if then is not None:
+                    then(event)
+                return event.id or 0
+            conn.execute(select(func.pg_advisory_lock(PUBLISH_LOCK_KEY)))
+            conn.commit()
+            try:
+                self._insert(conn, event)
+                if then is not None:
+                    then(event)
+            finally:
+                try:
+                    conn.execute(select(func.pg_advisory_unlock(PUBLISH_LOCK_KEY)))
+                    conn.commit()
+                except Exception:
+                    # A pooled connection must never keep the lock: drop the session instead.
+                    conn.invalidate()
+                    raise
+        return event.id or 0
 
     def replay(self, channels: Iterable[str], after_id: int, limit: int) -> list[Event]:
         """Up to ``limit`` events on ``channels`` with id > ``after_id``, in id order."""

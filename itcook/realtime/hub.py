@@ -103,6 +103,16 @@ class Hub:
             self.replaying.setdefault(channel, set()).add(conn)
             conn.channels.add(channel)
 
+    def pause(self, conn: Connection) -> None:
+        """Take a live connection off its channels and hold its events (for a resync)."""
+        for channel in conn.channels:
+            members = self.channels.get(channel)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del self.channels[channel]
+        self.begin_replay(conn, list(conn.channels))
+
     def end_replay(self, conn: Connection) -> None:
         """Write the held events the log did not already give, then join the channels live.
 

@@ -13,7 +13,15 @@ from typing import Any
 import gevent
 
 from itcook.realtime.connection import WS, Connection
-from itcook.realtime.events import CLOSE_SLOW_CONSUMER, Encoded, dumps, sse_message, utc_ts, ws_frame
+from itcook.realtime.events import (
+    CLOSE_INTERNAL,
+    CLOSE_SLOW_CONSUMER,
+    Encoded,
+    dumps,
+    sse_message,
+    utc_ts,
+    ws_frame,
+)
 from itcook.realtime.state import RealtimeState
 
 #: Seconds a replaying connection may take to drain a batch before it counts as a slow consumer.
@@ -43,13 +51,19 @@ def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: 
             hub.subscribe(conn, channel)
         return
     hub.begin_replay(conn, channels)
+    conn.last_event_id = after_id
+    catch_up(state, conn)
+
+
+def catch_up(state: RealtimeState, conn: Connection) -> None:
+    """Replay the log after ``conn.last_event_id`` on its (held) channels, then go live."""
+    after_id = conn.last_event_id
     history = state.history
     oldest, newest = history.bounds()
     replayed = 0
     recovered = is_recoverable(after_id, oldest, newest)
     if recovered:
-        conn.last_event_id = after_id
-        replayed = _replay(state, conn, channels, after_id)
+        replayed = _replay(state, conn, sorted(conn.channels), after_id)
         # A prune that ran while we read could have taken rows we had not reached yet.
         recovered = is_recoverable(after_id, history.bounds()[0], max(newest, conn.last_event_id))
     state.hub.stats.replays["recovered" if recovered else "incomplete"] += 1
@@ -58,7 +72,19 @@ def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: 
         return
     conn.deliver(control(conn, "Recovery", recovered=recovered, last_event_id=after_id,
                          replayed=replayed))
-    hub.end_replay(conn)
+    state.hub.end_replay(conn)
+
+
+def catch_up_all(state: RealtimeState, conns: list[Connection]) -> None:
+    """Catch every paused connection up, one after another (after a broker outage)."""
+    for conn in conns:
+        if conn.closed:
+            continue
+        try:
+            catch_up(state, conn)
+        except Exception:
+            # The connection cannot be brought in sync: close it, it resumes by itself.
+            conn.abort(CLOSE_INTERNAL)
 
 
 def _replay(state: RealtimeState, conn: Connection, channels: list[str], cursor: int) -> int:

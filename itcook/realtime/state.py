@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +17,7 @@ import gevent.queue
 from flask import Flask
 
 from itcook.realtime.auth import Principal, PrincipalLoader, Tickets
-from itcook.realtime.brokers import Broker, make_broker
+from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
@@ -28,6 +31,7 @@ from itcook.realtime.events import (
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
 from itcook.realtime.presence import TypingTracker
+from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,11 @@ class RealtimeState:
         self.config = config
         self.tables = tables
         self.hub = Hub(config["replay_buffer"])
-        self.broker: Broker = make_broker(config["broker_url"])
+        self.broker: Broker = make_broker(config["broker_url"], config["broker_prefix"])
+        # Unique per process (and per app in one process): the key of its statistics report.
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # Highest durable id this process has fanned out: the resync point after an outage.
+        self.last_dispatched_id = 0
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
@@ -71,7 +79,8 @@ class RealtimeState:
     @property
     def history(self) -> History:
         if self._history is None:
-            self._history = History(self._engine(), self.tables["events"])
+            self._history = History(self._engine(), self.tables["events"],
+                                    cluster_lock=not isinstance(self.broker, MemoryBroker))
         return self._history
 
     @property
@@ -85,7 +94,7 @@ class RealtimeState:
         if self._greenlets:
             return
         self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
-        self.broker.start(self._queue.put)
+        self.broker.start(self._queue.put, self.resync)
 
     def shutdown(self) -> None:
         """Close every connection with 1001 and stop the background greenlets."""
@@ -101,8 +110,9 @@ class RealtimeState:
         self.ensure_started()
         with self._publish_lock:
             if event.durable:
-                self.history.append(event)
-            self.broker.publish(event)
+                self.history.append(event, then=self.broker.publish)
+            else:
+                self.broker.publish(event)
         return event
 
     def prune(self) -> int:
@@ -125,6 +135,8 @@ class RealtimeState:
                         conn.abort(int(event.data["code"]))
                 else:
                     self.hub.fanout(event)
+                    if event.id is not None and event.id > self.last_dispatched_id:
+                        self.last_dispatched_id = event.id
             except Exception:  # one bad event must not stop delivery of the next
                 log.exception("fan-out of %s failed", event.type)
 
@@ -136,6 +148,8 @@ class RealtimeState:
         tick = max(0.02, min(beat_every, keepalive_every, idle / 4, cfg["typing_timeout"] / 4, 1.0))
         next_beat = time.monotonic() + beat_every
         next_keepalive = time.monotonic() + keepalive_every
+        report_every = cfg["stats_interval"]
+        next_report = time.monotonic()
         hub = self.hub
         while True:
             gevent.sleep(tick)
@@ -157,8 +171,39 @@ class RealtimeState:
                 for conn in [c for c in hub.connections if c.is_websocket and now - c.last_seen > idle]:
                     conn.abort(CLOSE_IDLE)
                 self.typing.expire(now)
+                if now >= next_report:
+                    next_report = now + report_every
+                    self.broker.share_stats(self.process_id, self.snapshot(), 3 * report_every)
             except Exception:
                 log.exception("realtime ticker failed")
+
+    def resync(self) -> None:
+        """After a broker outage: bring every local connection up to date from the log.
+
+        Called before the listener reads anything new. Events are handed to the broker in id
+        order, so every one this process missed has an id above ``last_dispatched_id``. All
+        connections are paused at once (live events wait for them), then each replays.
+        """
+        from itcook.realtime import resume
+
+        floor = self.last_dispatched_id
+        conns = [c for c in self.hub.connections if not c.closed and c.replay_buffer is None]
+        for conn in conns:
+            self.hub.pause(conn)
+            conn.last_event_id = max(conn.last_event_id, floor)
+        self._greenlets.append(gevent.spawn(resume.catch_up_all, self, conns))
+
+    def cluster_snapshot(self) -> dict[str, Any]:
+        """This process's statistics merged with every other live process's (via the broker)."""
+        mine = self.snapshot()
+        others = [s for s in self.broker.gather_stats() if s.get("process_id") != self.process_id]
+        return merge_snapshots([mine, *others])
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's statistics, tagged with its id, uptime and broker state."""
+        return {**self.hub.snapshot(), "process_id": self.process_id,
+                "uptime_seconds": round(time.time() - self.started_at, 3),
+                "typing_states": len(self.typing), "broker_connected": self.broker.connected}
 
     # -- channels ---------------------------------------------------------------------------
     def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str) -> None:

@@ -140,6 +140,6 @@ def stats() -> Response:
     """Connection and event statistics of the real-time layer."""
     state = _state()
     uptime = time.time() - state.started_at
-    body = {"uptime": _human(uptime), "uptime_seconds": round(uptime, 3), **state.hub.snapshot(),
-            "typing_states": len(state.typing), "processes_reporting": 1}
+    body = {**state.cluster_snapshot(), "uptime": _human(uptime), "uptime_seconds": round(uptime, 3),
+            "broker_connected": state.broker.connected}
     return jsonify(body)

@@ -6,7 +6,7 @@ from itcook.realtime.brokers.base import Broker
 from itcook.realtime.brokers.memory import MemoryBroker
 
 
-def make_broker(url: str) -> Broker:
+def make_broker(url: str, prefix: str = "itcook") -> Broker:
     """Return the broker for ``url``: ``memory://`` (in-process) or ``redis://...``."""
     scheme = url.split("://", 1)[0].lower()
     if scheme == "memory":
@@ -14,7 +14,7 @@ def make_broker(url: str) -> Broker:
     if scheme in ("redis", "rediss", "unix"):
         from itcook.realtime.brokers.redis import RedisBroker
 
-        return RedisBroker(url)
+        return RedisBroker(url, prefix)
     raise ValueError(f"ITCOOK_BROKER_URL: unsupported broker URL scheme {scheme!r} "
                      "(use memory:// or redis://host:port/db)")
 

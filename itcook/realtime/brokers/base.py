@@ -1,8 +1,9 @@
-"""The broker interface: publish events, and hand what arrives to this process's dispatcher."""
+"""The broker interface: carry events between processes, and the little they coordinate on."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from itcook.realtime.events import Event
 
@@ -10,18 +11,34 @@ Handler = Callable[[Event], None]
 
 
 class Broker:
-    """Carries events to every process (including this one) that subscribed with ``start``."""
+    """Carries events to every process (this one included) that called ``start``.
 
-    #: True while events published now reach other processes (False during an outage).
+    Also the cluster's shared memory for two small things: a lock with expiry (so a periodic
+    job runs once per cluster) and the per-process statistics that ``/stats`` merges.
+    """
+
+    #: True while events published now reach every process (False during an outage).
     connected: bool = True
 
-    def start(self, handler: Handler) -> None:
-        """Begin delivering every published event to ``handler`` (called in this process)."""
+    def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
+        """Deliver every published event to ``handler``; call ``on_reconnect`` after an outage."""
         raise NotImplementedError
 
-    def publish(self, event: Event) -> None:
-        """Send ``event`` to every process; must never raise into the publisher."""
+    def publish(self, event: Event) -> bool:
+        """Send ``event`` to every process; False (never an exception) if it could not."""
         raise NotImplementedError
 
     def stop(self) -> None:
         """Stop delivering and release connections."""
+
+    def try_lock(self, name: str, ttl: float) -> bool:
+        """Take the cluster-wide lock ``name`` for ``ttl`` seconds unless someone holds it."""
+        raise NotImplementedError
+
+    def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
+        """Publish this process's statistics; they drop out ``ttl`` seconds after the last call."""
+        raise NotImplementedError
+
+    def gather_stats(self) -> list[dict[str, Any]]:
+        """The latest statistics of every live process."""
+        raise NotImplementedError

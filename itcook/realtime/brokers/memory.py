@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from itcook.realtime.brokers.base import Broker, Handler
 from itcook.realtime.events import Event
 
@@ -11,13 +14,24 @@ class MemoryBroker(Broker):
 
     def __init__(self) -> None:
         self._handler: Handler | None = None
+        self._stats: dict[str, Any] = {}
 
-    def start(self, handler: Handler) -> None:
+    def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler = handler
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> bool:
         if self._handler is not None:
             self._handler(event)
+        return True
 
     def stop(self) -> None:
         self._handler = None
+
+    def try_lock(self, name: str, ttl: float) -> bool:
+        return True  # one process: nobody to share the job with
+
+    def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
+        self._stats = snapshot
+
+    def gather_stats(self) -> list[dict[str, Any]]:
+        return [self._stats] if self._stats else []

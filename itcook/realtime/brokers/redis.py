@@ -1,0 +1,147 @@
+"""Redis broker: one pub/sub connection per process, capped backoff with jitter, resync after outages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+
+from itcook.realtime.brokers.base import Broker, Handler
+from itcook.realtime.events import Event
+
+log = logging.getLogger(__name__)
+
+try:  # imported here so a missing driver is a clear error, not an ImportError deep in a request
+    import redis as redis_lib
+except ImportError:  # pragma: no cover - redis is a dependency of the project
+    redis_lib = None
+
+
+class RedisBroker(Broker):
+    """Events travel on one Redis channel; every process subscribes once and fans out locally."""
+
+    #: Seconds between the listener's PINGs, and without any answer before the link is dead.
+    PING_EVERY = 2.0
+    DEAD_AFTER = 6.0
+    BACKOFF_FIRST, BACKOFF_CAP = 0.1, 5.0
+
+    def __init__(self, url: str, prefix: str = "itcook") -> None:
+        if redis_lib is None:  # pragma: no cover
+            raise RuntimeError("ITCOOK_BROKER_URL is redis://… but the 'redis' package is not installed")
+        self.url = url
+        self.prefix = prefix
+        self.channel = f"{prefix}:events"
+        # Short timeouts: a publisher (a REST request) must never hang on a dead Redis.
+        self.client = redis_lib.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        try:
+            self.client.ping()
+        except redis_lib.RedisError as exc:
+            raise RuntimeError(f"ITCOOK_BROKER_URL: cannot reach Redis at {url}: {exc}") from None
+        self.connected = False
+        self._handler: Handler | None = None
+        self._on_reconnect: Callable[[], None] = lambda: None
+        self._listener: gevent.Greenlet | None = None
+        self.outages = 0
+
+    def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
+        self._handler, self._on_reconnect = handler, on_reconnect
+        ready = gevent.event.Event()
+        self._listener = gevent.spawn(self._listen, ready)
+        ready.wait(5.0)  # subscribed before the first publish, or still retrying in the background
+
+    def publish(self, event: Event) -> bool:
+        if not self.connected:
+            return False  # the event is in the log; the resync after the outage delivers it
+        try:
+            self.client.publish(self.channel, json.dumps(event.to_message(), separators=(",", ":")))
+            return True
+        except redis_lib.RedisError as exc:
+            log.warning("realtime: Redis publish failed (%s); clients resync when it is back", exc)
+            self.connected = False
+            return False
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.kill(block=True, timeout=5)
+            self._listener = None
+        self.connected = False
+        self.client.close()
+
+    # -- the listener -------------------------------------------------------------------------
+    def _listen(self, ready: gevent.event.Event) -> None:
+        delay = self.BACKOFF_FIRST
+        first = True
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.channel)
+                self.connected = True
+                delay = self.BACKOFF_FIRST
+                if not first:
+                    log.warning("realtime: Redis is back; bringing local clients up to date")
+                    self._on_reconnect()
+                first = False
+                ready.set()
+                self._pump(pubsub)
+            except (redis_lib.RedisError, OSError) as exc:
+                if self.connected:
+                    self.outages += 1
+                    log.warning("realtime: lost the Redis subscription (%s); retrying", exc)
+                self.connected = False
+                first = first and not ready.is_set()
+            finally:
+                try:
+                    pubsub.close()
+                except Exception:
+                    pass
+            # Capped exponential backoff with full jitter: a cluster does not reconnect in step.
+            gevent.sleep(random.uniform(0, delay))
+            delay = min(self.BACKOFF_CAP, delay * 2)
+
+    def _pump(self, pubsub: Any) -> None:
+        last_heard = last_ping = time.monotonic()
+        while True:
+            message = pubsub.get_message(timeout=0.5)
+            now = time.monotonic()
+            if message is not None:
+                last_heard = now
+                if message.get("type") == "message" and self._handler is not None:
+                    try:
+                        self._handler(Event.from_message(json.loads(message["data"])))
+                    except (ValueError, KeyError, TypeError):
+                        log.exception("realtime: dropped a malformed broker message")
+            if now - last_ping >= self.PING_EVERY:
+                pubsub.ping()
+                last_ping = now
+            if now - last_heard > self.DEAD_AFTER:
+                raise redis_lib.ConnectionError("no answer to PING from Redis")
+
+    # -- cluster coordination -----------------------------------------------------------------
+    def try_lock(self, name: str, ttl: float) -> bool:
+        try:
+            token = f"{os.getpid()}:{random.random()}"
+            return bool(self.client.set(f"{self.prefix}:lock:{name}", token, nx=True,
+                                        px=max(1, int(ttl * 1000))))
+        except redis_lib.RedisError:
+            return False  # better skip a round than run twice
+
+    def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
+        try:
+            self.client.set(f"{self.prefix}:stats:{process_id}", json.dumps(snapshot),
+                            px=max(1, int(ttl * 1000)))
+        except redis_lib.RedisError:
+            pass
+
+    def gather_stats(self) -> list[dict[str, Any]]:
+        try:
+            keys = list(self.client.scan_iter(match=f"{self.prefix}:stats:*", count=100))
+            values = self.client.mget(keys) if keys else []
+        except redis_lib.RedisError:
+            return []
+        return [json.loads(v) for v in values if v]
