@@ -50,3 +50,10 @@ def test_wrong_method_is_json_405(client) -> None:
     response = client.put("/api/v1/auth/login")
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_readme_settings_table_is_current(runner) -> None:
+    """The README's settings table is `flask itcook settings`: a new setting must be documented."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = runner.invoke(args=["itcook", "settings"]).output.strip()
+    assert table in readme, "run `flask --app wsgi itcook settings` and paste it into README.md"
