@@ -45,9 +45,10 @@ def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app_config(tmp_path: Any) -> dict[str, Any]:
-    """Overridable test config (a test module may redefine this fixture)."""
-    return make_test_config(tmp_path)
+def app_config(tmp_path: Any, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's config; ``@pytest.mark.realtime_config(KEY=value)`` overrides settings."""
+    marker = request.node.get_closest_marker("realtime_config")
+    return make_test_config(tmp_path, **(marker.kwargs if marker else {}))
 
 
 @pytest.fixture

@@ -11,40 +11,13 @@ import socket
 import time
 from typing import Any
 
-from flask import Response
-
 from itcook.realtime import resume
 from itcook.realtime.auth import Principal
 from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.state import RealtimeState
+from itcook.realtime.takeover import TakenOver, release, take_socket
 
 log = logging.getLogger(__name__)
-
-
-def take_socket(environ: dict[str, Any]) -> Any:
-    """The client socket under this request (gevent's WSGI server, gunicorn or Werkzeug)."""
-    if "gunicorn.socket" in environ:
-        return environ["gunicorn.socket"]
-    if "werkzeug.socket" in environ:
-        return environ["werkzeug.socket"]
-    wsgi_input = environ["wsgi.input"]
-    raw = getattr(wsgi_input, "raw", None) or getattr(getattr(wsgi_input, "rfile", None), "raw", None)
-    if raw is None:
-        raise RuntimeError("this WSGI server does not expose its socket; SSE needs gevent or gunicorn")
-    return raw._sock
-
-
-class TakenOver(Response):
-    """The response of a stream whose socket the view wrote to itself: the server adds nothing."""
-
-    def __init__(self, mode: str) -> None:
-        super().__init__()
-        self._mode = mode
-
-    def __call__(self, environ: Any, start_response: Any) -> Any:
-        if self._mode == "gunicorn":
-            raise StopIteration()  # gunicorn's gevent worker: the request is fully handled
-        return []
 
 
 def _headers(origin: str | None, retry_ms: int) -> bytes:
@@ -97,4 +70,5 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        release(environ)
     return TakenOver(mode)

@@ -21,6 +21,7 @@ from itcook.realtime.events import (
     parse_client_frame,
 )
 from itcook.realtime.state import RealtimeState
+from itcook.realtime.takeover import release
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
         conn.closed = True
         conn.shutdown()
         ws.connected = False  # flask-sock must not try to close it again
+        release(ws.environ)
         try:
             sock.close()
         except OSError:

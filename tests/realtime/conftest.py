@@ -1,4 +1,4 @@
-"""Realtime test config: short timers so liveness tests finish fast; per-test overrides by marker."""
+"""Realtime test helpers: bounded waits on conditions and a raw WebSocket handshake."""
 
 from __future__ import annotations
 
@@ -7,26 +7,6 @@ import time
 from typing import Any
 
 import gevent
-import pytest
-
-from tests.conftest import make_test_config
-
-FAST = {
-    "REALTIME_HEARTBEAT_INTERVAL": 5.0,
-    "REALTIME_IDLE_TIMEOUT": 30.0,
-    "REALTIME_TYPING_THROTTLE": 1.0,
-    "REALTIME_TYPING_TIMEOUT": 5.0,
-}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "realtime_config(**settings): override app settings")
-
-
-@pytest.fixture
-def app_config(tmp_path: Any, request: pytest.FixtureRequest) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("realtime_config")
-    return make_test_config(tmp_path, **{**FAST, **(marker.kwargs if marker else {})})
 
 
 def wait_for(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
