@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from itcook.realtime.events import Event
 
@@ -51,6 +53,9 @@ def _naive_utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+APPEND_ATTEMPTS = 3
+log = logging.getLogger(__name__)
+
 #: pg_advisory_lock key of the cluster-wide publish order ("itcook" in ASCII).
 PUBLISH_LOCK_KEY = 0x6974636F6F6B
 
@@ -76,7 +81,22 @@ class History:
         event.id = int(event_id)
 
     def append(self, event: Event, then: Callable[[Event], object] | None = None) -> int:
-        """Store ``event`` (its id is set, committed), then call ``then(event)`` in id order."""
+        """Store ``event`` (its id is set, committed), then call ``then(event)`` in id order.
+
+        A connection the database dropped (restart, failover, an administrator's kill) is
+        retried on a fresh one: the domain change is already committed, so giving up would
+        lose its event.
+        """
+        for attempt in range(APPEND_ATTEMPTS):
+            try:
+                return self._append(event, then)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == APPEND_ATTEMPTS - 1:
+                    raise
+                log.warning("realtime: event log connection lost (%s); retrying", exc.orig)
+        raise AssertionError("unreachable")
+
+    def _append(self, event: Event, then: Callable[[Event], object] | None) -> int:
         with self.engine.connect() as conn:
             if not self.cluster_lock:
                 self._insert(conn, event)

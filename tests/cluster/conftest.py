@@ -23,7 +23,10 @@ from itcook.extensions import db
 from tests.conftest import make_test_config
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("ITCOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: The server (``ITCOOK_TEST_PG_URL``, database ``test`` by default) and, on it, a database of the
+#: scale-out tests' own, so they never clobber the PostgreSQL run of the rest of the suite.
+PG_SERVER_URL = os.environ.get("ITCOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = PG_SERVER_URL.rsplit("/", 1)[0] + "/itcook_scaleout_test"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("ITCOOK_TEST_REDIS_PORT", "6379"))
 JWT_SECRET = "cluster-test-secret-" + "z" * 40
 
@@ -124,8 +127,22 @@ class Cluster:
             server.stop()
 
 
+def _ensure_database() -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            name = PG_URL.rsplit("/", 1)[1]
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
 def reset_database() -> None:
-    """Empty the shared PostgreSQL schema the servers use."""
+    """Empty the PostgreSQL schema the servers share (creating their database if needed)."""
+    _ensure_database()
     app = create_app(make_test_config(Path("/tmp"), DATABASE_URL=PG_URL))
     with app.app_context():
         db.drop_all()
