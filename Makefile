@@ -31,6 +31,21 @@ run: migrate
 test: install-test
 	$(BIN)/python -m gevent.monkey --module pytest $(PYTEST_ARGS)
 
+# The long soak (README, "Reliability"): SOAK_ARGS="--clients 1000 --events 5000" to size it.
+SOAK_ARGS ?=
+soak: install-test
+	$(BIN)/python -m gevent.monkey --module tests.reliability.soak $(SOAK_ARGS)
+
+# Benchmarks of the real-time layer (docs/BENCHMARKS.md): under 15 minutes on 2 cores;
+# `make bench BENCH_ARGS=--quick` is the ~2-minute subset. Writes bench/results/<time>.json.
+BENCH_ARGS ?=
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[bench]"
+	touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: install-test
 	$(BIN)/ruff check .
 
