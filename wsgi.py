@@ -14,6 +14,7 @@ import signal
 
 import gevent
 import gevent.event
+import gevent.pool
 
 from itcook import create_app, start_services, stop_services
 
@@ -22,10 +23,12 @@ app = create_app()
 
 def serve() -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully."""
-    from gevent.pywsgi import WSGIServer
+    from itcook.serving import make_server
 
     host, port = app.config["HOST"], app.config["PORT"]
-    server = WSGIServer((host, port), app, log=None, error_log=logging.getLogger("gevent"))
+    # A pool (unbounded) so that stop() can wait for the requests in flight at shutdown.
+    # Request heads are bounded by ITCOOK_HTTP_HEADER_TIMEOUT (slowloris).
+    server = make_server(app, host, port, error_log=logging.getLogger("gevent"), spawn=gevent.pool.Pool())
     server.start()
     start_services(app)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
@@ -33,6 +36,7 @@ def serve() -> None:
     print(f"IT Cook is serving on {base}/  (Ctrl-C to stop)\n"
           f"  demo page:   {base}/\n"
           f"  status page: {base}/api/v1/realtime/status\n"
+          f"  metrics:     {base}/metrics\n"
           f"  WebSocket:   ws://{shown}:{server.server_port}/api/v1/realtime/ws", flush=True)
     stopping = gevent.event.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

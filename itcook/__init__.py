@@ -17,6 +17,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 static_folder=os.path.join(os.path.dirname(__file__), os.pardir, "static"),
                 static_url_path="/static")
     os.makedirs(app.instance_path, exist_ok=True)
+    from itcook.validation import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route: ids fit a 64-bit column
 
     from itcook.config import load_config, resolve_jwt_secret
 
@@ -46,13 +49,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     jwt.init_app(app)
     register_error_handlers(app)
 
-    from itcook import admin, auth, community, fridge, goals, recipes
+    from itcook import admin, auth, community, fridge, goals, groups, notifications, push, recipes, web
     from itcook.cli import register_cli
 
     auth.init_jwt(app)
-    for module in (auth, community, fridge, goals, recipes, admin):
+    for module in (auth, community, fridge, goals, recipes, admin, web, notifications, groups, push):
         app.register_blueprint(module.bp)
     fridge.init_app(app)
+    push.init_app(app)
     recipes.init_app(app)
     register_cli(app)
 
@@ -72,10 +76,11 @@ def start_services(app: Flask) -> None:
 
 def stop_services(app: Flask, timeout: float = 5.0) -> None:
     """Close live streams with 1001 (clients resume elsewhere) and stop the periodic jobs."""
-    from itcook import jobs
+    from itcook import jobs, push
 
     app.extensions["realtime"].shutdown()
     jobs.stop(app, timeout=timeout)
+    push.stop(app)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

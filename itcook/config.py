@@ -49,6 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
             "to start without an explicit JWT secret)"),
     Setting("HOST", str, "127.0.0.1", "address `python wsgi.py` listens on"),
     Setting("PORT", int, 3000, "port `python wsgi.py` listens on"),
+    Setting("HTTP_HEADER_TIMEOUT", float, 20.0, "seconds `python wsgi.py` gives a client to send a "
+            "request's line and headers, idle keep-alive included (slowloris); gunicorn uses `keepalive`"),
     Setting("DATABASE_URL", str, "", "SQLAlchemy URL; empty = SQLite file `instance/itcook.db`; "
             "PostgreSQL as `postgresql+psycopg://user@host/db`"),
     Setting("JWT_SECRET", str, "", "HS256 signing key; empty in development = generated once "
@@ -102,6 +104,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REALTIME_TYPING_THROTTLE", float, 1.0, "seconds between UserTyping starts of one "
             "user on one post"),
     Setting("REALTIME_TYPING_TIMEOUT", float, 5.0, "a typing state not stopped ends by itself"),
+    Setting("REALTIME_METRICS_TOKEN", str, "", "bearer token Prometheus must send to `/metrics`; "
+            "empty = the endpoint is open (restrict it at the proxy)"),
+    Setting("PUSH_VAPID_PRIVATE_KEY", str, "", "VAPID private key for Web Push (base64url of the "
+            "32-byte P-256 key, or PEM); empty = generated once into `instance/vapid-private.pem`, "
+            "except in production, where Web Push is then off"),
+    Setting("PUSH_VAPID_SUBJECT", str, "mailto:admin@localhost", "contact in the VAPID token "
+            "(`mailto:` or `https:` URL); push services may refuse `localhost`"),
+    Setting("PUSH_TTL", int, 86400, "seconds a push service keeps a message for an unreachable device"),
+    Setting("PUSH_CONCURRENCY", int, 8, "push requests in flight at once, per process"),
+    Setting("PUSH_QUEUE_SIZE", int, 10_000, "pushes waiting to be sent, per process; past it new "
+            "ones are dropped (and counted)"),
+    Setting("PUSH_MAX_ATTEMPTS", int, 4, "tries of one push on 429, 5xx, timeouts and connection errors"),
+    Setting("PUSH_RETRY_DELAY", float, 1.0, "seconds before the first retry; doubles on each "
+            "(a longer `Retry-After` wins, up to 60 s)"),
+    Setting("PUSH_TIMEOUT", float, 10.0, "seconds to connect to, and to wait for, a push service"),
+    Setting("PUSH_ALLOW_HTTP", _bool, False, "accept `http://` subscription endpoints (local push "
+            "services in tests; never in production)"),
 )
 
 

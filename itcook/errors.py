@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
@@ -45,6 +45,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(WebsocketMismatch)
     def _not_websocket(exc: WebsocketMismatch) -> Response:
         # A plain HTTP request to a WebSocket-only route (or the reverse).
+        realtime = current_app.extensions.get("realtime")
+        if realtime is not None and request.path.rstrip("/").endswith("/realtime/ws"):
+            # Routing refused it before the plugin saw it: count it with its handshake failures.
+            realtime.hub.stats.handshake_failures["websocket_required"] += 1
         return error_response(400, "websocket_required", "this route only speaks WebSocket "
                               "(send Upgrade: websocket)")
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+from typing import Any
 
-from itcook import jobs
-from itcook.extensions import realtime
+from flask import Flask
+from sqlalchemy import select
+
+from itcook import jobs, signals
+from itcook.extensions import db, realtime
+from itcook.models import User
 from itcook.realtime import Principal
+
+log = logging.getLogger(__name__)
 
 
 def _principal(user_id: int) -> Principal | None:
-    from itcook.auth.services import load_active_user
-
-    user = load_active_user(user_id)
-    return Principal(user.id, user.display_name) if user is not None else None
+    if not 0 < user_id <= 2**63 - 1:  # a forged subject: no such id, and wider ones overflow
+        return None
+    # Two columns, not an ORM object: this runs on every handshake.
+    row = db.session.execute(select(User.display_name, User.role)
+                             .where(User.id == user_id, User.is_active.is_(True))).first()
+    return Principal(user_id, row.display_name, is_admin=row.role == "admin") if row else None
 
 
 def _post_channel(user_id: int, post_id: int) -> bool:
@@ -23,12 +32,38 @@ def _post_channel(user_id: int, post_id: int) -> bool:
     return post_exists(post_id)
 
 
+def _group_channel(user_id: int, group_id: int) -> bool:
+    # Only members hear a group; losing membership revokes the channel (bridge.py).
+    from itcook.groups import is_member
+
+    return is_member(group_id, user_id)
+
+
+def _file_and_push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
+                   data: dict[str, Any], ts: str | None = None, **_: Any) -> None:
+    """A logged personal event goes into its user's inbox, and to Web Push if they are away."""
+    if user_id is None:
+        return
+    from itcook import notifications, push
+
+    try:
+        with sender.app_context():
+            if notifications.record(user_id, event_id, event_type, data, ts):
+                push.notify(sender, user_id, event_id, event_type, *notifications.describe(event_type, data))
+    except Exception:  # the event is delivered live and logged; the inbox must not fail it
+        log.exception("could not file event %s for user %s", event_id, user_id)
+
+
 def init_realtime(app: Flask) -> None:
-    """Register the plugin and tell it about users and ``post:<id>`` channels."""
+    """Register the plugin; tell it about users and ``post:<id>`` / ``group:<id>`` channels;
+    file its logged personal events in the inbox and push them to users who are away."""
     realtime.init_app(app)
     realtime.set_principal_loader(app, _principal)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
+    realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
+    signals.event_published.connect(_file_and_push, sender=app, weak=False)
+    state = realtime.state(app)
+    app.extensions["push"].sender.is_online = state.is_user_online
     # The broker is the cluster's lock: a periodic job (expiry scan, log pruning) runs once
     # per interval across every worker, not once per worker.
-    broker = realtime.state(app).broker
-    jobs.set_lock(app, broker.try_lock)
+    jobs.set_lock(app, state.broker.try_lock)

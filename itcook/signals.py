@@ -35,11 +35,27 @@ recipe_failed = _signals.signal("recipe-failed")
 system_notification = _signals.signal("system-notification")
 #: user_id, reason ("disabled" or "deleted")
 user_deactivated = _signals.signal("user-deactivated")
+#: group_id, post_id, author_id, author_name, content, created_at
+group_post_created = _signals.signal("group-post-created")
+#: group_id, group_name, user_id (the invited user), invited_by_id, invited_by_name
+group_invitation_sent = _signals.signal("group-invitation-sent")
+#: group_id, user_id, reason ("left" or "removed"): the user lost access to the group
+group_member_removed = _signals.signal("group-member-removed")
+#: group_id: the group and every membership are gone
+group_deleted = _signals.signal("group-deleted")
+#: user_id, ids (list, or None), up_to_id (int, or None), unread_count
+notifications_read = _signals.signal("notifications-read")
 
 ALL_SIGNALS: tuple[Signal, ...] = (
     post_created, post_liked, comment_created, user_followed, items_expiring,
     goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
+    group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
 )
+
+#: Sent by the real-time plugin (not a domain) in the publishing process, once a durable event
+#: is in the log: event_id, event_type, channel, user_id (the addressee of a personal event,
+#: else None), data, ts. ``itcook/plugins.py`` files personal events in the inbox and pushes them.
+event_published = _signals.signal("realtime-event-published")
 
 
 def emit(signal: Signal, **kwargs: Any) -> None:

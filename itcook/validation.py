@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app, request
 from sqlalchemy import Select, func, select
+from werkzeug.routing import IntegerConverter
 
 from itcook.errors import ApiError
 from itcook.extensions import db
@@ -16,6 +17,29 @@ from itcook.extensions import db
 _MISSING = object()
 # Only the calendar form: date.fromisoformat also takes 20240101, week dates and times.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The largest id a client may name (a signed 64-bit integer, the widest id column).
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in this app's routes: at most ``MAX_ID``. A wider number matches no route
+    (404) instead of reaching the database, whose driver cannot bind it (500)."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored (NUL: PostgreSQL refuses it; a lone surrogate, as JSON's
+    "\\ud800" gives: it has no UTF-8 form), or None."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates"
+    return None
 
 
 def json_body(optional: bool = False) -> dict[str, Any]:
@@ -46,6 +70,9 @@ def get_str(body: dict[str, Any], name: str, *, required: bool = True, min_len: 
         return default
     if not isinstance(value, str):
         raise _invalid(name, "must be a string")
+    problem = unstorable(value)
+    if problem:
+        raise _invalid(name, problem)
     if strip:
         value = value.strip()
     if len(value) < min_len:
@@ -66,7 +93,10 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid(name, "must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise _invalid(name, "must be finite") from None
     if not math.isfinite(number):
         raise _invalid(name, "must be finite")
     if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
@@ -74,6 +104,63 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
     if maximum is not None and number > maximum:
         raise _invalid(name, f"must be at most {maximum:g}")
     return number
+
+
+def invalid_field(name: str, message: str) -> ApiError:
+    """The 400 ``invalid_field`` error naming ``name``, for checks beyond the helpers here."""
+    return _invalid(name, message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def get_int(body: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1,
+            maximum: int = MAX_ID) -> int | None:
+    """Return an integer field within bounds (booleans and floats are not integers)."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{name} is required")
+        return None
+    if not _is_int(value) or not minimum <= value <= maximum:
+        raise _invalid(name, f"must be an integer from {minimum} to {maximum}")
+    return int(value)
+
+
+def get_int_list(body: dict[str, Any], name: str, *, required: bool = True, max_items: int = 100,
+                 minimum: int = 1, maximum: int = MAX_ID) -> list[int] | None:
+    """Return a non-empty list of integers within bounds, duplicates dropped, order kept."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{name} is required")
+        return None
+    if not isinstance(value, list) or not 1 <= len(value) <= max_items:
+        raise _invalid(name, f"must be a list of 1 to {max_items} integers")
+    if not all(_is_int(item) and minimum <= item <= maximum for item in value):
+        raise _invalid(name, f"must hold integers from {minimum} to {maximum}")
+    return list(dict.fromkeys(int(item) for item in value))
+
+
+def get_bool(body: dict[str, Any], name: str, *, default: bool = False) -> bool:
+    """Return an optional boolean field (absent or ``null``: ``default``)."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _invalid(name, "must be true or false")
+    return value
+
+
+def get_object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return a required JSON-object field."""
+    value = body.get(name)
+    if value is None:
+        raise ApiError(400, "missing_field", f"{name} is required")
+    if not isinstance(value, dict):
+        raise _invalid(name, "must be an object")
+    return value
 
 
 def get_date(body: dict[str, Any], name: str, *, required: bool = True) -> dt.date | None:
@@ -103,6 +190,18 @@ def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9
     if not minimum <= value <= maximum:
         raise ApiError(400, "invalid_parameter", f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+def query_bool(name: str, default: bool = False) -> bool:
+    """Return a boolean query-string parameter: ``true``/``1`` or ``false``/``0``."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ApiError(400, "invalid_parameter", f"{name} must be true or false")
 
 
 def paginate(stmt: Select[Any]) -> tuple[list[Any], dict[str, int]]:

@@ -144,10 +144,11 @@ class LiveServer:
     """The app served by gevent's WSGI server on a free loopback port, in this process."""
 
     def __init__(self, app: Flask) -> None:
-        from gevent.pywsgi import WSGIServer
+        from itcook.serving import make_server
 
         self.app = app
-        self.server = WSGIServer(("127.0.0.1", 0), app, log=None)
+        # The server `python wsgi.py` runs (request heads bounded by HTTP_HEADER_TIMEOUT).
+        self.server = make_server(app, "127.0.0.1", 0)
         self.server.start()
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"

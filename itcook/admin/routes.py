@@ -9,13 +9,14 @@ from flask import Response, jsonify
 from itcook.admin import bp, services
 from itcook.auth.services import admin_required, current_user
 from itcook.errors import ApiError
-from itcook.validation import get_str, json_body
+from itcook.validation import MAX_ID, get_str, json_body
 
 
 def _optional_user_id(body: dict[str, Any]) -> int | None:
     value = body.get("user_id")
     # bool is an int subclass: true must not address user 1.
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 1 <= value <= MAX_ID):
         raise ApiError(400, "invalid_field", "user_id: must be a positive integer")
     return value
 

@@ -126,9 +126,12 @@ def admin_required(view: F) -> F:
 def load_active_user(user_id: Any) -> User | None:
     """Return the active user with this id (tokens of deleted or disabled users fail)."""
     try:
-        user = db.session.get(User, int(user_id))
+        ident = int(user_id)
     except (TypeError, ValueError):
         return None
+    if not 0 < ident <= 2**63 - 1:  # no such id; the database would overflow on a wider one
+        return None
+    user = db.session.get(User, ident)
     return user if user is not None and user.is_active else None
 
 

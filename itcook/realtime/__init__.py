@@ -131,6 +131,11 @@ class Realtime:
         return self.publish(channel, "SystemNotification",
                             {"title": title, "message": message, "level": level})
 
+    def revoke(self, channel: str, user_id: int | None = None) -> None:
+        """Take ``user_id``'s connections (everyone's if None) off ``channel`` in every process,
+        at once: each is sent ``Unsubscribed`` with ``reason: "access_revoked"``."""
+        self.state().revoke(channel, user_id)
+
     def disconnect_user(self, user_id: int, code: int = CLOSE_USER_REVOKED) -> None:
         """Close every live connection of ``user_id`` (in every process)."""
         self.state().disconnect_user(user_id, code)

@@ -7,10 +7,10 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import Request
 from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert
 from sqlalchemy.engine import Engine
@@ -27,6 +27,7 @@ class Principal:
 
     user_id: int
     name: str
+    is_admin: bool = False  # may read the status page
 
 
 #: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
@@ -98,14 +99,16 @@ def _token_user_id(token: str) -> int:
         claims = decode_token(token)
     except ExpiredSignatureError:
         raise ApiError(401, "token_expired", "the token has expired") from None
-    except (InvalidTokenError, ValueError, KeyError) as exc:
+    except (InvalidTokenError, JWTExtendedException, ValueError, KeyError) as exc:
+        # JWTExtendedException: a signed token without the claims flask-jwt-extended needs (sub).
         raise ApiError(401, "invalid_token", f"invalid token: {exc}") from None
     if claims.get("type") != "access":
         raise ApiError(401, "invalid_token", "an access token is required, not a refresh token")
     try:
         return int(claims["sub"])
     except (KeyError, TypeError, ValueError):
-        raise ApiError(401, "invalid_token", "invalid token subject") from None
+        # As on the REST routes: a subject that names no user is no active user.
+        raise ApiError(401, "user_inactive", "the user of this credential does not exist") from None
 
 
 def authenticate(request: Request, tickets: Tickets, load: PrincipalLoader,
@@ -130,7 +133,9 @@ def _bearer_token(request: Request, allow_cookie: str | None) -> str:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() != "bearer":  # as on the REST routes: no bearer token at all
+            raise ApiError(401, "missing_token", "Authorization must be 'Bearer <token>'")
+        if not token.strip():
             raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
         return token.strip()
     protocols = offered_subprotocols(request)
@@ -153,6 +158,10 @@ def check_origin(request: Request, allowed: list[str]) -> None:
         return  # not a browser: nothing to forge on its behalf
     if "*" in allowed or origin in allowed:
         return
-    if urlsplit(origin).netloc.lower() == (request.host or "").lower():
+    # The server's own origin is scheme, host and port (RFC 6454): a page on another port or
+    # over the other scheme is another site. Behind a TLS proxy the scheme is the proxy's
+    # X-Forwarded-Proto (a page cannot set that header on a WebSocket or EventSource request).
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip().lower()
+    if origin.lower() == f"{scheme}://{(request.host or '').lower()}":
         return
     raise ApiError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")

@@ -13,6 +13,7 @@ from itcook import signals
 
 if TYPE_CHECKING:
     from itcook.realtime import Realtime
+    from itcook.realtime.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,29 @@ def connect(app: Flask, rt: Realtime) -> None:
     def user_deactivated(user_id: int, **_: Any) -> None:
         rt.disconnect_user(user_id)
 
+    def group_post_created(group_id: int, post_id: int, author_id: int, author_name: str,
+                           content: str, **_: Any) -> None:
+        rt.publish(f"group:{group_id}", "NewGroupPost", {
+            "group_id": group_id, "post_id": post_id, "author_id": author_id,
+            "author_name": author_name, "content": content})
+
+    def group_invitation_sent(group_id: int, group_name: str, user_id: int, invited_by_id: int,
+                              invited_by_name: str, **_: Any) -> None:
+        rt.publish(f"user:{user_id}", "GroupInvitation", {
+            "group_id": group_id, "group_name": group_name, "invited_by_id": invited_by_id,
+            "invited_by_name": invited_by_name})
+
+    def group_member_removed(group_id: int, user_id: int, **_: Any) -> None:
+        rt.revoke(f"group:{group_id}", user_id)
+
+    def group_deleted(group_id: int, **_: Any) -> None:
+        rt.revoke(f"group:{group_id}")
+
+    def notifications_read(user_id: int, ids: list[int] | None, up_to_id: int | None,
+                           unread_count: int, **_: Any) -> None:
+        rt.publish(f"user:{user_id}", "NotificationsRead",
+                   {"ids": ids, "up_to_id": up_to_id, "unread_count": unread_count})
+
     pairs = {
         signals.post_created: post_created, signals.post_liked: post_liked,
         signals.comment_created: comment_created, signals.user_followed: user_followed,
@@ -75,6 +99,10 @@ def connect(app: Flask, rt: Realtime) -> None:
         signals.recipe_generated: recipe_generated, signals.recipe_failed: recipe_failed,
         signals.system_notification: system_notification,
         signals.user_deactivated: user_deactivated,
+        signals.group_post_created: group_post_created,
+        signals.group_invitation_sent: group_invitation_sent,
+        signals.group_member_removed: group_member_removed, signals.group_deleted: group_deleted,
+        signals.notifications_read: notifications_read,
     }
     receivers = []
     for signal, handler in pairs.items():
@@ -83,3 +111,11 @@ def connect(app: Flask, rt: Realtime) -> None:
         signal.connect(receiver, sender=app, weak=False)
         receivers.append((signal, receiver))
     app.extensions["realtime.receivers"] = receivers
+
+    def published(event: Event) -> None:
+        user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
+        signals.event_published.send(app, event_id=event.id, event_type=event.type,
+                                     channel=event.channel, user_id=user_id, data=event.data, ts=event.ts)
+
+    # Durable events, once logged, are announced to the app (the inbox files personal ones).
+    rt.state(app).after_publish = published

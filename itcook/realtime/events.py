@@ -12,6 +12,7 @@ from typing import Any
 DURABLE_TYPES = frozenset({
     "NewCommunityPost", "PostLiked", "NewComment", "NewFollower", "ExpiringItems",
     "GoalAchieved", "RecipeGenerated", "RecipeFailed", "SystemNotification",
+    "NewGroupPost", "GroupInvitation", "NotificationsRead",
 })
 # Ephemeral types carry no id and are never replayed.
 EPHEMERAL_TYPES = frozenset({"UserTyping", "Heartbeat"})
@@ -19,6 +20,8 @@ EPHEMERAL_TYPES = frozenset({"UserTyping", "Heartbeat"})
 # Close codes: every reason has its own (README, "Close codes").
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002  # found by the frame parser (wsproto)
+CLOSE_INVALID_PAYLOAD = 1007  # invalid UTF-8 in a text message or close reason (wsproto)
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
@@ -29,6 +32,8 @@ CLOSE_USER_REVOKED = 4003
 CLOSE_REASONS = {
     CLOSE_NORMAL: "normal",
     CLOSE_GOING_AWAY: "server_shutdown",
+    CLOSE_PROTOCOL_ERROR: "protocol_error",
+    CLOSE_INVALID_PAYLOAD: "invalid_payload",
     CLOSE_POLICY: "policy_violation",
     CLOSE_TOO_BIG: "message_too_big",
     CLOSE_INTERNAL: "internal_error",
@@ -88,7 +93,13 @@ class Event:
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, the one serialisation of every frame."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (a client may send "\ud800" in JSON, and an Error echoes its channel)
+        # has no UTF-8 form: escape it as JSON does, which keeps the frame valid UTF-8.
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:

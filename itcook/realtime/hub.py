@@ -8,7 +8,21 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from itcook.realtime.connection import SSE, WS, Connection
-from itcook.realtime.events import CLOSE_REASONS, CLOSE_SLOW_CONSUMER, Encoded, Event
+from itcook.realtime.events import (
+    CLOSE_REASONS,
+    CLOSE_SLOW_CONSUMER,
+    Encoded,
+    Event,
+    dumps,
+    sse_message,
+    utc_ts,
+    wire_channel,
+    ws_frame,
+)
+from itcook.realtime.timeline import Timeline
+
+#: Days of per-type event counts kept ("event analytics" of the status page).
+DAYS_KEPT = 31
 
 
 class Stats:
@@ -28,11 +42,18 @@ class Stats:
         self.replays: Counter[str] = Counter()
         self.replayed_events = 0
         self.held_events = 0  # live events held for connections that were replaying
+        self.deliveries_by_type: Counter[str] = Counter()
+        # "YYYY-MM-DD/Type" -> events published that UTC day: flat, so processes' counts add up.
+        self.events_by_day: Counter[str] = Counter()
+        self.timeline = Timeline()  # events and deliveries per 5 s, for the status page's charts
 
     def _roll_day(self) -> None:
         today = dt.datetime.now(dt.UTC).date()
         if today != self.day:
             self.day, self.events_today, self.deliveries_today = today, 0, 0
+            oldest = (today - dt.timedelta(days=DAYS_KEPT - 1)).isoformat()
+            for key in [k for k in self.events_by_day if k[:10] < oldest]:
+                del self.events_by_day[key]
 
     def count_event(self, event_type: str, deliveries: int) -> None:
         """Count one published event and the frames it was written as."""
@@ -41,6 +62,15 @@ class Stats:
         self.events_today += 1
         self.deliveries_today += deliveries
         self.deliveries_total += deliveries
+        self.deliveries_by_type[event_type] += deliveries
+        self.events_by_day[f"{self.day.isoformat()}/{event_type}"] += 1
+        self.timeline.add(1, deliveries)
+
+
+def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
+    """A control frame (no id, no channel) encoded for ``conn``'s transport."""
+    payload = dumps({"type": frame_type, "ts": utc_ts(), "data": data})
+    return ws_frame(payload) if conn.transport == WS else sse_message(payload, frame_type, None)
 
 
 class Hub:
@@ -54,11 +84,19 @@ class Hub:
         # Connections replaying the log, by the channels they will join when they catch up.
         self.replaying: dict[str, set[Connection]] = {}
         self.stats = Stats()
+        # user id -> streams admitted but not yet added (see reserve): they count for the cap.
+        self.admitting: Counter[int] = Counter()
+        # Counts revocations: an authorization that saw it move may predate one, and is redone.
+        self.revocations = 0
+        # user id -> True (first connection here) / False (last one gone), for the presence report.
+        self.presence_changes: dict[int, bool] = {}
 
     # -- membership -------------------------------------------------------------------------
     def add(self, conn: Connection) -> None:
         """Register a connection (not yet subscribed to anything)."""
         self.connections.add(conn)
+        if not self.by_user.get(conn.user_id):
+            self.presence_changes[conn.user_id] = True
         self.by_user[conn.user_id].add(conn)
         self.stats.connections_total[conn.transport] += 1
 
@@ -75,11 +113,32 @@ class Hub:
             user_conns.discard(conn)
             if not user_conns:
                 del self.by_user[conn.user_id]
+                self.presence_changes[conn.user_id] = False
         self.stats.disconnects[reason] += 1
 
     def user_connection_count(self, user_id: int) -> int:
         """How many live connections ``user_id`` holds in this process."""
         return len(self.by_user.get(user_id, ()))
+
+    def reserve(self, user_id: int, cap: int) -> bool:
+        """Hold one of ``user_id``'s ``cap`` stream slots while a stream is being admitted.
+
+        Admission asks the database and writes the handshake (either may yield) before the
+        stream reaches ``add``: without a reservation, simultaneous handshakes of one user
+        would all see the same count and all pass the cap.
+        """
+        if self.user_connection_count(user_id) + self.admitting[user_id] >= cap:
+            return False
+        self.admitting[user_id] += 1
+        return True
+
+    def release(self, user_id: int) -> None:
+        """Give back a slot ``reserve`` held (the stream is joining, or its admission failed)."""
+        left = self.admitting[user_id] - 1
+        if left > 0:
+            self.admitting[user_id] = left
+        else:
+            self.admitting.pop(user_id, None)
 
     def subscribe(self, conn: Connection, channel: str) -> None:
         """Add ``conn`` to ``channel`` (an internal key such as ``user:7``)."""
@@ -94,6 +153,28 @@ class Hub:
             members.discard(conn)
             if not members:
                 del self.channels[channel]
+
+    def revoke(self, channel: str, user_id: int | None) -> int:
+        """Take ``user_id``'s connections (everyone's if None) off ``channel``, live or replaying."""
+        self.revocations += 1
+        conns = self.connections if user_id is None else self.by_user.get(user_id, ())
+        dropped = [conn for conn in tuple(conns) if channel in conn.channels]
+        for conn in dropped:
+            self.drop(conn, channel)
+        return len(dropped)
+
+    def drop(self, conn: Connection, channel: str) -> None:
+        """Unsubscribe ``conn`` from ``channel`` (held events too) and tell it why."""
+        waiting = self.replaying.get(channel)
+        if waiting is not None:
+            waiting.discard(conn)
+            if not waiting:
+                del self.replaying[channel]
+        if conn.replay_buffer is not None:
+            conn.replay_buffer = [held for held in conn.replay_buffer if held.event.channel != channel]
+        self.unsubscribe(conn, channel)
+        conn.deliver(control(conn, "Unsubscribed", channels=[wire_channel(channel)],
+                             reason="access_revoked"))
 
     # -- replay -----------------------------------------------------------------------------
     def begin_replay(self, conn: Connection, channels: list[str]) -> None:
@@ -196,4 +277,7 @@ class Hub:
             "replays": dict(stats.replays),
             "replayed_events": stats.replayed_events,
             "slow_consumer_drops": stats.disconnects.get(CLOSE_REASONS[4002], 0),
+            "deliveries_by_type": dict(stats.deliveries_by_type),
+            "events_by_day": dict(stats.events_by_day),
+            **{f"{name}_per_interval": counts for name, counts in stats.timeline.snapshot().items()},
         }

@@ -8,30 +8,15 @@ yielding in between, so there is no gap and no duplicate at the seam.
 
 from __future__ import annotations
 
-from typing import Any
-
 import gevent
 
-from itcook.realtime.connection import WS, Connection
-from itcook.realtime.events import (
-    CLOSE_INTERNAL,
-    CLOSE_SLOW_CONSUMER,
-    Encoded,
-    dumps,
-    sse_message,
-    utc_ts,
-    ws_frame,
-)
+from itcook.realtime.connection import Connection
+from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded, wire_channel
+from itcook.realtime.hub import control
 from itcook.realtime.state import RealtimeState
 
 #: Seconds a replaying connection may take to drain a batch before it counts as a slow consumer.
 DRAIN_TIMEOUT = 10.0
-
-
-def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
-    """A control frame (no id, no channel) encoded for ``conn``'s transport."""
-    payload = dumps({"type": frame_type, "ts": utc_ts(), "data": data})
-    return ws_frame(payload) if conn.transport == WS else sse_message(payload, frame_type, None)
 
 
 def is_recoverable(after_id: int, oldest: int, newest: int) -> bool:
@@ -46,6 +31,14 @@ def is_recoverable(after_id: int, oldest: int, newest: int) -> bool:
 def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: int | None) -> None:
     """Subscribe ``conn`` to ``channels``, first replaying the log after ``after_id`` if given."""
     hub = state.hub
+    # Access may have been revoked between the admission's check and now (``conn`` is in the
+    # hub already, so a revocation from here on finds it).
+    kept = state.allowed_channels(conn.user_id, channels)
+    for channel in channels:
+        if channel not in kept:
+            conn.deliver(control(conn, "Unsubscribed", channels=[wire_channel(channel)],
+                                 reason="access_revoked"))
+    channels = kept
     if after_id is None:
         for channel in channels:
             hub.subscribe(conn, channel)
@@ -63,7 +56,7 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
     replayed = 0
     recovered = is_recoverable(after_id, oldest, newest)
     if recovered:
-        replayed = _replay(state, conn, sorted(conn.channels), after_id)
+        replayed = _replay(state, conn, after_id)
         # A prune that ran while we read could have taken rows we had not reached yet.
         recovered = is_recoverable(after_id, history.bounds()[0], max(newest, conn.last_event_id))
     state.hub.stats.replays["recovered" if recovered else "incomplete"] += 1
@@ -81,19 +74,26 @@ def catch_up_all(state: RealtimeState, conns: list[Connection]) -> None:
         if conn.closed:
             continue
         try:
+            # A revocation published during the outage never arrived: check access again.
+            kept = state.allowed_channels(conn.user_id, sorted(conn.channels))
+            for channel in conn.channels - set(kept):
+                state.hub.drop(conn, channel)
             catch_up(state, conn)
         except Exception:
             # The connection cannot be brought in sync: close it, it resumes by itself.
             conn.abort(CLOSE_INTERNAL)
 
 
-def _replay(state: RealtimeState, conn: Connection, channels: list[str], cursor: int) -> int:
+def _replay(state: RealtimeState, conn: Connection, cursor: int) -> int:
     batch_size = state.config["replay_batch"]
     half_buffer = conn.max_bytes // 2
     replayed = 0
-    while not conn.closed:
-        batch = state.history.replay(channels, cursor, batch_size)
+    while not conn.closed and conn.channels:
+        # Read per batch: a channel revoked meanwhile (hub.drop) is neither read nor written.
+        batch = state.history.replay(sorted(conn.channels), cursor, batch_size)
         for event in batch:
+            if event.channel not in conn.channels:
+                continue
             state.hub.deliver(conn, Encoded(event))
             if conn.backlog_bytes > half_buffer and not conn.flush(DRAIN_TIMEOUT):
                 conn.abort(CLOSE_SLOW_CONSUMER)

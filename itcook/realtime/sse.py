@@ -40,6 +40,7 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
     cfg = state.config
     hub = state.hub
     sock = take_socket(environ)
+    release(environ)  # the server's keep-alive reader (and its 8 KB buffer) is done with it
     mode = "gunicorn" if "gunicorn.socket" in environ else "gevent"
     conn = Connection(sock, principal.user_id, principal.name, SSE,
                       max_bytes=cfg["send_buffer_bytes"], max_frames=cfg["send_buffer_frames"],
@@ -70,5 +71,4 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        release(environ)
     return TakenOver(mode)

@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 
 #: Internal event type: drop every connection of ``user:<id>`` (disabled or deleted user).
 DISCONNECT_USER = "_DisconnectUser"
+#: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
+UNSUBSCRIBE = "_Unsubscribe"
 DEFAULT_CHANNELS = ("personal", "community", "system")
-_SCOPED = re.compile(r"^([a-z]+):(\d{1,18})$")
+# ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
+_SCOPED = re.compile(r"([a-z]+):([0-9]{1,18})")
 
 Authorizer = Callable[[int, int], bool]
 
@@ -59,6 +62,8 @@ class RealtimeState:
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
+        #: Called in the publishing greenlet once a durable event is logged (bridge.py sets it).
+        self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
         self._tickets: Tickets | None = None
@@ -113,6 +118,11 @@ class RealtimeState:
                 self.history.append(event, then=self.broker.publish)
             else:
                 self.broker.publish(event)
+        if event.durable and self.after_publish is not None:
+            try:
+                self.after_publish(event)
+            except Exception:  # the event is out; what listens afterwards must not undo that
+                log.exception("after-publish hook failed for event %s", event.id)
         return event
 
     def prune(self) -> int:
@@ -125,6 +135,15 @@ class RealtimeState:
         self.ensure_started()
         self.broker.publish(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
 
+    def revoke(self, channel: str, user_id: int | None = None) -> None:
+        """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process."""
+        self.ensure_started()
+        self.broker.publish(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
+
+    def is_user_online(self, user_id: int) -> bool:
+        """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
+        return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
+
     def _dispatch_loop(self) -> None:
         while True:
             event = self._queue.get()
@@ -133,6 +152,8 @@ class RealtimeState:
                     user_id = int(event.channel.split(":", 1)[1])
                     for conn in self.hub.user_connections(user_id):
                         conn.abort(int(event.data["code"]))
+                elif event.type == UNSUBSCRIBE:
+                    self.hub.revoke(event.channel, event.data.get("user_id"))
                 else:
                     self.hub.fanout(event)
                     if event.id is not None and event.id > self.last_dispatched_id:
@@ -149,6 +170,8 @@ class RealtimeState:
         next_beat = time.monotonic() + beat_every
         next_keepalive = time.monotonic() + keepalive_every
         report_every = cfg["stats_interval"]
+        # A refresh comes every report, but no sooner than the next tick: outlive three of either.
+        presence_ttl = max(3 * report_every, 3 * tick, 2.0)
         next_report = time.monotonic()
         hub = self.hub
         while True:
@@ -171,9 +194,17 @@ class RealtimeState:
                 for conn in [c for c in hub.connections if c.is_websocket and now - c.last_seen > idle]:
                     conn.abort(CLOSE_IDLE)
                 self.typing.expire(now)
-                if now >= next_report:
+                report = now >= next_report
+                if report:
                     next_report = now + report_every
-                    self.broker.share_stats(self.process_id, self.snapshot(), 3 * report_every)
+                    # Three missed reports (and at least 2 s: a busy host) and a process drops out.
+                    self.broker.share_stats(self.process_id, self.snapshot(), max(3 * report_every, 2.0))
+                if report or hub.presence_changes:
+                    # Who is connected here, for Web Push: changes each tick, everyone per report.
+                    changes, hub.presence_changes = hub.presence_changes, {}
+                    online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
+                    offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
+                    self.broker.set_presence(self.process_id, online, offline, presence_ttl)
             except Exception:
                 log.exception("realtime ticker failed")
 
@@ -216,7 +247,7 @@ class RealtimeState:
             return f"user:{principal.user_id}"
         if name in ("community", "system"):
             return name
-        match = _SCOPED.match(name)
+        match = _SCOPED.fullmatch(name)
         if match is None:
             raise ProtocolError("unknown_channel", f"unknown channel {name[:64]!r}", channel=name[:64])
         prefix, ident = match.group(1), int(match.group(2))
@@ -234,6 +265,28 @@ class RealtimeState:
         if not allowed:
             raise ProtocolError(denied_code, f"channel {name!r} is not available", channel=name)
         return f"{prefix}:{ident}"
+
+    def allowed_channels(self, user_id: int, keys: list[str]) -> list[str]:
+        """``keys`` (internal channel keys) minus the scoped ones ``user_id`` may not hold now.
+
+        Redone if a revocation was processed while the authorizers ran: their answer may
+        predate it, and the connection was not yet on the channel for the revocation to find.
+        """
+        allowed = keys
+        for _ in range(5):
+            epoch = self.hub.revocations
+            allowed = [key for key in keys if self._authorized(user_id, key)]
+            if self.hub.revocations == epoch:
+                break
+        return allowed
+
+    def _authorized(self, user_id: int, key: str) -> bool:
+        prefix, _, ident = key.partition(":")
+        entry = self.authorizers.get(prefix)
+        if entry is None or not ident.isdigit():
+            return True  # personal, community, system: nothing to revoke
+        with self.app.app_context():
+            return bool(entry[0](user_id, int(ident)))
 
     def load_principal(self, user_id: int) -> Principal | None:
         """Resolve a user id through the app's loader (active users only)."""

@@ -1,7 +1,11 @@
-"""The plugin's routes: ``/ws``, ``/sse``, ``/ticket``, ``/stats``."""
+"""The plugin's routes: ``/ws``, ``/sse``, ``/ticket``, ``/stats``.
+
+``/status`` and ``/metrics`` are in monitor.py, imported at the end to attach to the same blueprint.
+"""
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +19,7 @@ from itcook.realtime import sse, websocket
 from itcook.realtime.auth import Principal, authenticate, check_origin
 from itcook.realtime.events import ProtocolError
 from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
+from itcook.realtime.takeover import take_socket
 
 bp = Blueprint("realtime", __name__, url_prefix="/api/v1/realtime")
 sock = Sock()
@@ -70,8 +75,11 @@ def admit() -> Admission:
         after_id = _last_event_id()
         principal = authenticate(request, state.tickets, state.load_principal)
         cap = state.config["max_connections_per_user"]
-        if state.hub.user_connection_count(principal.user_id) >= cap:
+        # A slot is reserved now and counts until the stream joins the hub (or the request
+        # ends): simultaneous handshakes of one user cannot all pass the cap.
+        if not state.hub.reserve(principal.user_id, cap):
             raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
+        g.realtime_reserved = principal.user_id
         channels = _channels(state, principal)
     except ApiError as exc:
         state.hub.stats.handshake_failures[exc.code] += 1
@@ -79,18 +87,44 @@ def admit() -> Admission:
     return Admission(principal, channels, after_id)
 
 
+def _stream_joins() -> None:
+    """End this request's slot reservation: its stream joins the hub next, without yielding."""
+    user_id = g.pop("realtime_reserved", None)
+    if user_id is not None:
+        _state().hub.release(user_id)
+
+
+@bp.teardown_request
+def _release_reservation(_exc: BaseException | None) -> None:
+    _stream_joins()  # the admission failed after the reservation (channels, handshake)
+
+
+def _valid_key(key: str) -> bool:
+    """RFC 6455 §4.2.1: the key is the base64 encoding of 16 bytes (24 characters)."""
+    if len(key) != 24:
+        return False
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:
+        return False
+
+
 @bp.before_request
 def _before_websocket() -> None:
     if request.endpoint != "realtime.ws":
         return
     # A request without Upgrade: websocket never gets here: routing answers websocket_required.
-    if request.headers.get("Sec-WebSocket-Version") != "13" or not request.headers.get("Sec-WebSocket-Key"):
+    if request.headers.get("Sec-WebSocket-Version") != "13" or not _valid_key(
+            request.headers.get("Sec-WebSocket-Key", "")):
         _state().hub.stats.handshake_failures["bad_handshake"] += 1
         raise ApiError(400, "bad_handshake", "Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required")
     # permessage-deflate would compress each frame per client (no encode-once) and triple the
     # memory of a connection; hiding the offer makes the handshake decline it.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.realtime_admission = admit()
+    # Hand simple-websocket the server's own socket: under gevent it would otherwise dup() it
+    # and every connection would hold two descriptors (and a process half as many clients).
+    request.environ["werkzeug.socket"] = take_socket(request.environ)
     # The handshake used the request's database session; a long-lived socket must not hold it.
     from itcook.extensions import db
 
@@ -101,7 +135,11 @@ def _before_websocket() -> None:
 def ws(ws_server: Any) -> None:
     """WebSocket endpoint (RFC 6455): events of the subscribed channels, client frames of SPEC §3."""
     admission: Admission = g.realtime_admission
+    _stream_joins()
     websocket.run(ws_server, _state(), admission.principal, admission.channels, admission.after_id)
+    # simple-websocket took the socket as Werkzeug's; flask-sock must answer the way the real
+    # server expects (gunicorn: request handled; gevent: nothing more to write).
+    ws_server.mode = "gunicorn" if "gunicorn.socket" in request.environ else "gevent"
 
 
 @bp.get("/sse")
@@ -111,6 +149,7 @@ def sse_stream() -> Response:
     from itcook.extensions import db
 
     db.session.remove()  # a long-lived stream must not hold the request's database session
+    _stream_joins()
     return sse.run(request.environ, _state(), admission.principal, admission.channels,
                    admission.after_id, request.headers.get("Origin"))
 
@@ -143,3 +182,7 @@ def stats() -> Response:
     body = {**state.cluster_snapshot(), "uptime": _human(uptime), "uptime_seconds": round(uptime, 3),
             "broker_connected": state.broker.connected}
     return jsonify(body)
+
+
+# /status, /status/data and /metrics live in their own module; they attach to bp on import.
+from itcook.realtime import monitor  # noqa: E402,F401

@@ -65,6 +65,7 @@ class Session:
         self.partial_len = 0
         self.partial_binary = False
         self.close_code: int | None = None
+        self.peer_closed = False  # the client sent a close frame (not a protocol error)
 
     # -- writing ----------------------------------------------------------------------------
     def send(self, frame_type: str, **data: Any) -> None:
@@ -110,6 +111,9 @@ class Session:
 
     def _peer_closed(self, event: CloseConnection) -> None:
         code = event.code
+        # REMOTE_CLOSING: the client sent a close frame, a normal end whatever code it chose.
+        # Otherwise wsproto reports a protocol error (1002) or invalid UTF-8 (1007) it found.
+        self.peer_closed = self.proto.state.name == "REMOTE_CLOSING"
         try:
             # Echo the peer's close, or close with the protocol error wsproto found (1002/1007).
             self.conn.deliver(self.proto.send(event.response() if self.proto.state.name ==
@@ -122,7 +126,9 @@ class Session:
         if self.partial is None:
             self.partial, self.partial_len = [], 0
             self.partial_binary = isinstance(event, BytesMessage)
-        self.partial_len += len(event.data)
+        # The limit is in bytes: a text part counts its UTF-8 length, not its characters.
+        data = event.data
+        self.partial_len += len(data.encode()) if isinstance(data, str) else len(data)
         if self.partial_len > self.max_message:
             self.error("message_too_big", f"frames are limited to {self.max_message} bytes",
                        violation=False)
@@ -167,7 +173,11 @@ class Session:
         done: list[str] = []
         for name in names:
             try:
-                key = self.state.resolve_channel(self.principal, name)
+                for _ in range(5):  # redone if a revocation was processed while authorizing
+                    epoch = hub.revocations
+                    key = self.state.resolve_channel(self.principal, name)
+                    if hub.revocations == epoch:
+                        break
             except ProtocolError as exc:
                 self.error(exc.code, exc.message, **exc.extra)
                 continue
@@ -214,6 +224,8 @@ def _linger(sock: Any, timeout: float = 1.0, limit: int = 1 << 20) -> None:
 def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str],
         after_id: int | None) -> None:
     """Serve one accepted WebSocket (``ws`` is simple-websocket's Server after the handshake)."""
+    # The server's keep-alive reader (and its 8 KB buffer) is done with this connection.
+    release(ws.environ)
     cfg = state.config
     hub = state.hub
     sock = ws.sock
@@ -238,8 +250,8 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
         log.exception("websocket session of user %s failed", principal.user_id)
         session.close(CLOSE_INTERNAL, "internal error")
     finally:
-        reason = state.close_reason(session.close_code if session.close_code is not None
-                                    else conn.close_code)
+        reason = "normal" if session.peer_closed else state.close_reason(
+            session.close_code if session.close_code is not None else conn.close_code)
         hub.remove(conn, reason)
         if not hub.user_connection_count(principal.user_id):
             state.typing.drop_user(principal.user_id)
@@ -249,7 +261,6 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
         conn.closed = True
         conn.shutdown()
         ws.connected = False  # flask-sock must not try to close it again
-        release(ws.environ)
         try:
             sock.close()
         except OSError:

@@ -94,6 +94,8 @@ def parse_ingredients(body: Mapping[str, Any]) -> list[str] | None:
             raise _invalid(f"ingredients[{i}]: must be at most {MAX_INGREDIENT_LEN} characters")
         if any(unicodedata.category(ch) == "Cc" for ch in name):
             raise _invalid(f"ingredients[{i}]: must not contain control characters")
+        if any(unicodedata.category(ch) == "Cs" for ch in name):  # JSON's "\ud800": no UTF-8 form
+            raise _invalid(f"ingredients[{i}]: must not contain unpaired surrogates")
         # "Egg" and "egg " are one ingredient; the first spelling is kept.
         if name.casefold() not in seen:
             seen.add(name.casefold())

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
+import warnings
 
 import jwt as pyjwt
 import pytest
 
 from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ConnectionClosed, HandshakeRefused, ws_connect
 
 
@@ -76,48 +82,163 @@ def test_permessage_deflate_is_not_negotiated(live_server) -> None:
     sock.close()
 
 
-@pytest.mark.parametrize("case, expected_code", [
+CASES = [
     ("missing", "missing_token"),
     ("malformed", "invalid_token"),
-    ("not_bearer", "invalid_token"),
+    ("not_bearer", "missing_token"),  # as on the REST routes (README, "Errors")
+    ("huge", "invalid_token"),
     ("wrong_key", "invalid_token"),
     ("alg_none", "invalid_token"),
+    ("alg_none_unsigned", "invalid_token"),
+    ("rs256", "invalid_token"),  # HS/RS confusion: an RSA-signed token where HS256 is expected
+    ("hs256_public_key", "invalid_token"),  # ... or HMAC keyed with an RSA public key
+    ("hs512_right_key", "invalid_token"),  # only HS256 is accepted, even with the right key
     ("expired", "token_expired"),
+    ("not_yet_valid", "invalid_token"),
     ("refresh", "invalid_token"),
+    ("tampered_sub", "invalid_token"),  # another user's id, the original signature
+    ("no_sub", "invalid_token"),
+    ("sub_not_a_number", "user_inactive"),  # a subject that names no user, as on REST
+    ("sub_huge", "user_inactive"),
     ("deleted_user", "user_inactive"),
+    ("user_deleted_after_login", "user_inactive"),
+    ("user_disabled_after_login", "user_inactive"),
     ("bad_ticket", "invalid_ticket"),
     ("bearer_subprotocol_alone", "invalid_token"),
-])
-def test_auth_failures_are_401_before_upgrade(live_server, case, expected_code) -> None:
-    app = live_server.app
-    anna = Api(live_server).register("anna")
+]
+# Where the credential is presented: the WebSocket (header or subprotocol pair), SSE, /ticket.
+ROUTES = ["ws", "ws_subprotocol", "sse", "ticket"]
+_HEADER_ONLY = {"not_bearer", "missing"}  # a subprotocol has no scheme; "missing" is the same
+_WS_ONLY = {"bearer_subprotocol_alone"}
+_NOT_TICKET = {"bad_ticket"}  # /ticket takes a token, never a ticket
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hs256_by_hand(claims: dict, key: bytes) -> str:
+    """HS256 computed by hand: PyJWT refuses to use a PEM public key as an HMAC secret."""
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims, default=lambda d: int(d.timestamp())).encode())
+    mac = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(mac)}"
+
+
+def _claims(user_id: int | str) -> dict:
+    now = dt.datetime.now(dt.UTC)
+    return {"sub": str(user_id), "type": "access", "fresh": False, "jti": "j", "iat": now, "nbf": now,
+            "exp": now + dt.timedelta(minutes=5)}
+
+
+def _token_for(case: str, app, live_server, api: Api, anna: dict) -> str | None:
     uid = anna["user"]["id"]
-    headers: dict[str, str] = {}
-    query, subprotocols = "", None
+    if case == "huge":
+        return "a" * 20000
     if case == "malformed":
-        headers["Authorization"] = "Bearer abc.def"
-    elif case == "not_bearer":
+        return "abc.def"
+    if case == "wrong_key":
+        return _forged(app, uid, key="k" * 48)
+    if case == "alg_none":
+        return _forged(app, uid, key=None, alg="none")
+    if case == "alg_none_unsigned":  # "none" spelled otherwise, with the real signature left on
+        real = anna["access_token"].split(".")
+        return _b64(json.dumps({"alg": "nOnE", "typ": "JWT"}).encode()) + f".{real[1]}.{real[2]}"
+    if case in ("rs256", "hs256_public_key"):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if case == "rs256":
+            return pyjwt.encode(_claims(uid), private, "RS256")
+        public = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        return _hs256_by_hand(_claims(uid), public)
+    if case == "hs512_right_key":
+        with warnings.catch_warnings():  # the test secret is short for HS512: irrelevant here
+            warnings.simplefilter("ignore")
+            return _forged(app, uid, alg="HS512")
+    if case == "expired":
+        return _forged(app, uid, exp=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    if case == "not_yet_valid":
+        return _forged(app, uid, nbf=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    if case == "refresh":
+        return anna["refresh_token"]
+    if case == "tampered_sub":
+        other = api.register("boris")
+        head, body, sig = anna["access_token"].split(".")
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        claims["sub"] = str(other["user"]["id"])
+        return f"{head}.{_b64(json.dumps(claims).encode())}.{sig}"
+    if case == "no_sub":
+        claims = _claims(uid)
+        del claims["sub"]
+        return pyjwt.encode(claims, app.config["JWT_SECRET_KEY"], "HS256")
+    if case == "sub_not_a_number":
+        return _forged(app, "abc")
+    if case == "sub_huge":
+        return _forged(app, "9" * 30)
+    if case == "deleted_user":
+        return _forged(app, 999_999)
+    if case in ("user_deleted_after_login", "user_disabled_after_login"):
+        doomed = api.register("doomed")
+        admin = api.register("root")
+        with app.app_context():
+            from itcook.extensions import db
+            from itcook.models import User
+
+            db.session.get(User, admin["user"]["id"]).role = "admin"
+            db.session.commit()
+        if case == "user_deleted_after_login":
+            api.call("DELETE", f"/admin/users/{doomed['user']['id']}", admin, expect=204)
+        else:
+            api.call("POST", f"/admin/users/{doomed['user']['id']}/disable", admin, expect=200)
+        return doomed["access_token"]
+    return None
+
+
+def _present(live_server, api: Api, route: str, case: str, token: str | None) -> tuple[int, str]:
+    """Present the credential of ``case`` on ``route``; return (status, error code)."""
+    headers: dict[str, str] = {}
+    if case == "not_bearer":
         headers["Authorization"] = "Token abc"
-    elif case == "wrong_key":
-        headers["Authorization"] = "Bearer " + _forged(app, uid, key="k" * 48)
-    elif case == "alg_none":
-        headers["Authorization"] = "Bearer " + _forged(app, uid, key=None, alg="none")
-    elif case == "expired":
-        headers["Authorization"] = "Bearer " + _forged(app, uid, exp=dt.datetime.now(dt.UTC)
-                                                       - dt.timedelta(minutes=1))
-    elif case == "refresh":
-        headers["Authorization"] = f"Bearer {anna['refresh_token']}"
-    elif case == "deleted_user":
-        headers["Authorization"] = "Bearer " + _forged(app, 999_999)
-    elif case == "bad_ticket":
-        query = "?ticket=" + "x" * 43
-    elif case == "bearer_subprotocol_alone":
-        subprotocols = [f"bearer.{anna['access_token']}"]
+    elif token is not None and route != "ws_subprotocol" and case != "bearer_subprotocol_alone":
+        headers["Authorization"] = f"Bearer {token}"
+    query = "?ticket=" + "x" * 43 if case == "bad_ticket" else ""
+    if route == "ticket":
+        response = api.http.post(f"{api.base}/realtime/ticket", headers=headers, timeout=10)
+        return response.status_code, response.json()["error"]["code"]
+    if route == "sse":
+        stream = SseStream(live_server, query=query, headers=headers)
+        return stream.status, stream.response.json()["error"]["code"]
+    subprotocols = None
+    if case == "bearer_subprotocol_alone":
+        subprotocols = [f"bearer.{token}"]
+    elif route == "ws_subprotocol" and token is not None:
+        subprotocols = ["itcook.v1", f"bearer.{token}"]
     with pytest.raises(HandshakeRefused) as info:
         ws_connect(live_server, headers=headers, query=query, subprotocols=subprotocols)
-    assert _status_and_code(info.value) == (401, expected_code)
+    return _status_and_code(info.value)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("case, expected_code", CASES)
+def test_auth_failures_are_401_before_upgrade(live_server, case, expected_code, route) -> None:
+    """Every forged, expired, misused or orphaned credential, on every route that takes one,
+    is the same 401 and code: before any upgrade, counted, and nothing joins the hub."""
+    if (route == "ws_subprotocol" and case in _HEADER_ONLY) or (route != "ws" and case in _WS_ONLY) \
+            or (route == "ticket" and case in _NOT_TICKET):
+        pytest.skip("this credential form does not exist on this route")
+    app = live_server.app
+    api = Api(live_server)
+    anna = api.register("anna")
+    token = _token_for(case, app, live_server, api, anna)
+    if case == "bearer_subprotocol_alone":
+        token = anna["access_token"]
+    assert _present(live_server, api, route, case, token) == (401, expected_code)
     assert live_server.state.hub.connections == set()
-    assert live_server.state.hub.stats.handshake_failures[expected_code] >= 1
+    if route != "ticket":
+        assert live_server.state.hub.stats.handshake_failures[expected_code] >= 1
 
 
 def test_origin_rules(live_server) -> None:

@@ -48,7 +48,8 @@ def test_default_channels_then_subscribe_and_unsubscribe(live_server, api, post)
     ("personal:999", "forbidden_channel"),
     ("user:999", "forbidden_channel"),
     ("nonsense", "unknown_channel"),
-    ("group:1", "unknown_channel"),
+    ("group:1", "forbidden_channel"),  # no such group, and so not a member
+    ("club:1", "unknown_channel"),
     ("post:abc", "unknown_channel"),
 ])
 def test_forbidden_and_unknown_channels_get_error(live_server, api, channel, code) -> None:

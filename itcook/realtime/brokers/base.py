@@ -42,3 +42,10 @@ class Broker:
     def gather_stats(self) -> list[dict[str, Any]]:
         """The latest statistics of every live process."""
         raise NotImplementedError
+
+    def set_presence(self, process_id: str, online: list[int], offline: list[int], ttl: float) -> None:
+        """Record which users hold connections in this process (``online`` kept for ``ttl`` s)."""
+
+    def user_present(self, user_id: int) -> bool:
+        """Whether another process reported a live connection of ``user_id`` (False: unknown)."""
+        return False

@@ -138,6 +138,33 @@ class RedisBroker(Broker):
         except redis_lib.RedisError:
             pass
 
+    # Presence (for Web Push): one hash per user, a field per process holding an expiry time.
+    # A process adds its field on a user's first connection, removes it on the last one and
+    # refreshes it every stats report; a dead process's field expires, and so does the key.
+    def set_presence(self, process_id: str, online: list[int], offline: list[int], ttl: float) -> None:
+        if not (online or offline):
+            return
+        until = time.time() + ttl
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for user_id in online:
+                key = f"{self.prefix}:presence:{user_id}"
+                pipe.hset(key, process_id, until)
+                pipe.pexpire(key, max(1, int(ttl * 1000)))
+            for user_id in offline:
+                pipe.hdel(f"{self.prefix}:presence:{user_id}", process_id)
+            pipe.execute()
+        except redis_lib.RedisError:
+            pass  # the next report writes everything again
+
+    def user_present(self, user_id: int) -> bool:
+        try:
+            values = self.client.hvals(f"{self.prefix}:presence:{user_id}")
+        except redis_lib.RedisError:
+            return False  # unknown: better a push too many than a notification lost
+        now = time.time()
+        return any(float(value) > now for value in values)
+
     def gather_stats(self) -> list[dict[str, Any]]:
         try:
             keys = list(self.client.scan_iter(match=f"{self.prefix}:stats:*", count=100))

@@ -1,0 +1,98 @@
+"""Filing personal events in the inbox, listing them and marking them read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from itcook.extensions import db
+from itcook.models import Notification, User, isoformat, utcnow
+from itcook.notifications.texts import describe
+from itcook.signals import emit, notifications_read
+from itcook.validation import paginate
+
+log = logging.getLogger(__name__)
+
+#: Personal events that are not notifications: the inbox's own "read elsewhere" event.
+NOT_NOTIFICATIONS = frozenset({"NotificationsRead"})
+
+
+def _parse_ts(ts: str | None) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+    except ValueError:
+        return utcnow()
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def record(user_id: int, event_id: int, event_type: str, data: dict[str, Any],
+           ts: str | None = None) -> bool:
+    """File a personal event as ``user_id``'s notification; True if it is one and was stored."""
+    if event_type in NOT_NOTIFICATIONS:
+        return False
+    db.session.add(Notification(id=event_id, user_id=user_id, type=event_type, data=data,
+                                created_at=_parse_ts(ts)))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The user was deleted meanwhile (or the id is already filed): nothing to keep.
+        db.session.rollback()
+        log.info("notification %s for user %s not filed", event_id, user_id)
+        return False
+    return True
+
+
+def to_dict(note: Notification) -> dict[str, Any]:
+    """The inbox shape of a notification."""
+    title, body = describe(note.type, note.data)
+    return {
+        "id": note.id,
+        "type": note.type,
+        "title": title,
+        "body": body,
+        "data": note.data,
+        "created_at": isoformat(note.created_at),
+        "read": note.read_at is not None,
+        "read_at": isoformat(note.read_at) if note.read_at is not None else None,
+    }
+
+
+def unread_count(user_id: int) -> int:
+    """How many of the user's notifications are unread."""
+    return int(db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
+
+
+def list_notifications(user: User, unread_only: bool) -> dict[str, Any]:
+    """One page of the user's notifications, newest first, with the unread count."""
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    notes, page = paginate(stmt.order_by(Notification.id.desc()))
+    return {"items": [to_dict(note) for note in notes], **page, "unread_count": unread_count(user.id)}
+
+
+def mark_read(user: User, ids: list[int] | None, up_to_id: int | None) -> dict[str, Any]:
+    """Mark the given notifications (or all up to an id) read; announce it if anything changed.
+
+    Ids that are unknown, already read or another user's are ignored: the call is idempotent.
+    """
+    stmt = (update(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow()).returning(Notification.id))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    else:
+        stmt = stmt.where(Notification.id <= up_to_id)
+    changed = sorted(db.session.scalars(stmt.execution_options(synchronize_session=False)))
+    db.session.commit()
+    count = unread_count(user.id)
+    if changed:
+        # The user's other connections update their inbox and badge from this.
+        emit(notifications_read, user_id=user.id, ids=changed if ids is not None else None,
+             up_to_id=up_to_id, unread_count=count)
+    return {"marked": len(changed), "unread_count": count}

@@ -1,0 +1,992 @@
+/**
+ * IT Cook real-time client for browsers: WebSocket first, Server-Sent Events as the fallback.
+ *
+ * No dependencies, no build step. Load it with one tag, which defines `window.ITCookRealtime`
+ * and `window.ITCookWebSocket`:
+ *
+ *     <script src="/static/itcook-realtime.js"></script>
+ *
+ * or import it as an ES module through the thin `itcook-realtime.mjs` beside it:
+ *
+ *     import { ITCookRealtime } from "/static/itcook-realtime.mjs";
+ *
+ * The wire protocol is the server's (README, "Real-time"); this file only speaks it:
+ * - credentials: a single-use ticket from `POST /api/v1/realtime/ticket` in `?ticket=` (both
+ *   transports), or the WebSocket subprotocols `itcook.v1, bearer.<jwt>`;
+ * - resume: `?last_event_id=` with the highest durable id seen; the server replays what was
+ *   missed, then sends a `Recovery` frame (`recovered: false` = refetch over REST);
+ * - liveness: a `Heartbeat` frame is answered with a `Heartbeat`; a WebSocket that stays silent
+ *   for `heartbeatTimeout` ms is treated as dead and replaced;
+ * - channels: one the server refuses, or revokes (`Unsubscribed` with `reason: "access_revoked"`,
+ *   e.g. a group the user left), is dropped from the list later connections ask for;
+ * - Web Push: `enablePush()` / `disablePush()` subscribe this browser through static/sw.js.
+ *
+ * Types: itcook-realtime.d.ts. This file must stay valid both as a classic script and as a
+ * module (strict, no top-level `this`), since the `.mjs` wrapper imports it.
+ */
+(function (root) {
+  "use strict";
+
+  const PREFIX = "/api/v1/realtime";
+  const SUBPROTOCOL = "itcook.v1";
+  const DEFAULT_CHANNELS = ["personal", "community", "system"];
+
+  /**
+   * Frame types the server may send. EventSource has no catch-all for named events, so it gets a
+   * listener per name here, plus one for any other type a page passes to `on()`.
+   */
+  const SERVER_TYPES = [
+    "NewCommunityPost", "PostLiked", "NewComment", "NewFollower", "ExpiringItems", "GoalAchieved",
+    "RecipeGenerated", "RecipeFailed", "SystemNotification", "NewGroupPost", "GroupInvitation",
+    "NotificationsRead", "UserTyping", "Heartbeat", "Subscribed", "Unsubscribed", "Error", "Recovery",
+  ];
+
+  /** Error codes after which a channel is dropped from the wanted set (retrying cannot help). */
+  const CHANNEL_REFUSALS = ["unknown_channel", "forbidden_channel", "channel_not_found"];
+
+  /** Where `enablePush()` registers the Service Worker by default (its scope: /static/). */
+  const DEFAULT_SERVICE_WORKER = "/static/sw.js";
+
+  /** Close code the client uses when it gives up on a silent WebSocket (4000-4999: private use). */
+  const CLOSE_HEARTBEAT_TIMEOUT = 4000;
+  /** The server's "user disabled or deleted": new credentials are needed, never a retry loop. */
+  const CLOSE_USER_REVOKED = 4003;
+  const CLOSE_GOING_AWAY = 1001;
+  const CLOSE_POLICY = 1008;
+
+  const DEFAULTS = {
+    url: null,                   // server origin; default: the page's own
+    token: null,                 // access token (JWT)
+    getToken: null,              // async (info) => fresh token | null
+    onAuthError: null,           // (info) => void, once the client gives up on credentials
+    onStateChange: null,         // (state, info) => void
+    channels: DEFAULT_CHANNELS,
+    transports: ["websocket", "sse"],
+    auth: "ticket",              // WebSocket credential: "ticket" or "subprotocol"
+    lastEventId: null,           // resume point to start from (e.g. kept by the page)
+    reconnect: { initialDelay: 500, maxDelay: 30000, factor: 2, jitter: 0.5, minUptime: 5000 },
+    fallbackAfter: 2,            // consecutive WebSocket failures before EventSource is used
+    retryWebSocketAfter: 60000,  // ms on EventSource before WebSocket is tried again
+    heartbeatTimeout: 62500,     // ms of WebSocket silence = dead (2.5 x the server's 25 s)
+    connectTimeout: 15000,       // ms for a connection to open
+    maxAuthRetries: 3,           // fresh tokens asked in a row before giving up
+    pauseWhenHidden: false,      // true, or ms the page must stay hidden before pausing
+    typingThrottle: 2000,        // ms between TypingStart frames for one post
+    typingIdle: 4000,            // ms without startTyping() after which TypingStop is sent
+    WebSocket: undefined,        // implementations, injectable (default: the globals)
+    EventSource: undefined,
+    fetch: undefined,
+    logger: null,                // e.g. console, for debug output
+  };
+
+  class AuthError extends Error {
+    /** @param {string} code the server's error code (invalid_token, token_expired, ...) */
+    constructor(code) {
+      super("authentication failed: " + code);
+      this.code = code;
+    }
+  }
+
+  class NetworkError extends Error {}
+
+  /** Why `enablePush()` / `disablePush()` failed; `code` says what a page should tell the user. */
+  class PushError extends Error {
+    /** @param {string} code @param {string} message @param {*} [cause] */
+    constructor(code, message, cause) {
+      super(message);
+      this.name = "PushError";
+      this.code = code;
+      this.cause = cause;
+    }
+  }
+
+  /**
+   * A resilient connection to the IT Cook real-time plugin.
+   *
+   * States: "idle" → "connecting" → "open" ⇄ "reconnecting" → "closed".
+   */
+  class ITCookRealtime {
+    /** @param {Partial<typeof DEFAULTS>} [options] */
+    constructor(options) {
+      const opts = Object.assign({}, DEFAULTS, options || {});
+      opts.reconnect = Object.assign({}, DEFAULTS.reconnect, (options && options.reconnect) || {});
+      this.options = opts;
+      /** @type {"idle"|"connecting"|"open"|"reconnecting"|"closed"} */
+      this.state = "idle";
+      /** @type {"websocket"|"sse"|null} */
+      this.transport = null;
+      /** Highest durable event id received; the resume point. */
+      this.lastEventId = opts.lastEventId == null ? null : Number(opts.lastEventId);
+      /** Successful connections after the first one. */
+      this.reconnects = 0;
+      /** Durable events dropped because their id was already seen. */
+      this.duplicates = 0;
+      this._token = opts.token || null;
+      this._channels = new Set(opts.channels);
+      this._handlers = new Map();
+      this._wanted = false;
+      this._paused = null;
+      this._generation = 0;
+      this._conn = null;
+      this._pending = null;
+      this._attempt = 0;
+      this._opens = 0;
+      this._wsFailures = 0;
+      this._authFailures = 0;
+      this._timer = null;
+      this._probeTimer = null;
+      this._hiddenTimer = null;
+      this._resubscribeTimer = null;
+      this._typing = new Map();
+      this._listeners = {
+        online: () => this._resume("offline"),
+        offline: () => this._pause("offline"),
+        visibilitychange: () => this._onVisibility(),
+      };
+    }
+
+    // -- public API ----------------------------------------------------------------------------
+
+    /** Start (or keep) connecting; returns `this`. */
+    connect() {
+      if (this._wanted) return this;
+      this._wanted = true;
+      this._attempt = 0;
+      this._authFailures = 0;
+      this._listen(true);
+      if (typeof navigator !== "undefined" && navigator.onLine === false) this._paused = "offline";
+      this._setState(this._opens || this._paused ? "reconnecting" : "connecting",
+        this._paused ? { reason: this._paused } : {});
+      this._open();
+      return this;
+    }
+
+    /** Close the connection for good (until `connect()` is called again). */
+    disconnect() {
+      this._wanted = false;
+      this._listen(false);
+      for (const postId of Array.from(this._typing.keys())) this.stopTyping(postId);
+      this._clearTimers();
+      this._generation++;
+      this._dropPending();
+      const conn = this._conn;
+      this._conn = null;
+      if (conn) this._closeSocket(conn, 1000, "client disconnect");
+      this._setState("closed", { reason: "client" });
+    }
+
+    /** Use a new access token from now on (e.g. after the page logged in again). */
+    setToken(token) {
+      this._token = token || null;
+      this._authFailures = 0;
+    }
+
+    /**
+     * Call `handler(data, frame)` for frames of `type` ("*" = every frame but heartbeats).
+     * Client events: "open", "close", "statechange", "autherror", "error". Returns an unsubscriber.
+     */
+    on(type, handler) {
+      if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+      this._handlers.get(type).add(handler);
+      const conn = this._conn;
+      if (conn && conn.kind === "sse" && SERVER_TYPES.indexOf(type) < 0 && /^[A-Z]\w*$/.test(type)) {
+        this._listenSse(conn, type);  // a type this file does not know yet
+      }
+      return () => this.off(type, handler);
+    }
+
+    /** Remove `handler` for `type`, or every handler of `type` when none is given. */
+    off(type, handler) {
+      const set = this._handlers.get(type);
+      if (!set) return;
+      if (handler) set.delete(handler); else set.clear();
+    }
+
+    /** The channels this client wants (wire names: personal, community, system, post:<id>). */
+    get channels() {
+      return Array.from(this._channels);
+    }
+
+    /** True while a transport is open. */
+    get connected() {
+      return this.state === "open";
+    }
+
+    /** Join channels: a Subscribe frame on WebSocket, a seamless reconnect on EventSource. */
+    subscribe(channels) {
+      const added = toList(channels).filter((name) => !this._channels.has(name));
+      added.forEach((name) => this._channels.add(name));
+      if (added.length) this._channelsChanged("Subscribe", added);
+      return this;
+    }
+
+    /** Leave channels. */
+    unsubscribe(channels) {
+      const removed = toList(channels).filter((name) => this._channels.delete(name));
+      if (removed.length) this._channelsChanged("Unsubscribe", removed);
+      return this;
+    }
+
+    /**
+     * Tell others on `post:<postId>` that this user is typing: call it on every keystroke.
+     * Sends at most one TypingStart per `typingThrottle` ms, and TypingStop after `typingIdle` ms
+     * without a call. WebSocket only (EventSource cannot send); returns whether it could.
+     */
+    startTyping(postId) {
+      const id = Number(postId);
+      if (!this._canSend()) return false;
+      const now = Date.now();
+      let entry = this._typing.get(id);
+      if (!entry || now - entry.sentAt >= this.options.typingThrottle) {
+        this.send({ type: "TypingStart", post_id: id });
+        entry = { sentAt: now, timer: entry ? entry.timer : null };
+      }
+      clearTimeout(entry.timer);
+      entry.timer = setTimeout(() => this.stopTyping(id), this.options.typingIdle);
+      this._typing.set(id, entry);
+      return true;
+    }
+
+    /** End the typing state on a post (sent only if a start was). */
+    stopTyping(postId) {
+      const id = Number(postId);
+      const entry = this._typing.get(id);
+      if (!entry) return false;
+      clearTimeout(entry.timer);
+      this._typing.delete(id);
+      return this._canSend() && this.send({ type: "TypingStop", post_id: id });
+    }
+
+    /** Send a raw client frame over the WebSocket; false if none is open. */
+    send(frame) {
+      if (!this._canSend()) return false;
+      this._conn.socket.send(JSON.stringify(frame));
+      return true;
+    }
+
+    // -- Web Push ------------------------------------------------------------------------------
+
+    /**
+     * Subscribe this browser to Web Push and register the subscription with the server: register
+     * the Service Worker, fetch the VAPID public key, `pushManager.subscribe()` with it, then POST
+     * the subscription's JSON to `/api/v1/push/subscriptions` with this client's token.
+     * The browser asks the user for notification permission if needed. Without a token (and no
+     * `getToken`) it rejects with the client's AuthError.
+     * @param {{serviceWorkerUrl?: string}} [options]
+     * @returns {Promise<PushSubscription>}
+     * @throws {PushError} `code`: "unsupported", "not_configured", "denied", "unavailable"
+     *   (e.g. no push service), "unreachable" or "server"
+     */
+    async enablePush({ serviceWorkerUrl = DEFAULT_SERVICE_WORKER } = {}) {
+      if (!pushSupported()) throw new PushError("unsupported", "this browser has no Web Push");
+      const registration = await registerWorker(serviceWorkerUrl, this.options.connectTimeout);
+      const keyResponse = await this._rest("GET", "/push/vapid-public-key", undefined, false);
+      if (keyResponse.status === 503) throw await pushServerError(keyResponse, "not_configured");
+      if (!keyResponse.ok) throw await pushServerError(keyResponse, "server");
+      const applicationServerKey = vapidKeyBytes((await keyResponse.json()).public_key);
+      let subscription;
+      try {
+        // A subscription made with another server key cannot be reused: subscribe() would fail.
+        const existing = await registration.pushManager.getSubscription();
+        if (existing && !sameKey(existing, applicationServerKey)) await existing.unsubscribe();
+        subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
+      } catch (err) {
+        const denied = err && err.name === "NotAllowedError";
+        throw new PushError(denied ? "denied" : "unavailable",
+          "pushManager.subscribe: " + (err && (err.name + ": " + err.message)), err);
+      }
+      const saved = await this._rest("POST", "/push/subscriptions", subscription.toJSON());
+      if (!saved.ok) throw await pushServerError(saved, "server");
+      return subscription;
+    }
+
+    /**
+     * Unsubscribe this browser from Web Push and tell the server to forget the subscription.
+     * @param {{serviceWorkerUrl?: string}} [options]
+     * @returns {Promise<boolean>} whether there was a subscription
+     * @throws {PushError} "unreachable" or "server" when the server could not be told
+     */
+    async disablePush({ serviceWorkerUrl = DEFAULT_SERVICE_WORKER } = {}) {
+      if (!pushSupported()) return false;
+      const registration = await navigator.serviceWorker.getRegistration(serviceWorkerUrl);
+      const subscription = registration ? await registration.pushManager.getSubscription() : null;
+      if (!subscription) return false;
+      const endpoint = subscription.endpoint;
+      await subscription.unsubscribe();  // the browser first: nothing is shown from here on
+      const response = await this._rest("DELETE", "/push/subscriptions", { endpoint });
+      if (!response.ok) throw await pushServerError(response, "server");
+      return true;
+    }
+
+    /**
+     * A REST call under /api/v1, with this client's token when `authorized`; after a 401 it asks
+     * `getToken` once for a fresh token and tries again.
+     * @returns {Promise<Response>}
+     */
+    async _rest(method, path, body, authorized = true) {
+      const doFetch = this._impl("fetch");
+      const send = async (token) => {
+        const headers = {};
+        if (token) headers.Authorization = "Bearer " + token;
+        if (body !== undefined) headers["Content-Type"] = "application/json";
+        try {
+          return await doFetch.call(root, this._base() + "/api/v1" + path, {
+            method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body),
+          });
+        } catch (err) {
+          throw new PushError("unreachable", "cannot reach the server: " + (err && err.message), err);
+        }
+      };
+      const response = await send(authorized ? await this._token_() : null);
+      if (response.status !== 401 || !authorized || !this.options.getToken) return response;
+      const fresh = await this.options.getToken({ reason: "auth", code: "token_expired" });
+      if (!fresh) return response;
+      this._token = fresh;
+      return send(fresh);
+    }
+
+    // -- connecting ----------------------------------------------------------------------------
+
+    _impl(name) {
+      const given = this.options[name];
+      if (given !== undefined) return given;
+      return typeof root[name] === "function" ? root[name] : null;
+    }
+
+    _base() {
+      if (this.options.url) return String(this.options.url).replace(/\/+$/, "");
+      if (typeof location !== "undefined") return location.origin;
+      throw new Error("ITCookRealtime: pass options.url outside a browser page");
+    }
+
+    _pickTransport() {
+      const wanted = this.options.transports;
+      const ws = wanted.indexOf("websocket") >= 0 && this._impl("WebSocket");
+      const sse = wanted.indexOf("sse") >= 0 && this._impl("EventSource");
+      if (ws && (!sse || this._wsFailures < this.options.fallbackAfter)) return "websocket";
+      if (sse) return "sse";
+      return null;
+    }
+
+    async _open() {
+      if (!this._wanted || this._paused || this._conn || this._pending) return;
+      clearTimeout(this._timer);
+      this._timer = null;
+      const gen = ++this._generation;
+      const kind = this._pickTransport();
+      if (!kind) {
+        this._wanted = false;
+        this._setState("closed", { reason: "unsupported" });
+        this._emit("error", { code: "unsupported", message: "neither WebSocket nor EventSource" });
+        return;
+      }
+      this._pending = { gen };
+      let credential;
+      try {
+        credential = await this._credential(kind);
+      } catch (err) {
+        if (gen !== this._generation) return;
+        this._pending = null;
+        if (err instanceof AuthError) this._authFailure(err.code);
+        else this._retryLater({ reason: "unreachable", error: String(err && err.message) });
+        return;
+      }
+      if (gen !== this._generation) return;
+      this._pending = null;
+      this._conn = this._start(kind, credential, gen, this.lastEventId);
+    }
+
+    async _token_() {
+      if (this._token) return this._token;
+      const getToken = this.options.getToken;
+      const token = getToken ? await getToken({ reason: "connect" }) : null;
+      if (!token) throw new AuthError("missing_token");
+      this._token = token;
+      return token;
+    }
+
+    async _credential(kind) {
+      if (kind === "websocket" && this.options.auth === "subprotocol") {
+        return { protocols: [SUBPROTOCOL, "bearer." + (await this._token_())] };
+      }
+      return { ticket: await this._ticket() };
+    }
+
+    async _ticket() {
+      const token = await this._token_();
+      const doFetch = this._impl("fetch");
+      let response;
+      try {
+        response = await doFetch.call(root, this._base() + PREFIX + "/ticket", {
+          method: "POST", headers: { Authorization: "Bearer " + token }, cache: "no-store",
+        });
+      } catch (err) {
+        throw new NetworkError("cannot reach the server: " + (err && err.message));
+      }
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 401 || response.status === 422) {
+        throw new AuthError((body.error && body.error.code) || "unauthorized");
+      }
+      if (!response.ok || !body.ticket) throw new NetworkError("ticket: HTTP " + response.status);
+      return body.ticket;
+    }
+
+    _url(kind, credential, afterId) {
+      const params = [["channels", this.channels.join(",")]];
+      if (credential.ticket) params.push(["ticket", credential.ticket]);
+      if (afterId != null) params.push(["last_event_id", String(afterId)]);
+      const query = params.map((p) => p[0] + "=" + encodeURIComponent(p[1])).join("&");
+      const base = kind === "websocket" ? this._base().replace(/^http/, "ws") : this._base();
+      return base + PREFIX + (kind === "websocket" ? "/ws?" : "/sse?") + query;
+    }
+
+    /** Open one transport; its callbacks act only while it is `this._conn` (or promotable). */
+    _start(kind, credential, gen, afterId) {
+      const conn = { kind, gen, socket: null, opened: false, openedAt: 0, gotFrame: false,
+        channels: this.channels, watchdog: null, stable: null, connectTimer: null, onOpen: null };
+      const url = this._url(kind, credential, afterId);
+      this._log("opening", kind, url.replace(/ticket=[^&]+/, "ticket=…"));
+      if (kind === "websocket") {
+        const Impl = this._impl("WebSocket");
+        const ws = credential.protocols ? new Impl(url, credential.protocols) : new Impl(url);
+        conn.socket = ws;
+        ws.onopen = () => this._opened(conn);
+        ws.onmessage = (e) => this._message(conn, e.data);
+        ws.onerror = () => {};  // a close event always follows
+      } else {
+        const Impl = this._impl("EventSource");
+        const es = new Impl(url);
+        conn.socket = es;
+        es.onopen = () => this._opened(conn);
+        es.onmessage = (e) => this._message(conn, e.data);
+        SERVER_TYPES.forEach((type) => this._listenSse(conn, type));
+        this._handlers.forEach((_, type) => {
+          if (SERVER_TYPES.indexOf(type) < 0 && /^[A-Z]\w*$/.test(type)) this._listenSse(conn, type);
+        });
+      }
+      this._watchClose(conn);
+      conn.connectTimer = setTimeout(() => this._closed(conn, null, "connect timeout"),
+        this.options.connectTimeout);
+      return conn;
+    }
+
+    /** Route the end of `conn` to `_closed`. */
+    _watchClose(conn) {
+      if (conn.kind === "websocket") {
+        conn.socket.onclose = (e) => this._closed(conn, e.code, e.reason);
+      } else {
+        // EventSource would retry by itself with the spent ticket: take over instead.
+        conn.socket.onerror = () => this._closed(conn, conn.opened ? 1006 : null, "");
+      }
+    }
+
+    _listenSse(conn, type) {
+      conn.socket.addEventListener(type, (e) => this._message(conn, e.data));
+    }
+
+    _opened(conn) {
+      clearTimeout(conn.connectTimer);
+      if (conn.onOpen) {
+        conn.onOpen(conn);  // a hand-over: the new connection replaces the old one
+        return;
+      }
+      if (conn !== this._conn) return;
+      conn.opened = true;
+      conn.openedAt = Date.now();
+      if (this._opens++ > 0) this.reconnects++;
+      this.transport = conn.kind;
+      this._authFailures = 0;
+      if (conn.kind === "websocket") this._wsFailures = 0;
+      conn.stable = setTimeout(() => { this._attempt = 0; }, this.options.reconnect.minUptime);
+      this._armWatchdog(conn);
+      if (conn.kind === "sse" && this._wantsWebSocketBack()) this._scheduleProbe();
+      this._setState("open", {});
+      this._emit("open", { transport: conn.kind, reconnects: this.reconnects });
+      // Channels changed while this connection was being opened.
+      const wanted = this.channels;
+      const added = wanted.filter((name) => conn.channels.indexOf(name) < 0);
+      const removed = conn.channels.filter((name) => wanted.indexOf(name) < 0);
+      if (added.length) this._channelsChanged("Subscribe", added);
+      if (removed.length) this._channelsChanged("Unsubscribe", removed);
+    }
+
+    _message(conn, text) {
+      if (conn !== this._conn) return;
+      conn.gotFrame = true;
+      this._armWatchdog(conn);
+      let frame;
+      try {
+        frame = JSON.parse(text);
+      } catch (err) {
+        this._emit("error", { code: "invalid_frame", message: "a frame that is not JSON" });
+        return;
+      }
+      if (!frame || typeof frame.type !== "string") return;
+      if (frame.type === "Heartbeat") {
+        if (conn.kind === "websocket") this.send({ type: "Heartbeat" });
+        this._emit("Heartbeat", frame.data || {}, frame);
+        return;
+      }
+      if (typeof frame.id === "number") {
+        if (this.lastEventId != null && frame.id <= this.lastEventId) {
+          this.duplicates++;
+          return;
+        }
+        this.lastEventId = frame.id;
+      }
+      const data = frame.data || {};
+      if (frame.type === "Recovery" && data.recovered === false) {
+        // The log could not fill the gap (pruned, or a different database whose ids may be
+        // lower than ours): forget the old floor so new events are not taken for duplicates.
+        this.lastEventId = null;
+      }
+      if (frame.type === "Error" && data.channel && CHANNEL_REFUSALS.indexOf(data.code) >= 0) {
+        this._forget([data.channel]);  // asking again would be refused again
+      }
+      if (frame.type === "Unsubscribed" && data.reason === "access_revoked") {
+        // Access to a group is gone: a reconnect naming it in ?channels= would be refused (403).
+        this._forget(toList(data.channels || []));
+      }
+      this._emit(frame.type, data, frame);
+      this._emit("*", data, frame);
+    }
+
+    /** Drop channels the server refused or revoked, from the wanted set and the open streams'
+     * channel lists (which a refused EventSource hand-over falls back to). */
+    _forget(names) {
+      names.forEach((name) => this._channels.delete(name));
+      [this._conn, this._pending && this._pending.conn].forEach((conn) => {
+        if (conn) conn.channels = conn.channels.filter((name) => names.indexOf(name) < 0);
+      });
+    }
+
+    _closed(conn, code, reason) {
+      if (conn !== this._conn) return;
+      this._conn = null;
+      this._dropPending();  // a hand-over in progress replaced a connection that is gone
+      this._release(conn);
+      this._closeSocket(conn, code === CLOSE_HEARTBEAT_TIMEOUT ? code : 1000, reason || "");
+      const wasOpen = conn.opened;
+      this._emit("close", { code, reason, transport: conn.kind, wasOpen });
+      if (!this._wanted) return;
+      if (conn.kind === "websocket" && this._wsFailed(conn, code)) this._wsFailures++;
+      if (code === CLOSE_USER_REVOKED) {
+        this._authFailure("user_revoked");
+      } else if (conn.kind === "websocket" && !wasOpen && this.options.auth === "subprotocol") {
+        // A refused handshake looks like any network error; ask the ticket route why.
+        this._checkCredentials();
+      } else {
+        this._retryLater({ code, reason, fast: code === CLOSE_GOING_AWAY, slow: code === CLOSE_POLICY });
+      }
+    }
+
+    /** A WebSocket that never opened, or died at once without a word, may be blocked. */
+    _wsFailed(conn, code) {
+      if (!conn.opened) return true;
+      return code === 1006 && !conn.gotFrame && Date.now() - conn.openedAt < 2000;
+    }
+
+    async _checkCredentials() {
+      const gen = this._generation;
+      try {
+        await this._ticket();
+      } catch (err) {
+        if (gen !== this._generation || !this._wanted) return;
+        if (err instanceof AuthError) {
+          this._authFailure(err.code);
+          return;
+        }
+      }
+      if (gen === this._generation) this._retryLater({ reason: "handshake failed" });
+    }
+
+    async _authFailure(code) {
+      this._authFailures++;
+      const failed = this._token;
+      this._token = null;
+      const gen = ++this._generation;
+      let fresh = null;
+      if (this.options.getToken && this._authFailures <= this.options.maxAuthRetries) {
+        this._setState("reconnecting", { reason: "auth", code });
+        try {
+          fresh = await this.options.getToken({ reason: "auth", code });
+        } catch (err) {
+          fresh = null;
+        }
+      }
+      if (gen !== this._generation || !this._wanted) return;
+      if (fresh && fresh !== failed) {
+        this._token = fresh;
+        this._retryLater({ reason: "auth", code });
+        return;
+      }
+      // No usable credential: stop here instead of hammering the server.
+      this._wanted = false;
+      this._listen(false);
+      this._clearTimers();
+      this._setState("closed", { reason: "auth", code });
+      this._emit("autherror", { code });
+      if (this.options.onAuthError) this.options.onAuthError({ code });
+    }
+
+    _retryLater(info) {
+      if (!this._wanted) return;
+      clearTimeout(this._timer);
+      if (this._paused) {
+        this._setState("reconnecting", Object.assign({}, info, { reason: this._paused }));
+        return;
+      }
+      const r = this.options.reconnect;
+      if (info.slow) this._attempt += 2;
+      const ceiling = info.fast ? r.initialDelay
+        : Math.min(r.maxDelay, r.initialDelay * Math.pow(r.factor, this._attempt));
+      this._attempt++;
+      // Jitter spreads the reconnects of many clients after a restart.
+      const delay = Math.round(ceiling * (1 - r.jitter * Math.random()));
+      this._setState("reconnecting", Object.assign({}, info, { delay, attempt: this._attempt }));
+      this._timer = setTimeout(() => { this._timer = null; this._open(); }, delay);
+    }
+
+    // -- hand-over: back to WebSocket, and new channels on EventSource ----------------------------
+
+    _wantsWebSocketBack() {
+      return this.options.transports.indexOf("websocket") >= 0 && !!this._impl("WebSocket");
+    }
+
+    _scheduleProbe() {
+      clearTimeout(this._probeTimer);
+      this._probeTimer = setTimeout(() => {
+        this._probeTimer = null;
+        this._handover("websocket");
+      }, this.options.retryWebSocketAfter);
+    }
+
+    /** Open a new connection beside the current one and switch when it opens: no gap. */
+    async _handover(kind) {
+      const old = this._conn;
+      if (!old || !old.opened || this._pending) return;
+      const gen = this._generation;
+      let credential;
+      try {
+        credential = await this._credential(kind);
+      } catch (err) {
+        if (kind === "websocket" && this._conn === old) this._scheduleProbe();
+        return;
+      }
+      if (gen !== this._generation || this._conn !== old) return;
+      const next = this._start(kind, credential, gen, this.lastEventId);
+      this._pending = { gen, conn: next };
+      next.onOpen = () => {
+        next.onOpen = null;
+        if (this._pending && this._pending.conn === next) this._pending = null;
+        if (this._conn !== old) {
+          this._closeSocket(next, 1000, "");
+          return;
+        }
+        this._release(old);
+        this._closeSocket(old, 1000, "replaced");
+        this._watchClose(next);
+        this._conn = next;
+        this._opens--;  // a switch, not a reconnect
+        this._opened(next);
+      };
+      const failed = () => {
+        if (!this._pending || this._pending.conn !== next) return;
+        this._pending = null;
+        this._release(next);
+        this._closeSocket(next, 1000, "");
+        if (kind === "websocket") {
+          this._wsFailures = Math.max(this._wsFailures, this.options.fallbackAfter);
+          if (this._conn === old) this._scheduleProbe();
+        } else if (this._conn === old) {
+          // The server refused the new channel list (e.g. a post that no longer exists): keep
+          // the working stream and its channels, or every later reconnect would be refused too.
+          const refused = this.channels.filter((name) => old.channels.indexOf(name) < 0);
+          this._channels = new Set(old.channels);
+          this._emit("error", { code: "subscribe_failed", message: "channels refused: " + refused.join(", ") });
+        }
+      };
+      if (kind === "websocket") next.socket.onclose = failed;
+      else next.socket.onerror = failed;
+      clearTimeout(next.connectTimer);
+      next.connectTimer = setTimeout(failed, this.options.connectTimeout);
+    }
+
+    _channelsChanged(frameType, names) {
+      const conn = this._conn;
+      if (!conn || !conn.opened) return;
+      if (conn.kind === "websocket") {
+        this.send({ type: frameType, channels: names });
+        return;
+      }
+      // EventSource chooses its channels in the URL: reconnect once for a burst of changes.
+      clearTimeout(this._resubscribeTimer);
+      this._resubscribeTimer = setTimeout(() => this._handover("sse"), 50);
+    }
+
+    // -- liveness, pausing ---------------------------------------------------------------------
+
+    _armWatchdog(conn) {
+      clearTimeout(conn.watchdog);
+      const timeout = this.options.heartbeatTimeout;
+      if (conn.kind !== "websocket" || !timeout) return;
+      conn.watchdog = setTimeout(() => {
+        this._log("no frame for", timeout, "ms: the connection is dead");
+        this._closed(conn, CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
+      }, timeout);
+    }
+
+    _listen(on) {
+      if (typeof window === "undefined" || !window.addEventListener) return;
+      const method = on ? "addEventListener" : "removeEventListener";
+      window[method]("online", this._listeners.online);
+      window[method]("offline", this._listeners.offline);
+      if (this.options.pauseWhenHidden && typeof document !== "undefined") {
+        document[method]("visibilitychange", this._listeners.visibilitychange);
+      }
+    }
+
+    _onVisibility() {
+      clearTimeout(this._hiddenTimer);
+      if (document.visibilityState !== "hidden") {
+        this._resume("hidden");
+        return;
+      }
+      const wait = this.options.pauseWhenHidden === true ? 0 : Number(this.options.pauseWhenHidden);
+      this._hiddenTimer = setTimeout(() => this._pause("hidden"), wait);
+    }
+
+    _pause(reason) {
+      if (!this._wanted || this._paused === "offline") return;
+      this._paused = reason;
+      clearTimeout(this._timer);
+      clearTimeout(this._probeTimer);
+      this._generation++;
+      this._dropPending();
+      const conn = this._conn;
+      this._conn = null;
+      if (conn) {
+        this._release(conn);
+        this._closeSocket(conn, 1000, reason);
+      }
+      this._setState("reconnecting", { reason });
+    }
+
+    _resume(reason) {
+      if (this._paused !== reason) return;
+      this._paused = null;
+      if (!this._wanted) return;
+      this._attempt = 0;
+      this._open();
+    }
+
+    // -- plumbing ------------------------------------------------------------------------------
+
+    _canSend() {
+      const conn = this._conn;
+      return !!conn && conn.opened && conn.kind === "websocket" && conn.socket.readyState === 1;
+    }
+
+    _release(conn) {
+      clearTimeout(conn.watchdog);
+      clearTimeout(conn.stable);
+      clearTimeout(conn.connectTimer);
+    }
+
+    _closeSocket(conn, code, reason) {
+      const socket = conn.socket;
+      if (!socket) return;
+      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      try {
+        if (conn.kind === "websocket") socket.close(code, reason); else socket.close();
+      } catch (err) {
+        /* already closed */
+      }
+    }
+
+    _dropPending() {
+      const pending = this._pending;
+      this._pending = null;
+      if (pending && pending.conn) {
+        this._release(pending.conn);
+        this._closeSocket(pending.conn, 1000, "");
+      }
+    }
+
+    _clearTimers() {
+      [this._timer, this._probeTimer, this._hiddenTimer, this._resubscribeTimer].forEach(clearTimeout);
+      this._timer = this._probeTimer = this._hiddenTimer = this._resubscribeTimer = null;
+    }
+
+    _setState(state, info) {
+      const full = Object.assign({ transport: state === "open" ? this.transport : null,
+        reconnects: this.reconnects }, info);
+      this.state = state;
+      if (state !== "open") this.transport = null;
+      this._log("state", state, full);
+      if (this.options.onStateChange) {
+        try {
+          this.options.onStateChange(state, full);
+        } catch (err) {
+          reportError(err);
+        }
+      }
+      this._emit("statechange", Object.assign({ state }, full));
+    }
+
+    _emit(type, data, frame) {
+      const set = this._handlers.get(type);
+      if (!set) return;
+      Array.from(set).forEach((handler) => {
+        try {
+          handler(data, frame);
+        } catch (err) {
+          reportError(err);  // one failing handler must not starve the others
+        }
+      });
+    }
+
+    _log() {
+      const logger = this.options.logger;
+      if (logger) logger.debug.apply(logger, ["[itcook-realtime]"].concat(Array.from(arguments)));
+    }
+  }
+
+  /**
+   * The seed's client shape: `new ITCookWebSocket(token).connect()`, with overridable handler
+   * methods. It is an `ITCookRealtime`, so it also falls back, resumes and reconnects.
+   */
+  class ITCookWebSocket extends ITCookRealtime {
+    /** @param {string} token access token; @param {object} [options] as for ITCookRealtime */
+    constructor(token, options) {
+      super(Object.assign({}, options || {}, { token }));
+      this.on("*", (data, frame) => this.handleEvent(frame));
+    }
+
+    /** Route one frame to its handler method. */
+    handleEvent(event) {
+      const data = event.data || {};
+      switch (event.type) {
+        case "NewCommunityPost": this.onNewPost(data); break;
+        case "PostLiked": this.onPostLiked(data); break;
+        case "NewComment": this.onNewComment(data); break;
+        case "NewFollower": this.onNewFollower(data); break;
+        case "ExpiringItems": this.onExpiringItems(data); break;
+        case "GoalAchieved": this.onGoalAchieved(data); break;
+        case "RecipeGenerated": this.onRecipeGenerated(data); break;
+        case "SystemNotification": this.onSystemNotification(data); break;
+        case "UserTyping": this.onUserTyping(data); break;
+        default: break;
+      }
+    }
+
+    onNewPost(data) { this.showNotification("New post", data.author_name + ": " + data.content); }
+    onPostLiked(data) { this.showNotification("Like", data.user_name + " liked your post"); }
+    onNewComment(data) { this.showNotification("New comment", data.author_name + ": " + data.content); }
+    onNewFollower(data) { this.showNotification("New follower", data.follower_name + " follows you"); }
+    onExpiringItems(data) {
+      this.showNotification("Fridge", data.items.length + " item(s) expire within " + data.days + " day(s)");
+    }
+    onGoalAchieved(data) { this.showNotification("Goal achieved!", data.title); }
+    onRecipeGenerated(data) { this.showNotification("Recipe ready", data.title); }
+    onSystemNotification(data) { this.showNotification(data.title, data.message); }
+    onUserTyping(data) {}
+
+    /** Show a notification (the browser's, when permitted); override it for toasts. */
+    showNotification(title, message) {
+      if (typeof Notification !== "undefined" && Notification.permission === "granted") {
+        new Notification(title, { body: message });  // eslint-disable-line no-new
+      }
+      if (typeof console !== "undefined") console.log("🔔 " + title + ": " + message);
+    }
+  }
+
+  function toList(channels) {
+    return (Array.isArray(channels) ? channels : [channels]).map(String).filter(Boolean);
+  }
+
+  // -- Web Push helpers ------------------------------------------------------------------------
+
+  function pushSupported() {
+    return typeof navigator !== "undefined" && !!navigator.serviceWorker &&
+      typeof root.PushManager === "function";
+  }
+
+  /**
+   * Register the Service Worker and wait (at most `timeout` ms) until it is active, which
+   * `pushManager.subscribe()` requires. `navigator.serviceWorker.ready` would not do: it waits for
+   * a worker controlling this page, and /static/sw.js does not control pages outside /static/.
+   */
+  async function registerWorker(url, timeout) {
+    let registration;
+    try {
+      registration = await navigator.serviceWorker.register(url);
+    } catch (err) {
+      throw new PushError("unavailable", "cannot register the service worker: " + (err && err.message), err);
+    }
+    const worker = registration.installing || registration.waiting;
+    if (registration.active || !worker) return registration;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new PushError("unavailable", "the service worker did not activate")),
+        timeout);
+      worker.addEventListener("statechange", () => {
+        if (worker.state === "redundant") {
+          clearTimeout(timer);
+          reject(new PushError("unavailable", "the service worker failed to install"));
+        } else if (worker.state === "activating" || worker.state === "activated") {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    return registration;
+  }
+
+  /** The server's base64url VAPID public key as the bytes `applicationServerKey` takes. */
+  function vapidKeyBytes(text) {
+    let bytes = null;
+    try {
+      const base64 = String(text).replace(/-/g, "+").replace(/_/g, "/");
+      const binary = atob(base64 + "===".slice((base64.length + 3) % 4));
+      bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    } catch (err) {
+      bytes = null;
+    }
+    // An uncompressed P-256 point: 0x04, then x and y of 32 bytes each.
+    if (!bytes || bytes.length !== 65 || bytes[0] !== 4) {
+      throw new PushError("server", "the server's VAPID public key is not a P-256 public key");
+    }
+    return bytes;
+  }
+
+  function sameKey(subscription, bytes) {
+    const key = subscription.options && subscription.options.applicationServerKey;
+    if (!key) return false;
+    const mine = new Uint8Array(key);
+    return mine.length === bytes.length && mine.every((b, i) => b === bytes[i]);
+  }
+
+  /** A PushError from an HTTP error answer (the server's `{error: {code, message}}`). */
+  async function pushServerError(response, code) {
+    const body = await response.json().catch(() => ({}));
+    const error = body.error || {};
+    return new PushError(code, (error.message || "HTTP " + response.status) +
+      (error.code ? " (" + error.code + ")" : ""));
+  }
+
+  function reportError(err) {
+    if (typeof root.reportError === "function") root.reportError(err);
+    else if (typeof console !== "undefined") console.error(err);
+  }
+
+  ITCookRealtime.DEFAULT_CHANNELS = DEFAULT_CHANNELS.slice();
+  ITCookRealtime.SERVER_TYPES = SERVER_TYPES.slice();
+  ITCookRealtime.AuthError = AuthError;
+  ITCookRealtime.PushError = PushError;
+
+  root.ITCookRealtime = ITCookRealtime;
+  root.ITCookWebSocket = ITCookWebSocket;
+  if (typeof module === "object" && module && module.exports) {
+    module.exports = { ITCookRealtime, ITCookWebSocket };
+  }
+})(typeof globalThis !== "undefined" ? globalThis : window);

@@ -1,0 +1,118 @@
+"""The demo page at / and the status page, used the way a person would: forms, clicks, typing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from itcook.extensions import db
+from itcook.models import User
+from tests.browser.conftest import ARTIFACTS, demo_register, open_harness, start_client, wait_open
+from tests.realtime.conftest import wait_for
+from tests.realtime.wsclient import Api
+
+COUNT_TYPING = """
+window.typingFrames = [];
+const realSend = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  const frame = JSON.parse(data);
+  if (frame.type.startsWith('Typing')) window.typingFrames.push(frame);
+  return realSend.call(this, data);
+};
+"""
+
+
+def _post_item(page: Any, post_id: int) -> Any:
+    return page.locator(f"#feed li[data-post-id='{post_id}']")
+
+
+def test_demo_page_live_feed_typing_and_comments_between_two_users(live_server, new_page) -> None:
+    anna, boris = new_page(), new_page(init_script=COUNT_TYPING)
+    demo_register(anna, live_server, "anna")
+    demo_register(boris, live_server, "boris")
+    assert boris.text_content("#conn-transport") == "websocket"
+
+    anna.fill("#post-content", "Borscht tonight, who is in?")
+    anna.click("#post-form button[type=submit]")
+    # Boris's feed and toasts get it live, without a reload.
+    boris.wait_for_selector("#feed li[data-post-id] .content >> text=Borscht tonight, who is in?")
+    boris.wait_for_selector(".toast >> text=anna: Borscht tonight, who is in?")
+    post_id = int(boris.get_attribute("#feed li[data-post-id]", "data-post-id"))
+
+    _post_item(anna, post_id).locator(".open").click()
+    _post_item(boris, post_id).locator(".open").click()
+    hub = live_server.state.hub
+    wait_for(lambda: len(hub.channels.get(f"post:{post_id}", ())) == 2, what="both on the post's channel")
+
+    boris.type("#comment-input", "Count me in", delay=15)
+    anna.wait_for_selector("#typing >> text=boris is typing…")
+    assert [f["type"] for f in boris.evaluate("typingFrames")] == ["TypingStart"]  # throttled
+
+    boris.press("#comment-input", "Enter")
+    anna.wait_for_selector("#comments li >> text=Count me in")
+    anna.wait_for_function("document.getElementById('typing').textContent === ''")
+    anna.wait_for_selector(".toast >> text=boris commented")
+    assert [f["type"] for f in boris.evaluate("typingFrames")] == ["TypingStart", "TypingStop"]
+
+    _post_item(boris, post_id).locator(".like").click()
+    anna.wait_for_selector(".toast >> text=boris liked your post (1 likes)")
+    assert _post_item(anna, post_id).locator(".likes").text_content() == "1"
+
+
+def _make_admin(server: Any, api: Api, username: str) -> dict[str, Any]:
+    user = api.register(username)
+    with server.app.app_context():
+        db.session.get(User, user["user"]["id"]).role = "admin"
+        db.session.commit()
+    return user
+
+
+def test_status_page_signs_in_an_admin_and_follows_the_numbers(live_server, new_page) -> None:
+    # Locator waits, not wait_for_function: the page's CSP forbids eval, and stays on here.
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    _make_admin(live_server, api, "root")
+    anna = api.register("anna")
+    status = new_page()
+    status.goto(live_server.url + "/api/v1/realtime/status")
+    status.fill("#username", "root")
+    status.fill("#password", "secret123")
+    status.select_option("#interval", "1000")
+    status.click("#login button[type=submit]")
+    status.wait_for_selector("#dashboard:not([hidden])")
+    assert status.text_content("#connected-total") == "0"
+    assert status.text_content("#processes-reporting") == "1"
+
+    # A client connects and an event is published: the page follows by itself.
+    client = new_page()
+    open_harness(client, live_server)
+    start_client(client, anna["access_token"])
+    wait_open(client, "websocket")
+    api.call("POST", "/community/posts", anna, expect=201, json={"content": "Blini"})
+    expect(status.locator("#connected-total")).to_have_text("1")
+    assert status.text_content("#connected-websocket") == "1"
+    assert status.text_content("#connected-sse") == "0"
+    status.wait_for_selector("#table-event-types tr[data-key='NewCommunityPost']")
+    status.wait_for_selector("#table-channels tr[data-key='community']")
+    expect(status.locator("#events-today")).to_have_text("1")
+    assert status.locator("#table-days tr[data-key='NewCommunityPost'] td").last.text_content() == "1"
+    expect(status.locator("#chart-rates path")).to_have_count(2)
+    assert status.text_content("#broker") == "connected"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    status.screenshot(path=str(ARTIFACTS / "status-page.png"), full_page=True)
+
+    client.evaluate("client.disconnect()")
+    expect(status.locator("#connected-total")).to_have_text("0")
+    status.wait_for_selector("#table-disconnects tr[data-key='normal']")
+
+
+def test_status_page_refuses_a_user_who_is_not_admin(live_server, new_page) -> None:
+    api = Api(live_server)
+    anna = api.register("anna")
+    status = new_page()
+    # A token in the URL fragment is taken by the page and removed from the address bar.
+    status.goto(live_server.url + "/api/v1/realtime/status#token=" + anna["access_token"])
+    status.wait_for_selector("#login-error >> text=This account is not an administrator.")
+    assert "token" not in status.url
+    assert status.is_hidden("#dashboard")

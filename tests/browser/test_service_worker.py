@@ -1,0 +1,93 @@
+"""static/sw.js in Chromium: it registers, shows a notification for a push message (delivered
+through the DevTools protocol, as a push service would), and a click brings the app's window up."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.browser.conftest import WAIT_MS, open_harness
+
+# The harness page is outside the worker's scope (/static/), so it asks the registration itself.
+NOTIFICATIONS = """async () => (await (await navigator.serviceWorker.getRegistration('/static/'))
+  .getNotifications()).map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data}))"""
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>push</title><link rel="icon" href="data:,">
+<script>window.messages = []; navigator.serviceWorker.onmessage = (e) => messages.push(e.data);</script>"""
+
+# What a click on the notification tagged ``itcook-42`` does. DevTools cannot click one, so the
+# test dispatches the event in the worker; the handler runs as it would for a real click.
+CLICK = """async () => {
+  const [note] = await self.registration.getNotifications({tag: 'itcook-42'});
+  self.dispatchEvent(new NotificationEvent('notificationclick', {notification: note}));
+}"""
+
+# Register static/sw.js and wait (bounded) until it is activated; returns the scope.
+REGISTER = """(waitMs) => Promise.race([
+  new Promise((_, reject) => setTimeout(() => reject(new Error('not activated in time')), waitMs)),
+  (async () => {
+    const registration = await navigator.serviceWorker.register('/static/sw.js');
+    const worker = registration.installing || registration.waiting || registration.active;
+    if (worker.state !== 'activated') {
+      await new Promise((resolve) => worker.addEventListener('statechange',
+        () => worker.state === 'activated' && resolve()));
+    }
+    return registration.scope;
+  })(),
+])"""
+
+
+def _registration_id(cdp: Any, page: Any, scope: str) -> str:
+    """The DevTools id of the service worker registration for ``scope`` (bounded wait)."""
+    found: dict[str, str] = {}
+
+    def seen(params: dict[str, Any]) -> None:
+        for registration in params["registrations"]:
+            if registration["scopeURL"] == scope and not registration.get("isDeleted"):
+                found["id"] = registration["registrationId"]
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", seen)
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while "id" not in found:
+        assert time.monotonic() < deadline, f"no service worker registration for {scope}"
+        page.wait_for_timeout(20)  # lets Playwright dispatch the DevTools events meanwhile
+    return found["id"]
+
+
+def test_service_worker_shows_a_pushed_notification(live_server, browser) -> None:
+    context = browser.new_context()
+    try:
+        context.set_default_timeout(WAIT_MS)
+        context.grant_permissions(["notifications"], origin=live_server.url)
+        page = context.new_page()
+        open_harness(page, live_server, PAGE)
+        scope = page.evaluate(REGISTER, WAIT_MS)
+        assert scope == f"{live_server.url}/static/"
+        assert page.evaluate("Notification.permission") == "granted"
+        cdp = context.new_cdp_session(page)
+        payload = {"title": "New follower", "body": "boris follows you now", "type": "NewFollower",
+                   "id": 42, "tag": "itcook-42", "url": "/"}
+        registration_id = _registration_id(cdp, page, scope)
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": live_server.url, "registrationId": registration_id, "data": json.dumps(payload)})
+        page.wait_for_function(f"({NOTIFICATIONS})().then((notes) => notes.length > 0)", polling=50)
+        assert page.evaluate(NOTIFICATIONS) == [{
+            "title": "New follower", "body": "boris follows you now", "tag": "itcook-42",
+            "data": {"url": "/", "type": "NewFollower", "id": 42}}]
+        # A payload that is not JSON still shows, under the app's name.
+        cdp.send("ServiceWorker.deliverPushMessage", {
+            "origin": live_server.url, "registrationId": registration_id, "data": "plain words"})
+        page.wait_for_function(f"({NOTIFICATIONS})().then((notes) => notes.length > 1)", polling=50)
+        titles = sorted((n["title"], n["body"]) for n in page.evaluate(NOTIFICATIONS))
+        assert titles == [("IT Cook", "plain words"), ("New follower", "boris follows you now")]
+        # A click closes the notification and turns to the app's open window (this page).
+        worker = (context.service_workers or [context.wait_for_event("serviceworker")])[0]
+        worker.evaluate(CLICK)
+        page.wait_for_function("messages.length > 0", polling=50)
+        assert page.evaluate("messages") == [
+            {"type": "notificationclick", "id": 42, "eventType": "NewFollower"}]
+        assert [n["title"] for n in page.evaluate(NOTIFICATIONS)] == ["IT Cook"]
+    finally:
+        context.close()
