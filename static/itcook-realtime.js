@@ -543,7 +543,7 @@
       if (frame.type === "Error" && data.channel && CHANNEL_REFUSALS.indexOf(data.code) >= 0) {
         this._forget([data.channel]);  // asking again would be refused again
       }
-      if (frame.type === "Unsubscribed" && data.reason === "access_revoked") {
+      if (frame.type === "Unsubscribed" && data.reason) {  // access_revoked, channel_not_found
         // Access to a group is gone: a reconnect naming it in ?channels= would be refused (403).
         this._forget(toList(data.channels || []));
       }

@@ -171,8 +171,40 @@ _CLIENT_TYPES = ("Heartbeat", "Subscribe", "Unsubscribe", "TypingStart", "Typing
 _MAX_ID = 2**63 - 1
 
 
+#: Client frames are flat; deeper nesting is refused before parsing, so the answer does not
+#: depend on the interpreter's recursion limit (and a raised limit cannot let the C parser
+#: overflow the stack).
+MAX_NESTING = 32
+
+
+def _too_deep(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False  # the common case: no scan at all
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "[" or ch == "{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif ch == "]" or ch == "}":
+            depth -= 1
+    return False
+
+
 def parse_client_frame(text: str, max_channels: int) -> ClientFrame:
     """Validate one client text frame or raise ``ProtocolError`` with its code."""
+    if _too_deep(text):
+        raise ProtocolError("invalid_json", f"frame is nested deeper than {MAX_NESTING} levels")
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):

@@ -28,9 +28,16 @@ def is_recoverable(after_id: int, oldest: int, newest: int) -> bool:
     return after_id >= oldest - 1  # otherwise events right after it were pruned
 
 
-def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: int | None) -> None:
-    """Subscribe ``conn`` to ``channels``, first replaying the log after ``after_id`` if given."""
+def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: int | None,
+         dropped: dict[str, list[str]] | None = None) -> None:
+    """Subscribe ``conn`` to ``channels``, first replaying the log after ``after_id`` if given.
+
+    ``dropped`` (reason -> names) are channels the admission did not grant: the stream opens
+    by saying so, so that the client stops asking for them.
+    """
     hub = state.hub
+    for reason, names in (dropped or {}).items():
+        conn.deliver(control(conn, "Unsubscribed", channels=names, reason=reason))
     # Access may have been revoked between the admission's check and now (``conn`` is in the
     # hub already, so a revocation from here on finds it).
     kept = state.allowed_channels(conn.user_id, channels)

@@ -35,7 +35,8 @@ def _headers(origin: str | None, retry_ms: int) -> bytes:
 
 
 def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, channels: list[str],
-        after_id: int | None, origin: str | None) -> TakenOver:
+        after_id: int | None, origin: str | None,
+        dropped: dict[str, list[str]] | None = None) -> TakenOver:
     """Stream events to one EventSource until it goes away; returns the empty WSGI response."""
     cfg = state.config
     hub = state.hub
@@ -50,7 +51,7 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
     reason = "normal"
     try:
         conn.deliver(_headers(origin, cfg["sse_retry_ms"]))
-        resume.join(state, conn, channels, after_id)
+        resume.join(state, conn, channels, after_id, dropped)
         # The client never speaks again; a read returns when it closes the connection.
         while not conn.closed:
             try:

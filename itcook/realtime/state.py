@@ -41,7 +41,8 @@ DISCONNECT_USER = "_DisconnectUser"
 UNSUBSCRIBE = "_Unsubscribe"
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
-_SCOPED = re.compile(r"([a-z]+):([0-9]{1,18})")
+_SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
+_MAX_ID = 2**63 - 1  # the widest id column: a larger id names nothing
 
 Authorizer = Callable[[int, int], bool]
 
@@ -260,6 +261,8 @@ class RealtimeState:
         if entry is None:
             raise ProtocolError("unknown_channel", f"unknown channel {name!r}", channel=name)
         authorize, denied_code = entry
+        if ident > _MAX_ID:  # cannot exist (and would overflow the database's integer)
+            raise ProtocolError(denied_code, f"channel {name!r} is not available", channel=name)
         with self.app.app_context():
             allowed = authorize(principal.user_id, ident)
         if not allowed:

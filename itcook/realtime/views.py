@@ -36,6 +36,7 @@ class Admission:
     principal: Principal
     channels: list[str]
     after_id: int | None
+    dropped: dict[str, list[str]]  # reason -> channel names not joined (sent as Unsubscribed)
 
 
 def _last_event_id() -> int | None:
@@ -50,7 +51,14 @@ def _last_event_id() -> int | None:
     return int(raw)
 
 
-def _channels(state: RealtimeState, principal: Principal) -> list[str]:
+def _channels(state: RealtimeState, principal: Principal) -> tuple[list[str], dict[str, list[str]]]:
+    """The channel keys to join, and the ``<prefix>:<id>`` channels dropped, by reason.
+
+    A malformed name or another user's personal channel refuses the connection. A post or group
+    channel that is gone or no longer open to the user (a group left while offline) is only
+    dropped: the stream opens with an ``Unsubscribed`` frame saying so, and a client that
+    reconnects with its old list does not meet a refusal it cannot see (browsers hide it).
+    """
     raw = request.args.get("channels")
     names = DEFAULT_CHANNELS if raw is None else [n.strip() for n in raw.split(",") if n.strip()]
     if not names:
@@ -58,13 +66,20 @@ def _channels(state: RealtimeState, principal: Principal) -> list[str]:
     if len(names) > state.config["max_subscriptions"]:
         raise ApiError(400, "too_many_subscriptions",
                        f"at most {state.config['max_subscriptions']} channels")
-    keys = []
+    keys: list[str] = []
+    dropped: dict[str, list[str]] = {}
     for name in dict.fromkeys(names):
         try:
             keys.append(state.resolve_channel(principal, name))
         except ProtocolError as exc:
+            scoped = name.split(":")[0] in state.authorizers
+            if scoped and exc.code in ("forbidden_channel", "channel_not_found"):
+                reason = "access_revoked" if exc.code == "forbidden_channel" else "channel_not_found"
+                dropped.setdefault(reason, []).append(name)
+                state.hub.stats.errors[exc.code] += 1
+                continue
             raise ApiError(403 if exc.code == "forbidden_channel" else 400, exc.code, exc.message) from None
-    return keys
+    return keys, dropped
 
 
 def admit() -> Admission:
@@ -80,11 +95,11 @@ def admit() -> Admission:
         if not state.hub.reserve(principal.user_id, cap):
             raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
         g.realtime_reserved = principal.user_id
-        channels = _channels(state, principal)
+        channels, dropped = _channels(state, principal)
     except ApiError as exc:
         state.hub.stats.handshake_failures[exc.code] += 1
         raise
-    return Admission(principal, channels, after_id)
+    return Admission(principal, channels, after_id, dropped)
 
 
 def _stream_joins() -> None:
@@ -136,7 +151,8 @@ def ws(ws_server: Any) -> None:
     """WebSocket endpoint (RFC 6455): events of the subscribed channels, client frames of SPEC §3."""
     admission: Admission = g.realtime_admission
     _stream_joins()
-    websocket.run(ws_server, _state(), admission.principal, admission.channels, admission.after_id)
+    websocket.run(ws_server, _state(), admission.principal, admission.channels, admission.after_id,
+                  admission.dropped)
     # simple-websocket took the socket as Werkzeug's; flask-sock must answer the way the real
     # server expects (gunicorn: request handled; gevent: nothing more to write).
     ws_server.mode = "gunicorn" if "gunicorn.socket" in request.environ else "gevent"
@@ -151,7 +167,7 @@ def sse_stream() -> Response:
     db.session.remove()  # a long-lived stream must not hold the request's database session
     _stream_joins()
     return sse.run(request.environ, _state(), admission.principal, admission.channels,
-                   admission.after_id, request.headers.get("Origin"))
+                   admission.after_id, request.headers.get("Origin"), admission.dropped)
 
 
 @bp.post("/ticket")

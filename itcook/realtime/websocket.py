@@ -222,7 +222,7 @@ def _linger(sock: Any, timeout: float = 1.0, limit: int = 1 << 20) -> None:
 
 
 def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str],
-        after_id: int | None) -> None:
+        after_id: int | None, dropped: dict[str, list[str]] | None = None) -> None:
     """Serve one accepted WebSocket (``ws`` is simple-websocket's Server after the handshake)."""
     # The server's keep-alive reader (and its 8 KB buffer) is done with this connection.
     release(ws.environ)
@@ -236,7 +236,7 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
     state.ensure_started()
     hub.add(conn)
     try:
-        resume.join(state, conn, channels, after_id)
+        resume.join(state, conn, channels, after_id, dropped)
         while not conn.closed and session.close_code is None:
             try:
                 data = sock.recv(RECV_BYTES)

@@ -55,7 +55,6 @@ def test_retry_hint_and_keepalive_comments(live_server) -> None:
     ({}, "?last_event_id=99999999999999999999999", 400, "invalid_last_event_id"),
     ({}, "?channels=personal:999", 403, "forbidden_channel"),
     ({}, "?channels=bogus", 400, "unknown_channel"),
-    ({}, "?channels=post:424242", 400, "channel_not_found"),
     ({}, "?channels=,,", 400, "invalid_channels"),
 ])
 def test_refusals_before_the_stream_starts(live_server, headers, query, status, code) -> None:
@@ -79,4 +78,18 @@ def test_ticket_and_channel_choice(live_server) -> None:
     api.call("POST", f"/community/posts/{post['id']}/like", bob, expect=201)
     event = stream.next()  # the community post is not on this stream's channels
     assert event["event"] == "PostLiked" and event["frame"]["channel"] == "personal"
+    stream.close()
+
+
+def test_a_gone_post_channel_is_dropped_not_refused(live_server) -> None:
+    """A channel that is gone (or no longer open to the user) opens the stream without it."""
+    anna = Api(live_server).register("anna")
+    stream = SseStream(live_server, anna["access_token"], query="?channels=personal,post:424242")
+    assert stream.status == 200
+    first = stream.next()
+    assert first["event"] == "Unsubscribed" and first["id"] is None
+    assert first["frame"]["data"] == {"channels": ["post:424242"], "reason": "channel_not_found"}
+    wait_for(lambda: live_server.state.hub.connections, what="stream")
+    conn = next(iter(live_server.state.hub.connections))
+    assert conn.channels == {f"user:{anna['user']['id']}"}
     stream.close()

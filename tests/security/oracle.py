@@ -16,8 +16,8 @@ from typing import Any
 
 CLIENT_TYPES = ("Heartbeat", "Subscribe", "Unsubscribe", "TypingStart", "TypingStop")
 MAX_ID = 2**63 - 1
-# Channel names are ASCII: a word, a colon, a decimal id of at most 18 digits.
-SCOPED = re.compile(r"([a-z]+):([0-9]{1,18})")
+# Channel names are ASCII: a word, a colon, a decimal id (at most 19 digits; ids are 64-bit).
+SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
 
 # The stats name of each close the server starts (README "Close codes").
 SERVER_CLOSE_REASONS = {1002: "protocol_error", 1007: "invalid_payload", 1009: "message_too_big"}
@@ -26,10 +26,8 @@ SERVER_CLOSE_REASONS = {1002: "protocol_error", 1007: "invalid_payload", 1009: "
 VALID_CLOSE = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013} | set(range(3000, 5000))
 
 
-#: Nesting deeper than this is past the server's recursion limit (1000 frames, less the stack
-#: under the parser); the strategies avoid depths between ``SHALLOW`` and ``DEEP``, where the
-#: exact limit would matter. (Not json.loads here: hypothesis raises the recursion limit.)
-SHALLOW, DEEP = 800, 1100
+#: Frames nested deeper than this are refused as invalid_json (README "Client → server frames").
+MAX_NESTING = 32
 
 
 def nesting(text: str) -> int:
@@ -91,8 +89,8 @@ class Peer:
 
     def answers(self, text: str) -> list[tuple[Any, ...]]:
         """What the server sends back for one complete text message (size already checked)."""
-        if nesting(text) > DEEP:
-            return [error("invalid_json")]  # past Python's recursion limit on the server
+        if nesting(text) > MAX_NESTING:
+            return [error("invalid_json")]
         try:
             obj = json.loads(text)
         except (ValueError, RecursionError):

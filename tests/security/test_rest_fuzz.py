@@ -250,3 +250,27 @@ def _wait_for_jobs(client: Any, headers: dict[str, str], jobs: list[tuple[str, A
         wait_for(finished, timeout=10, what="the recipe job")
         assert state["status"] == "done", (state, detail)
     jobs.clear()
+
+
+DEEP_BODIES = [b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000]
+
+
+def test_every_route_refuses_json_nested_past_the_recursion_limit(app, client, auth) -> None:
+    """json.loads raises RecursionError (not a ValueError) on such a body: still a JSON 400."""
+    user = auth.register("deepuser")
+    post = client.post("/api/v1/community/posts", headers=user["headers"], json={"content": "p"})
+    assert post.status_code == 201
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIP_ENDPOINTS:
+            continue
+        path = rule.rule
+        for part in rule.rule.split("<")[1:]:
+            spec = part.split(">", 1)[0]
+            path = path.replace(f"<{spec}>", "1", 1)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS", "GET"}):
+            for body in DEEP_BODIES:
+                response = client.open(path, method=method, data=body, headers={
+                    **user["headers"], "Content-Type": "application/json"})
+                assert response.status_code < 500, (method, path, response.data[:200])
+                if response.status_code >= 400:
+                    assert response.get_json()["error"]["code"], (method, path)
