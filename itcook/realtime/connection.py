@@ -32,7 +32,7 @@ class Connection:
 
     __slots__ = (
         "user_id", "user_name", "transport", "sock", "_raw", "channels", "_pending",
-        "_pending_bytes", "_writer", "closed", "close_code", "last_seen", "connected_at",
+        "_pending_bytes", "_head_partial", "_writer", "closed", "close_code", "last_seen", "connected_at",
         "max_bytes", "max_frames", "on_abort", "last_event_id", "replay_buffer", "__weakref__",
     )
 
@@ -49,6 +49,9 @@ class Connection:
         self.channels: set[str] = set()
         self._pending: deque[memoryview] = deque()
         self._pending_bytes = 0
+        # The first queued chunk is the rest of a frame already partly on the wire: nothing
+        # else may be written before it (a close frame in between would tear it).
+        self._head_partial = False
         self._writer: gevent.Greenlet | None = None
         self.closed = False
         self.close_code: int | None = None
@@ -85,6 +88,7 @@ class Connection:
             if sent == len(data):
                 return True
             view = memoryview(data)[sent:]
+            self._head_partial = sent > 0
         else:
             view = memoryview(data)
         if (self._pending_bytes + len(view) > self.max_bytes
@@ -109,8 +113,10 @@ class Connection:
                 self._pending_bytes -= sent
                 if sent == len(chunk):
                     pending.popleft()
+                    self._head_partial = False
                 else:
                     pending[0] = chunk[sent:]
+                    self._head_partial = self._head_partial or sent > 0
         except OSError:
             self.abort(None)
         finally:
@@ -129,14 +135,18 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
+        torn = self._pending[0] if self._pending and self._head_partial else None
         self._pending.clear()
         self._pending_bytes = 0
         if code is not None and self.transport == WS:
             from itcook.realtime.events import CLOSE_REASONS, ws_close_frame
 
-            # Best effort: the peer may not read it, and it must not block us.
+            # Best effort: the peer may not read it, and it must not block us. A frame partly
+            # written must be finished first, or the close frame would land inside it and the
+            # client would read garbage instead of the code; if it cannot be, no close frame.
             try:
-                self._raw.send(ws_close_frame(code, CLOSE_REASONS.get(code, "")))
+                if torn is None or self._raw.send(torn) == len(torn):
+                    self._raw.send(ws_close_frame(code, CLOSE_REASONS.get(code, "")))
             except OSError:
                 pass
         self.shutdown()

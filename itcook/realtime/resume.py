@@ -11,7 +11,7 @@ from __future__ import annotations
 import gevent
 
 from itcook.realtime.connection import Connection
-from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded, wire_channel
+from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded
 from itcook.realtime.hub import control
 from itcook.realtime.state import RealtimeState
 
@@ -38,19 +38,18 @@ def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: 
     hub = state.hub
     for reason, names in (dropped or {}).items():
         conn.deliver(control(conn, "Unsubscribed", channels=names, reason=reason))
-    # Access may have been revoked between the admission's check and now (``conn`` is in the
-    # hub already, so a revocation from here on finds it).
+    # Live events are held from here on: the access check below may yield (a database round
+    # trip), and an event published meanwhile must neither be lost nor jump the replay.
+    hub.begin_replay(conn, channels)
+    # Access may have been revoked since the admission's check (``conn`` is in the hub, so a
+    # revocation from here on finds it): drop what is no longer allowed, held events too.
     kept = state.allowed_channels(conn.user_id, channels)
     for channel in channels:
-        if channel not in kept:
-            conn.deliver(control(conn, "Unsubscribed", channels=[wire_channel(channel)],
-                                 reason="access_revoked"))
-    channels = kept
+        if channel not in kept and channel in conn.channels:
+            hub.drop(conn, channel)
     if after_id is None:
-        for channel in channels:
-            hub.subscribe(conn, channel)
+        hub.end_replay(conn)  # live from here: the held events, then the channels
         return
-    hub.begin_replay(conn, channels)
     conn.last_event_id = after_id
     catch_up(state, conn)
 

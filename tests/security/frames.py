@@ -62,9 +62,9 @@ class ServerFrame:
 class RawWs:
     """A WebSocket opened with a raw handshake; frames are sent as given and read one by one."""
 
-    def __init__(self, port: int, token: str, query: str = "") -> None:
+    def __init__(self, port: int, token: str, query: str = "", rcvbuf: int | None = None) -> None:
         self.sock, head = raw_handshake(port, "/api/v1/realtime/ws" + query,
-                                        headers={"Authorization": f"Bearer {token}"})
+                                        headers={"Authorization": f"Bearer {token}"}, rcvbuf=rcvbuf)
         assert head.startswith("HTTP/1.1 101"), head
         self.buf = bytearray()
         self.eof = False
