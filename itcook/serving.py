@@ -50,9 +50,12 @@ class BoundedHandler(WSGIHandler):
         # A socket error while reading the request line (HeadTimeout is one) closes quietly.
         self._head_timer = gevent.Timeout.start_new(self.header_timeout, HeadTimeout)
         try:
-            return super().handle_one_request()
+            result = super().handle_one_request()
         finally:
             self._head_timer.cancel()
+        if isinstance(result, tuple):  # (status, response): refused here, before the app ran
+            self._count("header_timeout" if result[0] == "408" else "malformed_request")
+        return result
 
     def read_request(self, raw_requestline: str) -> Any:
         try:
@@ -64,6 +67,13 @@ class BoundedHandler(WSGIHandler):
         if isinstance(ex, HeadTimeout):
             return ("408", _TIMEOUT_RESPONSE)
         return super()._handle_client_error(ex)
+
+    def _count(self, reason: str) -> None:
+        """Count a refusal where /stats and /metrics show the others (handshake failures)."""
+        extensions = getattr(self.server.application, "extensions", {})
+        state = extensions.get("realtime") if isinstance(extensions, dict) else None
+        if state is not None:
+            state.hub.stats.handshake_failures[reason] += 1
 
 
 def make_server(app: Flask, host: str, port: int, *, header_timeout: float | None = None,

@@ -117,10 +117,13 @@ GARBAGE = [
 
 
 def test_garbage_requests_are_refused_by_the_http_layer(live_server, bystander) -> None:
-    """Not HTTP at all: gevent's server answers (plain text, before the app), and goes on."""
+    """Not HTTP at all: gevent's server answers (plain text, before the app), counts it, goes on."""
+    failures = live_server.state.hub.stats.handshake_failures
+    before = failures["malformed_request"]
     for raw, status in GARBAGE:
         response = _exchange(live_server.port, raw)
         assert response.startswith(b"HTTP/1.1 %d" % status), (raw[:40], response[:200])
+    assert failures["malformed_request"] - before == len(GARBAGE)
     bystander.assert_unaffected()
 
 
@@ -206,6 +209,7 @@ def test_slowloris_head_is_cut_off_and_blocks_no_one(live_server, api, bystander
             response += chunk
         assert response.startswith(b"HTTP/1.1 408"), response[:200]
         assert sent[0] < len(request), "the server waited for the whole head"
+        assert live_server.state.hub.stats.handshake_failures["header_timeout"] >= 1
     finally:
         attacker.kill()
         sock.close()
