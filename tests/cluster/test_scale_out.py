@@ -19,9 +19,12 @@ from tests.realtime.wsclient import Api, ws_connect
 
 def _posts(client, count: int, timeout: float = 20.0) -> list[str]:
     """The contents of the next ``count`` NewCommunityPost frames (Recovery frames skipped)."""
-    contents = []
+    contents: list[str] = []
     for _ in range(count * 3 + 10):
-        frame = client.recv(timeout)
+        try:
+            frame = client.recv(timeout)
+        except TimeoutError:
+            raise AssertionError(f"only {len(contents)} of {count} posts: {contents}") from None
         if frame["type"] == "NewCommunityPost":
             contents.append(frame["data"]["content"])
             if len(contents) == count:

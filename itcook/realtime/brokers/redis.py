@@ -56,15 +56,19 @@ class RedisBroker(Broker):
         ready.wait(5.0)  # subscribed before the first publish, or still retrying in the background
 
     def publish(self, event: Event) -> bool:
-        if not self.connected:
-            return False  # the event is in the log; the resync after the outage delivers it
-        try:
-            self.client.publish(self.channel, json.dumps(event.to_message(), separators=(",", ":")))
-            return True
-        except redis_lib.RedisError as exc:
-            log.warning("realtime: Redis publish failed (%s); clients resync when it is back", exc)
-            self.connected = False
-            return False
+        # Always try, even while this process's own subscription is down: other processes may
+        # be listening already, and they resynced from the log before this event was written.
+        # (Skipping here lost events for them; the soak of the Redis chaos test found it.)
+        message = json.dumps(event.to_message(), separators=(",", ":"))
+        for attempt in (1, 2):  # a stale pooled connection gets one fresh retry
+            try:
+                self.client.publish(self.channel, message)
+                return True
+            except redis_lib.RedisError as exc:
+                if attempt == 2:
+                    log.warning("realtime: Redis publish failed (%s); the event is in the log and "
+                                "clients get it when they resync or resume", exc)
+        return False
 
     def stop(self) -> None:
         if self._listener is not None:
