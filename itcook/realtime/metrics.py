@@ -44,7 +44,9 @@ _COUNTERS = (
 )
 #: (snapshot key, metric name, help) of the plain counters.
 _TOTALS = (
-    ("replayed_events", "replayed_events", "Events sent from the log to resuming clients"),
+    ("replayed_events", "replayed_events", "Events replayed to resuming clients (log or memory)"),
+    ("replays_from_memory", "replays_from_memory",
+     "Resumes answered from the window of recent events instead of the log"),
     ("slow_consumer_drops", "slow_consumer_drops",
      "Connections closed because they could not keep up (4002)"),
 )

@@ -59,7 +59,8 @@ def status_script() -> Response:
 def status_data() -> Response:
     """Everything the status page shows (admins only): ``/stats`` plus charts and analytics."""
     state = _state()
-    principal = authenticate(request, state.tickets, state.load_principal)
+    principal = authenticate(request, state.tickets, state.load_principal,
+                             verified=state.verified_tokens)
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "the status page is for administrators")
     return jsonify(status_body(state))

@@ -16,7 +16,7 @@ import gevent.lock
 import gevent.queue
 from flask import Flask
 
-from itcook.realtime.auth import Principal, PrincipalLoader, Tickets
+from itcook.realtime.auth import Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
@@ -31,6 +31,7 @@ from itcook.realtime.events import (
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
 from itcook.realtime.presence import TypingTracker
+from itcook.realtime.recent import RecentEvents
 from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ class RealtimeState:
         self.app = app
         self.config = config
         self.tables = tables
-        self.hub = Hub(config["replay_buffer"])
+        # The window never reaches past what the log's retention keeps: a resume answers the
+        # same whichever process (with or without the window) takes it.
+        window = min(config["replay_cache"], config["retention_count"] or config["replay_cache"])
+        self.hub = Hub(config["replay_buffer"], RecentEvents(window, config["retention_seconds"]))
         self.broker: Broker = make_broker(config["broker_url"], config["broker_prefix"])
         # Unique per process (and per app in one process): the key of its statistics report.
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -63,6 +67,7 @@ class RealtimeState:
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
+        self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
         #: Called in the publishing greenlet once a durable event is logged (bridge.py sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
@@ -219,6 +224,7 @@ class RealtimeState:
         from itcook.realtime import resume
 
         floor = self.last_dispatched_id
+        self.hub.recent.reset()  # events published during the outage are not in the window
         conns = [c for c in self.hub.connections if not c.closed and c.replay_buffer is None]
         for conn in conns:
             self.hub.pause(conn)

@@ -88,7 +88,8 @@ def admit() -> Admission:
     try:
         check_origin(request, state.config["allowed_origins"])
         after_id = _last_event_id()
-        principal = authenticate(request, state.tickets, state.load_principal)
+        principal = authenticate(request, state.tickets, state.load_principal,
+                                 verified=state.verified_tokens)
         cap = state.config["max_connections_per_user"]
         # A slot is reserved now and counts until the stream joins the hub (or the request
         # ends): simultaneous handshakes of one user cannot all pass the cap.

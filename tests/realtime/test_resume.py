@@ -9,12 +9,28 @@ import pytest
 
 from itcook import create_app
 from itcook.realtime.events import Event
+from itcook.realtime.recent import RecentEvents
 from tests.conftest import LiveServer
 from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
 
 TRANSPORTS = ["websocket", "sse"]
+
+
+@pytest.fixture(params=["memory", "log"])
+def source(request: pytest.FixtureRequest, live_server: LiveServer) -> Any:
+    """Where resumes are served from: the window of recent events (the default), or the log.
+
+    Each test that takes this fixture runs both ways, and afterwards checks which one answered.
+    """
+    stats = live_server.state.hub.stats
+    if request.param == "log":
+        live_server.state.hub.recent = RecentEvents(0)  # an empty window: every resume reads the log
+    yield request.param
+    # The window answers every resume it covers (all that recover here); the log the others.
+    expected = stats.replays["recovered"] if request.param == "memory" else 0
+    assert stats.replays_from_memory == expected
 
 
 class Stream:
@@ -58,7 +74,7 @@ def _publish_every_type(rt, me: int, other: int, tag: str) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_reconnect_gets_exactly_the_missed_events_then_live(live_server, transport) -> None:
+def test_reconnect_gets_exactly_the_missed_events_then_live(live_server, transport, source) -> None:
     api = Api(live_server)
     anna, bob = api.register("anna"), api.register("bob")
     rt = live_server.state
@@ -92,7 +108,7 @@ def test_reconnect_gets_exactly_the_missed_events_then_live(live_server, transpo
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_last_event_id_header_on_both_transports(live_server, transport) -> None:
+def test_last_event_id_header_on_both_transports(live_server, transport, source) -> None:
     api = Api(live_server)
     anna = api.register("anna")
     rt = live_server.state
@@ -112,7 +128,7 @@ def test_last_event_id_header_on_both_transports(live_server, transport) -> None
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.realtime_config(REALTIME_REPLAY_BATCH=8)
-def test_seam_has_no_gap_and_no_duplicate(live_server, transport) -> None:
+def test_seam_has_no_gap_and_no_duplicate(live_server, transport, source) -> None:
     api = Api(live_server)
     anna = api.register("anna")
     rt = live_server.state
@@ -134,15 +150,17 @@ def test_seam_has_no_gap_and_no_duplicate(live_server, transport) -> None:
     # Reads of the log take time, as a database round trip does (SQLite's do not yield at all):
     # events land before a read (the replay also gets them: duplicates to drop) and after a
     # read's snapshot (only the held live copy has them: a gap unless end_replay sends them).
-    real_replay = rt.history.replay
+    # The window of recent events is read in memory (no yield at all): it gets the same delays.
+    def slowed(read: Any) -> Any:
+        def slow_read(*args: Any, **kwargs: Any) -> Any:
+            gevent.sleep(0.003)
+            events = read(*args, **kwargs)
+            gevent.sleep(0.003)
+            return events
+        return slow_read
 
-    def slow_replay(*args: Any, **kwargs: Any) -> list:
-        gevent.sleep(0.003)
-        events = real_replay(*args, **kwargs)
-        gevent.sleep(0.003)
-        return events
-
-    rt.history.replay = slow_replay
+    rt.history.replay = slowed(rt.history.replay)
+    rt.hub.recent.after = slowed(rt.hub.recent.after)
     worker = gevent.spawn(publisher)
     wait_for(lambda: len(published) >= 20, what="first events")
     received: list[int] = []
@@ -176,7 +194,7 @@ def test_seam_has_no_gap_and_no_duplicate(live_server, transport) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.realtime_config(REALTIME_RETENTION_COUNT=3)
-def test_retention_exceeded_reports_incomplete_recovery_then_live(live_server, transport) -> None:
+def test_retention_exceeded_reports_incomplete_recovery_then_live(live_server, transport, source) -> None:
     api = Api(live_server)
     anna = api.register("anna")
     rt = live_server.state
@@ -198,14 +216,14 @@ def test_retention_exceeded_reports_incomplete_recovery_then_live(live_server, t
     assert rt.hub.stats.replays["incomplete"] == 1
 
 
-def test_unknown_future_id_is_incomplete(live_server) -> None:
+def test_unknown_future_id_is_incomplete(live_server, source) -> None:
     anna = Api(live_server).register("anna")
     stream = Stream("websocket", live_server, anna["access_token"], query="?last_event_id=999999")
     assert stream.frame()["data"]["recovered"] is False
     stream.close()
 
 
-def test_isolation_replay_never_shows_other_users_personal_events(live_server) -> None:
+def test_isolation_replay_never_shows_other_users_personal_events(live_server, source) -> None:
     api = Api(live_server)
     anna, bob = api.register("anna"), api.register("bob")
     rt = live_server.state

@@ -304,3 +304,40 @@ def test_user_disabled_after_connecting_is_disconnected(live_server) -> None:
     assert info.value.code == 4003
     wait_for(lambda: not live_server.state.hub.connections, what="hub to empty")
     assert live_server.state.hub.stats.disconnects["user_revoked"] == 1
+
+
+def test_a_remembered_token_still_expires_and_still_needs_an_active_user(live_server) -> None:
+    """A verified token is remembered (a reconnect skips the signature check) only until its exp."""
+    api = Api(live_server)
+    anna = api.register("anna")
+    verified = live_server.state.verified_tokens
+    # A whole second (JWT times are), over one second away: one that is about to expire is
+    # not remembered at all.
+    exp = dt.datetime.fromtimestamp(int(dt.datetime.now(dt.UTC).timestamp()) + 3, dt.UTC)
+    token = _forged(live_server.app, anna["user"]["id"], exp=exp)
+    ws_connect(live_server, token).close()
+    assert verified._cache.get(token) is not None  # remembered
+    wait_for(lambda: dt.datetime.now(dt.UTC) > exp + dt.timedelta(seconds=0.1), timeout=6,
+             what="the token's expiry")
+    with pytest.raises(HandshakeRefused) as info:
+        ws_connect(live_server, token)
+    assert _status_and_code(info.value) == (401, "token_expired")
+    # Remembered or not, the user is looked up on every handshake: disabled means refused.
+    token = anna["access_token"]
+    ws_connect(live_server, token).close()
+    assert verified._cache.get(token) is not None
+    with live_server.app.app_context():
+        from itcook.extensions import db
+        from itcook.models import User
+
+        db.session.get(User, anna["user"]["id"]).is_active = False
+        db.session.commit()
+    with pytest.raises(HandshakeRefused) as info:
+        ws_connect(live_server, token)
+    assert _status_and_code(info.value) == (401, "user_inactive")
+    # What failed verification is never remembered.
+    forged = _forged(live_server.app, anna["user"]["id"], key="another-key-of-32-bytes-or-more!!")
+    for _ in range(2):
+        with pytest.raises(HandshakeRefused):
+            ws_connect(live_server, forged)
+    assert verified._cache.get(forged) is None
