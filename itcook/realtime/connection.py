@@ -47,7 +47,9 @@ class Connection:
         self.user_name = user_name
         self.transport = transport
         self.channels: set[str] = set()
-        self._pending: deque[memoryview] = deque()
+        # Created on the first write the kernel cannot take whole: most sockets never need one,
+        # and an empty deque costs 600 bytes (of ~20 KB per stream).
+        self._pending: deque[memoryview] | None = None
         self._pending_bytes = 0
         # The first queued chunk is the rest of a frame already partly on the wire: nothing
         # else may be written before it (a close frame in between would tear it).
@@ -91,13 +93,16 @@ class Connection:
             self._head_partial = sent > 0
         else:
             view = memoryview(data)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
         if (self._pending_bytes + len(view) > self.max_bytes
-                or len(self._pending) >= self.max_frames):
+                or len(pending) >= self.max_frames):
             from itcook.realtime.events import CLOSE_SLOW_CONSUMER
 
             self.abort(CLOSE_SLOW_CONSUMER)
             return False
-        self._pending.append(view)
+        pending.append(view)
         self._pending_bytes += len(view)
         if self._writer is None:
             self._writer = gevent.spawn(self._drain)
@@ -136,7 +141,8 @@ class Connection:
         self.closed = True
         self.close_code = code
         torn = self._pending[0] if self._pending and self._head_partial else None
-        self._pending.clear()
+        if self._pending:
+            self._pending.clear()
         self._pending_bytes = 0
         if code is not None and self.transport == WS:
             from itcook.realtime.events import CLOSE_REASONS, ws_close_frame

@@ -37,7 +37,7 @@ def _headers(origin: str | None, retry_ms: int) -> bytes:
 def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, channels: list[str],
         after_id: int | None, origin: str | None,
         dropped: dict[str, list[str]] | None = None) -> TakenOver:
-    """Stream events to one EventSource until it goes away; returns the empty WSGI response."""
+    """Open an EventSource stream (headers, replay); the response runs the rest of its life."""
     cfg = state.config
     hub = state.hub
     sock = take_socket(environ)
@@ -48,11 +48,24 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
                       on_abort=lambda c, code: hub.remove(c, state.close_reason(code)))
     state.ensure_started()
     hub.add(conn)
-    reason = "normal"
     try:
         conn.deliver(_headers(origin, cfg["sse_retry_ms"]))
         resume.join(state, conn, channels, after_id, dropped)
-        # The client never speaks again; a read returns when it closes the connection.
+    except Exception:
+        log.exception("SSE stream of user %s failed", principal.user_id)
+        _finish(state, conn, sock, "internal_error")
+        return TakenOver(mode)
+    except BaseException:  # killed (shutdown): still leave the hub
+        _finish(state, conn, sock, "normal")
+        raise
+    return TakenOver(mode, lambda: _wait(state, conn, sock))
+
+
+def _wait(state: RealtimeState, conn: Connection, sock: Any) -> None:
+    """The stream's life after the handshake: the client never speaks again; a read returns
+    when it closes the connection (or ours is closed: a slow consumer, a revocation)."""
+    reason = "normal"
+    try:
         while not conn.closed:
             try:
                 data = sock.recv(4096)
@@ -62,14 +75,17 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
                 break
             conn.last_seen = time.monotonic()
     except Exception:
-        log.exception("SSE stream of user %s failed", principal.user_id)
+        log.exception("SSE stream of user %s failed", conn.user_id)
         reason = "internal_error"
     finally:
-        hub.remove(conn, reason if conn.close_code is None else state.close_reason(conn.close_code))
-        conn.flush(1.0)
-        conn.closed = True
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    return TakenOver(mode)
+        _finish(state, conn, sock, reason)
+
+
+def _finish(state: RealtimeState, conn: Connection, sock: Any, reason: str) -> None:
+    state.hub.remove(conn, reason if conn.close_code is None else state.close_reason(conn.close_code))
+    conn.flush(1.0)
+    conn.closed = True
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
