@@ -60,7 +60,14 @@ def ready() -> Response:
                    gc_seconds=[round(x, 3) for x in _gc["seconds"]], gc_collections=_gc["collections"])
 
 
+def dispatch_batch() -> Response:
+    """Set how many queued events go out in one write (1: one write per event, as the raw loop)."""
+    previous, state.dispatch_batch = state.dispatch_batch, max(1, int(request.args.get("size", "1")))
+    return jsonify(dispatch_batch=state.dispatch_batch, previous=previous)
+
+
 app.add_url_rule("/bench/publish", "bench_publish", publish, methods=["POST"])
+app.add_url_rule("/bench/dispatch_batch", "bench_dispatch_batch", dispatch_batch, methods=["POST"])
 app.add_url_rule("/bench/ready", "bench_ready", ready)
 
 if __name__ == "__main__":

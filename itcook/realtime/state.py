@@ -40,12 +40,26 @@ log = logging.getLogger(__name__)
 DISCONNECT_USER = "_DisconnectUser"
 #: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
 UNSUBSCRIBE = "_Unsubscribe"
+_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE)
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
 _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
 _MAX_ID = 2**63 - 1  # the widest id column: a larger id names nothing
 
 Authorizer = Callable[[int, int], bool]
+
+
+def _runs(batch: list[Event]) -> list[list[Event]]:
+    """Split ``batch`` into runs of consecutive events of one channel; internal ones alone."""
+    runs: list[list[Event]] = []
+    for event in batch:
+        last = runs[-1][-1] if runs else None
+        if (last is None or event.channel != last.channel
+                or event.type in _INTERNAL or last.type in _INTERNAL):
+            runs.append([event])
+        else:
+            runs[-1].append(event)
+    return runs
 
 
 class RealtimeState:
@@ -77,6 +91,8 @@ class RealtimeState:
         # publishes in id order (a resume point never skips a lower id still in flight).
         self._publish_lock = gevent.lock.Semaphore()
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
+        self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
         self.started_at = time.time()
 
@@ -151,21 +167,38 @@ class RealtimeState:
         return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
 
     def _dispatch_loop(self) -> None:
+        queue = self._queue
         while True:
-            event = self._queue.get()
-            try:
-                if event.type == DISCONNECT_USER:
-                    user_id = int(event.channel.split(":", 1)[1])
-                    for conn in self.hub.user_connections(user_id):
-                        conn.abort(int(event.data["code"]))
-                elif event.type == UNSUBSCRIBE:
-                    self.hub.revoke(event.channel, event.data.get("user_id"))
-                else:
-                    self.hub.fanout(event)
-                    if event.id is not None and event.id > self.last_dispatched_id:
-                        self.last_dispatched_id = event.id
-            except Exception:  # one bad event must not stop delivery of the next
-                log.exception("fan-out of %s failed", event.type)
+            batch = [queue.get()]
+            # Events that queued up behind each other (a burst) go out together: fanout_run.
+            while len(batch) < self.dispatch_batch and queue.qsize():
+                batch.append(queue.get_nowait())
+            for run in _runs(batch):
+                try:
+                    self._dispatch(run)
+                except Exception:
+                    if len(run) == 1:  # one bad event must not stop delivery of the next
+                        log.exception("fan-out of %s failed", run[0].type)
+                        continue
+                    for event in run:  # find the bad one; ids keep the others from repeating
+                        try:
+                            self._dispatch([event])
+                        except Exception:
+                            log.exception("fan-out of %s failed", event.type)
+
+    def _dispatch(self, run: list[Event]) -> None:
+        event = run[0]
+        if event.type == DISCONNECT_USER:
+            user_id = int(event.channel.split(":", 1)[1])
+            for conn in self.hub.user_connections(user_id):
+                conn.abort(int(event.data["code"]))
+        elif event.type == UNSUBSCRIBE:
+            self.hub.revoke(event.channel, event.data.get("user_id"))
+        else:
+            self.hub.fanout_run(run)
+            newest = max((e.id for e in run if e.id is not None), default=0)
+            if newest > self.last_dispatched_id:
+                self.last_dispatched_id = newest
 
     def _tick_loop(self) -> None:
         """Heartbeats, SSE keep-alives, idle cleanup and typing expiry for the whole process."""

@@ -9,7 +9,9 @@ import json
 import gevent
 import pytest
 
+from itcook.realtime.events import Event
 from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
 
 SENTINEL = "end-of-test"
@@ -137,6 +139,52 @@ def test_two_hundred_clients_receive_a_burst_complete_and_in_order(live_server) 
     for client in clients:
         client.close()
     wait_for(lambda: not live_server.state.hub.connections, what="hub to empty")
+
+
+def test_a_burst_is_written_in_runs_and_each_client_gets_its_events_in_order(live_server) -> None:
+    """Events that queue up go out as runs (one write per socket); across channels, transports,
+    and a client that joins mid-burst from the log, every client sees exactly its events in id
+    order, once."""
+    api = Api(live_server)
+    anna, bob = api.register("anna"), api.register("bob")
+    rt = live_server.state
+    runs: list[int] = []
+    fanout_run = rt.hub.fanout_run
+
+    def record(events):  # observe the run lengths; the real method does the work
+        runs.append(len(events))
+        return fanout_run(events)
+
+    rt.hub.fanout_run = record
+    everything = ws_connect(live_server, anna["access_token"])  # personal, community, system
+    system_only = ws_connect(live_server, bob["access_token"], query="?channels=system")
+    sse = SseStream(live_server, anna["access_token"], query="?channels=community")
+    wait_for(lambda: len(rt.hub.connections) == 3, what="three streams")
+    channels = ["system"] * 5 + ["community"] * 3 + [f"user:{anna['user']['id']}"] * 2
+    published: list[tuple[int, str]] = []
+    with live_server.app.app_context():
+        first = rt.publish_event(_event(-1))
+        for n in range(300):  # SQLite does not yield: all of these queue up for the dispatcher
+            channel = channels[(n * 7) % len(channels)]
+            event = rt.publish_event(Event(type="SystemNotification", channel=channel,
+                                           data={"title": "b", "message": "m", "level": "info", "n": n}))
+            published.append((event.id, channel))
+    # A client that resumes from the first event while the burst is being written.
+    late = ws_connect(live_server, bob["access_token"], query=f"?channels=system&last_event_id={first.id}")
+
+    def ids_of(client, count: int) -> list[int]:
+        frames = [client.recv(timeout=10) for _ in range(count)]
+        return [f["id"] for f in frames if f["type"] != "Recovery"]
+
+    system = [i for i, c in published if c == "system"]
+    community = [i for i, c in published if c == "community"]
+    assert ids_of(everything, 301) == [first.id] + [i for i, _ in published]
+    assert ids_of(system_only, 1 + len(system)) == [first.id] + system
+    assert ids_of(late, len(system) + 1) == system
+    assert [sse.next()["frame"]["id"] for _ in community] == community
+    assert max(runs) > 1, "the burst was not written in runs"
+    for client in (everything, system_only, late, sse):
+        client.close()
 
 
 def _event(n: int):

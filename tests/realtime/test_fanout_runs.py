@@ -1,0 +1,95 @@
+"""Runs of events written at once: the same frames, in order, once, to exactly the right sockets."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from itcook.realtime.connection import SSE, WS, Connection
+from itcook.realtime.events import Event
+from itcook.realtime.hub import Hub
+from itcook.realtime.recent import RecentEvents
+
+
+def _events(first_id: int, count: int, channel: str = "system", **extra) -> list[Event]:
+    return [Event(type="SystemNotification", channel=channel, id=first_id + n,
+                  data={"title": str(first_id + n), "message": "m", "level": "info"}, **extra)
+            for n in range(count)]
+
+
+class Peer:
+    """A hub connection over a real socket pair, and the client end that reads what it got."""
+
+    def __init__(self, hub: Hub, transport: str = WS, user_id: int = 1, channel: str = "system") -> None:
+        server, self.client = socket.socketpair()
+        server.setblocking(False)
+        self.client.settimeout(5)
+        self.conn = Connection(server, user_id, "u", transport, max_bytes=1 << 20, max_frames=1000)
+        hub.add(self.conn)
+        hub.subscribe(self.conn, channel)
+        self.buffer = b""
+
+    def ids(self) -> list[int]:
+        """The ids of every frame written so far (WebSocket frames or SSE messages)."""
+        self.client.setblocking(False)
+        try:
+            while True:
+                chunk = self.client.recv(1 << 16)
+                if not chunk:
+                    break
+                self.buffer += chunk
+        except BlockingIOError:
+            pass
+        if self.conn.transport == SSE:
+            return [int(line[4:]) for line in self.buffer.decode().split("\n") if line.startswith("id: ")]
+        ids, data = [], self.buffer
+        while data:
+            assert data[0] == 0x81, "not a text frame"
+            length, start = data[1], 2
+            if length == 126:
+                length, start = int.from_bytes(data[2:4], "big"), 4
+            ids.append(json.loads(data[start:start + length])["id"])
+            data = data[start + length:]
+        return ids
+
+
+def test_a_run_reaches_every_subscriber_once_in_order() -> None:
+    hub = Hub(recent=RecentEvents(100))
+    fresh, sse, behind, edge = Peer(hub), Peer(hub, SSE), Peer(hub), Peer(hub)
+    other = Peer(hub, channel="community")
+    # A replay already wrote up to id 13 to this one: it must get 14.. only, no repeats.
+    behind.conn.last_event_id = 13
+    edge.conn.last_event_id = 10  # ... and up to the run's first id to this one
+    run = _events(10, 8)
+    assert hub.fanout_run(run) == 8 + 8 + 4 + 7
+    assert edge.ids() == list(range(11, 18))
+    assert fresh.ids() == sse.ids() == list(range(10, 18))
+    assert behind.ids() == list(range(14, 18))
+    assert other.ids() == []
+    assert hub.stats.events_by_type["SystemNotification"] == 8
+    assert hub.stats.deliveries_total == 27
+    assert [e.event.id for e in hub.recent.after(9) or []] == list(range(10, 18))  # kept for resumes
+    # The next run goes on from there; a single event too.
+    hub.fanout_run(_events(18, 3))
+    hub.fanout_run(_events(21, 1))
+    assert fresh.ids() == list(range(10, 22)) and behind.ids() == list(range(14, 22))
+
+
+def test_a_run_with_an_excluded_user_or_held_connection_goes_one_by_one() -> None:
+    hub = Hub()
+    anna, bob = Peer(hub, user_id=1), Peer(hub, user_id=2)
+    mixed = _events(1, 2) + _events(3, 1, exclude_user=2) + _events(4, 2)
+    hub.fanout_run(mixed)
+    assert anna.ids() == [1, 2, 3, 4, 5]
+    assert bob.ids() == [1, 2, 4, 5]
+    # A connection replaying holds the run (it is written after the replay, minus repeats).
+    late = Peer(hub, user_id=3)
+    hub.unsubscribe(late.conn, "system")
+    hub.begin_replay(late.conn, ["system"])
+    hub.fanout_run(_events(6, 3))
+    assert late.ids() == []
+    late.conn.last_event_id = 6  # as if the replay had written up to 6
+    hub.end_replay(late.conn)
+    assert late.ids() == [7, 8]
+    hub.fanout_run(_events(9, 2))
+    assert late.ids() == [7, 8, 9, 10] and anna.ids() == list(range(1, 11))
