@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -21,6 +22,8 @@ from itcook.realtime.events import (
 )
 from itcook.realtime.recent import RecentEvents
 from itcook.realtime.timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 #: Days of per-type event counts kept ("event analytics" of the status page).
 DAYS_KEPT = 31
@@ -67,6 +70,16 @@ class Stats:
         self.deliveries_by_type[event_type] += deliveries
         self.events_by_day[f"{self.day.isoformat()}/{event_type}"] += 1
         self.timeline.add(1, deliveries)
+
+
+def _plain_run(events: list[Event]) -> bool:
+    """Durable events in strictly increasing id order, for everyone: one write per socket."""
+    previous = 0
+    for event in events:
+        if event.id is None or event.id <= previous or event.exclude_user is not None:
+            return False
+        previous = event.id
+    return True
 
 
 def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
@@ -146,12 +159,22 @@ class Hub:
 
     def subscribe(self, conn: Connection, channel: str) -> None:
         """Add ``conn`` to ``channel`` (an internal key such as ``user:7``)."""
-        self.channels.setdefault(channel, set()).add(conn)
+        if conn.replay_buffer is not None:
+            # Still catching up (a resume, or a resync after a broker outage): live events of
+            # the channel wait with the others, or they would overtake the replay.
+            self.replaying.setdefault(channel, set()).add(conn)
+        else:
+            self.channels.setdefault(channel, set()).add(conn)
         conn.channels.add(channel)
 
     def unsubscribe(self, conn: Connection, channel: str) -> None:
         """Remove ``conn`` from ``channel``; an emptied channel is dropped."""
         conn.channels.discard(channel)
+        waiting = self.replaying.get(channel)
+        if waiting is not None:
+            waiting.discard(conn)
+            if not waiting:
+                del self.replaying[channel]
         members = self.channels.get(channel)
         if members is not None:
             members.discard(conn)
@@ -276,8 +299,14 @@ class Hub:
         ``len(events)`` system calls per socket into one. The bytes on the wire are the same
         frames in the same order. Anything but plain durable events goes one by one.
         """
-        if len(events) == 1 or any(e.id is None or e.exclude_user is not None for e in events):
-            return sum(self.fanout(event) for event in events)
+        if len(events) == 1 or not _plain_run(events):
+            delivered = 0
+            for event in events:
+                try:
+                    delivered += self.fanout(event)
+                except Exception:  # one bad event must not stop delivery of the next
+                    log.exception("fan-out of %s failed", event.type)
+            return delivered
         members = self.channels.get(events[0].channel)
         waiting = self.replaying.get(events[0].channel)
         encoded = [Encoded(event) for event in events] if members or waiting else []

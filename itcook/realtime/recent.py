@@ -4,11 +4,11 @@ A reconnect storm (a network blip, a proxy restart) brings thousands of clients 
 each a few seconds behind. Reading their backlog from the log costs two queries, a JSON decode
 and an encode per event per client; these events were fanned out moments ago, already encoded.
 
-The window is complete from its ``floor`` up: every durable event with a higher id that this
-process dispatched is in it. That holds because events reach the dispatcher in id order (the
-publish lock, and PostgreSQL's advisory lock across processes), so once event N has arrived no
-event with a higher id can have been missed while the broker subscription stays up. A broker
-outage (``reset``) or an event out of order empties the window; the next new event starts it again.
+The window is complete from its ``floor`` up: it holds every id above it. Events reach the
+dispatcher in id order (the publish lock, and PostgreSQL's advisory lock across processes) and
+ids are consecutive, so the window grows only while each id is the previous one plus one; a
+hole (an id that never reached this process: a failed publish, a rolled-back insert) restarts
+it after the hole, and a broker outage (``reset``) or an event out of order empties it.
 A resume from below the floor, or above the newest id here, goes to the log as before.
 """
 
@@ -60,7 +60,11 @@ class RecentEvents:
             # false. Start again from the next event above everything seen.
             self._items, self._times, self.floor = [], [], None
             return
-        if self.floor is None:
+        if self.floor is None or event_id != self.newest + 1:
+            # The first event, or a hole: the ids between may be in the log without ever having
+            # reached this dispatcher (a failed broker publish, a dropped malformed message, a
+            # rolled-back insert). Only what follows this event is known to be complete.
+            self._items, self._times = [], []
             self.floor = event_id - 1
         self._items.append(item)
         self._times.append(self.clock())

@@ -63,6 +63,7 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
     """
     after_id = conn.last_event_id
     stats = state.hub.stats
+    resyncs = state.resyncs
     recent = state.hub.recent.after(after_id)
     if recent is not None:
         stats.replays_from_memory += 1
@@ -76,6 +77,13 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
             replayed = _replay_log(state, conn, after_id)
             # A prune that ran while we read could have taken rows we had not reached yet.
             recovered = is_recoverable(after_id, history.bounds()[0], max(newest, conn.last_event_id))
+    for _ in range(3):
+        if state.resyncs == resyncs or conn.closed or not recovered:
+            break
+        # The broker was down while we replayed: what was published meanwhile reached neither
+        # the window nor the held events (the resync skips replaying connections). Read the log.
+        resyncs = state.resyncs
+        replayed += _replay_log(state, conn, conn.last_event_id)
     stats.replays["recovered" if recovered else "incomplete"] += 1
     stats.replayed_events += replayed
     if conn.closed:

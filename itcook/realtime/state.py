@@ -78,6 +78,7 @@ class RealtimeState:
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Highest durable id this process has fanned out: the resync point after an outage.
         self.last_dispatched_id = 0
+        self.resyncs = 0  # broker outages caught up so far
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
@@ -257,6 +258,7 @@ class RealtimeState:
         from itcook.realtime import resume
 
         floor = self.last_dispatched_id
+        self.resyncs += 1  # a replay under way when this happened reads the log again (resume.py)
         self.hub.recent.reset()  # events published during the outage are not in the window
         conns = [c for c in self.hub.connections if not c.closed and c.replay_buffer is None]
         for conn in conns:

@@ -93,3 +93,26 @@ def test_a_run_with_an_excluded_user_or_held_connection_goes_one_by_one() -> Non
     assert late.ids() == [7, 8]
     hub.fanout_run(_events(9, 2))
     assert late.ids() == [7, 8, 9, 10] and anna.ids() == list(range(1, 11))
+
+
+def test_a_run_with_a_repeated_or_lower_id_goes_one_by_one() -> None:
+    """A broker retry can deliver an event twice: the repeat is dropped by id, as one by one."""
+    hub = Hub()
+    peer = Peer(hub)
+    events = _events(1, 2)
+    hub.fanout_run(events + [events[1]] + _events(3, 1))
+    assert peer.ids() == [1, 2, 3]
+
+
+def test_a_channel_subscribed_while_catching_up_waits_for_the_replay() -> None:
+    """Subscribe during a replay (or a resync's pause): its live events must not overtake the replay."""
+    hub = Hub()
+    peer = Peer(hub)
+    hub.pause(peer.conn)  # as a resync does: live events of its channels are held
+    hub.subscribe(peer.conn, "community")
+    hub.fanout_run(_events(5, 2, channel="community"))
+    assert peer.ids() == []  # held, not written ahead of what the catch-up will write
+    hub.end_replay(peer.conn)
+    assert peer.ids() == [5, 6]
+    hub.fanout(_events(7, 1, channel="community")[0])
+    assert peer.ids() == [5, 6, 7]

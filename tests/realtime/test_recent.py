@@ -22,13 +22,22 @@ def _ids(events: list[Encoded] | None) -> list[int] | None:
 def test_window_starts_at_the_first_event_it_sees() -> None:
     window = RecentEvents(10)
     assert window.after(0) is None  # nothing seen: it cannot tell what was missed
-    for event_id in (5, 7, 9):  # ids may have holes (rolled-back inserts): only order matters
+    for event_id in (5, 6, 7):
         window.add(_event(event_id))
-    assert _ids(window.after(4)) == [5, 7, 9]
-    assert _ids(window.after(7)) == [9]
-    assert _ids(window.after(9)) == []
+    assert _ids(window.after(4)) == [5, 6, 7]
+    assert _ids(window.after(6)) == [7]
+    assert _ids(window.after(7)) == []
     assert window.after(3) is None  # event 4 or lower may have been missed: the log decides
-    assert window.after(10) is None  # an id this process has not dispatched yet
+    assert window.after(8) is None  # an id this process has not dispatched yet
+
+
+def test_a_hole_restarts_the_window_after_it() -> None:
+    """Event 8 never reached this process (a failed publish): a resume from before it reads the log."""
+    window = RecentEvents(10)
+    for event_id in (5, 6, 7, 9, 10):
+        window.add(_event(event_id))
+    assert window.after(7) is None and window.after(6) is None
+    assert _ids(window.after(8)) == [9, 10]
 
 
 def test_size_bound_moves_the_floor() -> None:
@@ -127,3 +136,41 @@ def test_broker_resync_empties_the_window(live_server) -> None:
     assert recovery["type"] == "Recovery" and recovery["data"]["recovered"] is True
     assert rt.hub.stats.replays_from_memory == 0  # the log answered
     client.close()
+
+
+def test_a_broker_outage_during_a_replay_is_caught_up_from_the_log(live_server) -> None:
+    """An event published while the broker was down reached neither the window nor the held
+    events of a connection that was replaying: the replay reads the log once more."""
+    import socket
+
+    from itcook.realtime import resume
+    from itcook.realtime.connection import SSE, Connection
+
+    rt = live_server.state
+    with live_server.app.app_context():
+        first = rt.publish_event(_event_without_id("system"))
+        second = rt.publish_event(_event_without_id("system"))
+    wait_for(lambda: rt.hub.recent.newest == second.id, what="the dispatcher")
+    mine, theirs = socket.socketpair()
+    conn = Connection(mine, 1, "anna", SSE, max_bytes=1 << 20, max_frames=1000)
+    rt.hub.add(conn)
+    lost: list[int] = []
+    window_after = rt.hub.recent.after
+
+    def outage_after_the_snapshot(event_id: int):
+        snapshot = window_after(event_id)
+        # Logged while the broker was down (never dispatched here), then the resync.
+        lost.append(rt.history.append(_event_without_id("system")))
+        rt.resync()
+        return snapshot
+
+    rt.hub.recent.after = outage_after_the_snapshot
+    rt.hub.begin_replay(conn, ["system"])
+    conn.last_event_id = first.id
+    resume.catch_up(rt, conn)
+    theirs.settimeout(5)
+    text = b""
+    while b"event: Recovery" not in text:
+        text += theirs.recv(65536)
+    ids = [int(line[4:]) for line in text.decode().splitlines() if line.startswith("id: ")]
+    assert ids == [second.id, lost[0]]
