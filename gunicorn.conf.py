@@ -19,8 +19,10 @@ keepalive = 75
 def post_worker_init(worker):  # noqa: ANN001,ANN201 - gunicorn's hook signature
     """Start the periodic jobs and the event stream in each worker, after the fork."""
     from itcook import start_services
+    from itcook.serving import tune_gc
 
     start_services(worker.wsgi)
+    tune_gc(worker.wsgi)
 
 
 def worker_int(worker):  # noqa: ANN001,ANN201

@@ -23,7 +23,7 @@ app = create_app()
 
 def serve() -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully."""
-    from itcook.serving import make_server
+    from itcook.serving import make_server, tune_gc
 
     host, port = app.config["HOST"], app.config["PORT"]
     # A pool (unbounded) so that stop() can wait for the requests in flight at shutdown.
@@ -31,6 +31,7 @@ def serve() -> None:
     server = make_server(app, host, port, error_log=logging.getLogger("gevent"), spawn=gevent.pool.Pool())
     server.start()
     start_services(app)
+    tune_gc(app)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     base = f"http://{shown}:{server.server_port}"
     print(f"IT Cook is serving on {base}/  (Ctrl-C to stop)\n"

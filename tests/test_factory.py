@@ -57,3 +57,21 @@ def test_readme_settings_table_is_current(runner) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = runner.invoke(args=["itcook", "settings"]).output.strip()
     assert table in readme, "run `flask --app wsgi itcook settings` and paste it into README.md"
+
+
+def test_serving_processes_make_full_collections_rarer(tmp_path) -> None:
+    """``python wsgi.py`` and gunicorn's workers call tune_gc: GC_FULL_EVERY sets the third threshold."""
+    import gc
+
+    from itcook import create_app
+    from itcook.serving import tune_gc
+    from tests.conftest import make_test_config
+
+    saved = gc.get_threshold()
+    try:
+        tune_gc(create_app(make_test_config(tmp_path, GC_FULL_EVERY=250)))
+        assert gc.get_threshold() == (saved[0], saved[1], 250)
+        tune_gc(create_app(make_test_config(tmp_path, GC_FULL_EVERY=0)))  # 0: left alone
+        assert gc.get_threshold() == (saved[0], saved[1], 250)
+    finally:
+        gc.set_threshold(*saved)
