@@ -79,6 +79,7 @@ class RealtimeState:
         # Highest durable id this process has fanned out: the resync point after an outage.
         self.last_dispatched_id = 0
         self.resyncs = 0  # broker outages caught up so far
+        self.closing = False  # set by shutdown: admission refuses new streams (503)
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
@@ -125,7 +126,11 @@ class RealtimeState:
         self.broker.start(self._queue.put, self.resync)
 
     def shutdown(self) -> None:
-        """Close every connection with 1001 and stop the background greenlets."""
+        """Close every connection with 1001, refuse new ones, stop the background greenlets."""
+        # The server may still accept for a moment (gevent closes its listener after this, and
+        # does not wait for handlers it does not track): a client reconnecting at once to this
+        # process would get a stream that nothing closes.
+        self.closing = True
         for conn in list(self.hub.connections):
             conn.abort(CLOSE_GOING_AWAY)
         gevent.killall(self._greenlets, block=True, timeout=5)

@@ -86,6 +86,9 @@ def admit() -> Admission:
     """Everything checked before a stream is accepted: origin, credential, cap, channels, resume."""
     state = _state()
     try:
+        if state.closing:
+            # Its streams were closed with 1001: one accepted now would be left behind.
+            raise ApiError(503, "shutting_down", "the server is shutting down; reconnect")
         check_origin(request, state.config["allowed_origins"])
         after_id = _last_event_id()
         principal = authenticate(request, state.tickets, state.load_principal,

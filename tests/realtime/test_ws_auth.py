@@ -341,3 +341,21 @@ def test_a_remembered_token_still_expires_and_still_needs_an_active_user(live_se
         with pytest.raises(HandshakeRefused):
             ws_connect(live_server, forged)
     assert verified._cache.get(forged) is None
+
+
+def test_a_process_shutting_down_refuses_new_streams(live_server) -> None:
+    """After its streams were closed with 1001, a reconnect that still reaches this process is
+    refused (503) instead of getting a stream that nothing would close."""
+    anna = Api(live_server).register("anna")
+    client = ws_connect(live_server, anna["access_token"])
+    live_server.state.shutdown()
+    with pytest.raises(ConnectionClosed) as closed:
+        client.recv(timeout=5)
+    assert closed.value.code == 1001
+    with pytest.raises(HandshakeRefused) as info:
+        ws_connect(live_server, anna["access_token"])
+    assert _status_and_code(info.value) == (503, "shutting_down")
+    stream = SseStream(live_server, anna["access_token"])
+    assert stream.status == 503 and stream.response.json()["error"]["code"] == "shutting_down"
+    assert live_server.state.hub.stats.handshake_failures["shutting_down"] == 2
+    assert not live_server.state.hub.connections
