@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from itcook.realtime.connection import SSE, WS, Connection
@@ -80,6 +81,15 @@ def _plain_run(events: list[Event]) -> bool:
             return False
         previous = event.id
     return True
+
+
+def _discard(index: dict[str, set[Connection]], channel: str, conn: Connection) -> None:
+    """Take ``conn`` out of ``index[channel]``; an emptied entry goes."""
+    members = index.get(channel)
+    if members is not None:
+        members.discard(conn)
+        if not members:
+            del index[channel]
 
 
 def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
@@ -170,16 +180,8 @@ class Hub:
     def unsubscribe(self, conn: Connection, channel: str) -> None:
         """Remove ``conn`` from ``channel``; an emptied channel is dropped."""
         conn.channels.discard(channel)
-        waiting = self.replaying.get(channel)
-        if waiting is not None:
-            waiting.discard(conn)
-            if not waiting:
-                del self.replaying[channel]
-        members = self.channels.get(channel)
-        if members is not None:
-            members.discard(conn)
-            if not members:
-                del self.channels[channel]
+        _discard(self.replaying, channel, conn)
+        _discard(self.channels, channel, conn)
 
     def revoke(self, channel: str, user_id: int | None) -> int:
         """Take ``user_id``'s connections (everyone's if None) off ``channel``, live or replaying."""
@@ -191,14 +193,8 @@ class Hub:
         return len(dropped)
 
     def drop(self, conn: Connection, channel: str) -> None:
-        """Unsubscribe ``conn`` from ``channel`` (held events too) and tell it why."""
-        waiting = self.replaying.get(channel)
-        if waiting is not None:
-            waiting.discard(conn)
-            if not waiting:
-                del self.replaying[channel]
-        if conn.replay_buffer is not None:
-            conn.replay_buffer = [held for held in conn.replay_buffer if held.event.channel != channel]
+        """Unsubscribe ``conn`` from ``channel`` and tell it why; its held events of the channel
+        are not written either (``write_missing`` writes only the channels a connection has)."""
         self.unsubscribe(conn, channel)
         conn.deliver(control(conn, "Unsubscribed", channels=[wire_channel(channel)],
                              reason="access_revoked"))
@@ -214,11 +210,7 @@ class Hub:
     def pause(self, conn: Connection) -> None:
         """Take a live connection off its channels and hold its events (for a resync)."""
         for channel in conn.channels:
-            members = self.channels.get(channel)
-            if members is not None:
-                members.discard(conn)
-                if not members:
-                    del self.channels[channel]
+            _discard(self.channels, channel, conn)
         self.begin_replay(conn, list(conn.channels))
 
     def end_replay(self, conn: Connection) -> None:
@@ -228,38 +220,39 @@ class Hub:
         """
         held, conn.replay_buffer = conn.replay_buffer or [], None
         self._leave_replay(conn)
-        frames = []
-        websocket = conn.transport == WS
-        for encoded in held:
-            event_id = encoded.event.id
-            if event_id is not None:
-                if event_id <= conn.last_event_id:
-                    continue  # the replay already wrote it
-                conn.last_event_id = event_id
-            frames.append(encoded.ws if websocket else encoded.sse)
-        if frames:
-            conn.deliver(b"".join(frames))  # one write for all of them, as the replay does
+        self.write_missing(conn, held)  # minus what the replay already wrote
         for channel in conn.channels:
             self.channels.setdefault(channel, set()).add(conn)
 
     def _leave_replay(self, conn: Connection) -> None:
         for channel in conn.channels:
-            waiting = self.replaying.get(channel)
-            if waiting is not None:
-                waiting.discard(conn)
-                if not waiting:
-                    del self.replaying[channel]
+            _discard(self.replaying, channel, conn)
 
     # -- fan-out ----------------------------------------------------------------------------
     @staticmethod
-    def deliver(conn: Connection, encoded: Encoded) -> bool:
-        """Write ``encoded`` to ``conn`` unless it already has that event (durable ids only go up)."""
-        event_id = encoded.event.id
-        if event_id is not None:
-            if event_id <= conn.last_event_id:
-                return False  # already sent by a replay
-            conn.last_event_id = event_id
-        return conn.deliver(encoded.ws if conn.transport == WS else encoded.sse)
+    def write_missing(conn: Connection, items: Iterable[Encoded]) -> list[Encoded]:
+        """Write, as one chunk, those of ``items`` that ``conn`` lacks; return the ones written.
+
+        Lacks: on a channel it has, and (durable events) an id above the last it was given —
+        durable ids only go up, so what a replay wrote is not written again by the live path
+        or the held events, nor the other way round. One system call for all of them.
+        """
+        channels, last_id = conn.channels, conn.last_event_id
+        websocket = conn.transport == WS
+        written: list[Encoded] = []
+        for item in items:
+            event = item.event
+            if event.channel not in channels:
+                continue  # revoked or unsubscribed while it waited
+            if event.id is not None:
+                if event.id <= last_id:
+                    continue
+                last_id = event.id
+            written.append(item)
+        conn.last_event_id = last_id
+        if written and not conn.deliver(b"".join(i.ws if websocket else i.sse for i in written)):
+            return []
+        return written
 
     def fanout(self, event: Event) -> int:
         """Encode ``event`` once and write it to every subscriber of its channel; return deliveries."""
@@ -311,13 +304,13 @@ class Hub:
         waiting = self.replaying.get(events[0].channel)
         encoded = [Encoded(event) for event in events] if members or waiting else []
         whole = 0  # connections that got the whole run in one write
-        piecemeal = [0] * len(encoded)  # deliveries to those a replay had already given a part
+        piecemeal: Counter[int | None] = Counter()  # by id: to those a replay had given a part
         if encoded:
             first_id, last_id = events[0].id or 0, events[-1].id or 0
             ws, sse = b"".join(e.ws for e in encoded), b""
             for conn in tuple(members or ()):
                 if conn.last_event_id >= first_id:
-                    self._deliver_each(conn, encoded, piecemeal)
+                    piecemeal.update(item.event.id for item in self.write_missing(conn, encoded))
                     continue
                 conn.last_event_id = last_id
                 if conn.transport == WS:
@@ -334,13 +327,8 @@ class Hub:
                         conn.abort(CLOSE_SLOW_CONSUMER)
         for index, event in enumerate(events):
             self.recent.add(encoded[index] if encoded else event)
-            self.stats.count_event(event.type, whole + (piecemeal[index] if encoded else 0))
-        return whole * len(events) + sum(piecemeal)
-
-    def _deliver_each(self, conn: Connection, encoded: list[Encoded], counts: list[int]) -> None:
-        for index, item in enumerate(encoded):
-            if self.deliver(conn, item):  # skips what the replay already wrote
-                counts[index] += 1
+            self.stats.count_event(event.type, whole + piecemeal[event.id])
+        return whole * len(events) + sum(piecemeal.values())
 
     def user_connections(self, user_id: int) -> list[Connection]:
         """The live connections of ``user_id`` in this process."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gevent
 
-from itcook.realtime.connection import WS, Connection
+from itcook.realtime.connection import Connection
 from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded
-from itcook.realtime.hub import control
+from itcook.realtime.hub import Hub, control
 from itcook.realtime.state import RealtimeState
 
 #: Seconds a replaying connection may take to drain a batch before it counts as a slow consumer.
@@ -140,26 +140,15 @@ def _replay_log(state: RealtimeState, conn: Connection, cursor: int) -> int:
 
 
 def _write_batch(conn: Connection, batch: list[Encoded]) -> int | None:
-    """Write the events of ``batch`` on ``conn``'s channels as one chunk; None if ``conn`` is gone.
+    """Write what ``conn`` lacks of ``batch`` in one write; None once ``conn`` is gone.
 
-    One system call per batch instead of one per event: a resume writes tens of frames at once.
+    A channel revoked while we read (``hub.drop``) is skipped; past half its send buffer the
+    replay waits for the client to read, and closes it as a slow consumer if it does not.
     """
+    written = len(Hub.write_missing(conn, batch))
     if conn.closed:
         return None
-    channels, last_id = conn.channels, conn.last_event_id
-    websocket = conn.transport == WS
-    frames = []
-    for encoded in batch:
-        event = encoded.event
-        # A channel revoked while we read (hub.drop) is skipped; ids only go up (no duplicate).
-        if event.channel in channels and event.id is not None and event.id > last_id:
-            frames.append(encoded.ws if websocket else encoded.sse)
-            last_id = event.id
-    if frames:
-        conn.last_event_id = last_id
-        if not conn.deliver(b"".join(frames)):
-            return None
-        if conn.backlog_bytes > conn.max_bytes // 2 and not conn.flush(DRAIN_TIMEOUT):
-            conn.abort(CLOSE_SLOW_CONSUMER)
-            return None
-    return len(frames)
+    if conn.backlog_bytes > conn.max_bytes // 2 and not conn.flush(DRAIN_TIMEOUT):
+        conn.abort(CLOSE_SLOW_CONSUMER)
+        return None
+    return written

@@ -9,7 +9,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 import gevent.lock
@@ -47,6 +47,7 @@ _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
 _MAX_ID = 2**63 - 1  # the widest id column: a larger id names nothing
 
 Authorizer = Callable[[int, int], bool]
+T = TypeVar("T")
 
 
 def _runs(batch: list[Event]) -> list[list[Event]]:
@@ -318,16 +319,24 @@ class RealtimeState:
     def allowed_channels(self, user_id: int, keys: list[str]) -> list[str]:
         """``keys`` (internal channel keys) minus the scoped ones ``user_id`` may not hold now.
 
-        Redone if a revocation was processed while the authorizers ran: their answer may
-        predate it, and the connection was not yet on the channel for the revocation to find.
+        Redone while revocations land during it (``settled``).
         """
-        allowed = keys
-        for _ in range(5):
-            epoch = self.hub.revocations
-            allowed = [key for key in keys if self._authorized(user_id, key)]
+        return self.settled(lambda: [key for key in keys if self._authorized(user_id, key)])
+
+    def settled(self, authorize: Callable[[], T]) -> T:
+        """``authorize()``, redone (up to 5 times in all) while revocations land during it.
+
+        Authorizers ask the database (a yield): a revocation processed meanwhile would not find
+        a connection that is not on the channel yet, and the answer may predate it.
+        """
+        epoch = self.hub.revocations
+        result = authorize()
+        for _ in range(4):
             if self.hub.revocations == epoch:
                 break
-        return allowed
+            epoch = self.hub.revocations
+            result = authorize()
+        return result
 
     def _authorized(self, user_id: int, key: str) -> bool:
         prefix, _, ident = key.partition(":")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from functools import partial
 from typing import Any
 
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
@@ -173,11 +174,7 @@ class Session:
         done: list[str] = []
         for name in names:
             try:
-                for _ in range(5):  # redone if a revocation was processed while authorizing
-                    epoch = hub.revocations
-                    key = self.state.resolve_channel(self.principal, name)
-                    if hub.revocations == epoch:
-                        break
+                key = self.state.settled(partial(self.state.resolve_channel, self.principal, name))
             except ProtocolError as exc:
                 self.error(exc.code, exc.message, **exc.extra)
                 continue
