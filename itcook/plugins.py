@@ -12,12 +12,13 @@ from itcook import jobs, signals
 from itcook.extensions import db, realtime
 from itcook.models import User
 from itcook.realtime import Principal
+from itcook.validation import MAX_ID
 
 log = logging.getLogger(__name__)
 
 
 def _principal(user_id: int) -> Principal | None:
-    if not 0 < user_id <= 2**63 - 1:  # a forged subject: no such id, and wider ones overflow
+    if not 0 < user_id <= MAX_ID:  # a forged subject: no such id, and wider ones overflow
         return None
     # Two columns on a pooled connection, not an ORM session: this runs on every handshake
     # (a session's begin and teardown cost twice the query itself).
@@ -31,14 +32,14 @@ def _post_channel(user_id: int, post_id: int) -> bool:
     # Every user may follow the comments and typing of any existing post.
     from itcook.community.services import post_exists
 
-    return post_exists(post_id)
+    return 0 < post_id <= MAX_ID and post_exists(post_id)
 
 
 def _group_channel(user_id: int, group_id: int) -> bool:
     # Only members hear a group; losing membership revokes the channel (bridge.py).
     from itcook.groups import is_member
 
-    return is_member(group_id, user_id)
+    return 0 < group_id <= MAX_ID and is_member(group_id, user_id)
 
 
 def _file_and_push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,

@@ -17,8 +17,11 @@ from itcook.extensions import db
 _MISSING = object()
 # Only the calendar form: date.fromisoformat also takes 20240101, week dates and times.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: The largest id a client may name (a signed 64-bit integer, the widest id column).
-MAX_ID = 2**63 - 1
+#: The largest id of a row (``Integer`` keys: 32-bit on PostgreSQL, which refuses to bind a
+#: wider value); a client naming a larger one names nothing.
+MAX_ID = 2**31 - 1
+#: The largest event (and so notification) id: ``BigInteger``.
+MAX_EVENT_ID = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):

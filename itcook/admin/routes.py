@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, jsonify
 
 from itcook.admin import bp, services
 from itcook.auth.services import admin_required, current_user
 from itcook.errors import ApiError
-from itcook.validation import MAX_ID, get_str, json_body
-
-
-def _optional_user_id(body: dict[str, Any]) -> int | None:
-    value = body.get("user_id")
-    # bool is an int subclass: true must not address user 1.
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or not 1 <= value <= MAX_ID):
-        raise ApiError(400, "invalid_field", "user_id: must be a positive integer")
-    return value
+from itcook.validation import get_int, get_str, json_body
 
 
 @bp.post("/notifications")
@@ -31,8 +20,9 @@ def send_notification() -> tuple[Response, int]:
     level = get_str(body, "level", required=False, default="info", max_len=16)
     if level not in services.LEVELS:
         raise ApiError(400, "invalid_field", f"level: must be one of {', '.join(services.LEVELS)}")
+    user_id = get_int(body, "user_id", required=False)
     assert title is not None and message is not None
-    return jsonify(services.send_notification(title, message, level, _optional_user_id(body))), 201
+    return jsonify(services.send_notification(title, message, level, user_id)), 201
 
 
 @bp.get("/users")

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
 from itcook.models import User
+from itcook.validation import MAX_ID
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,7 +130,7 @@ def load_active_user(user_id: Any) -> User | None:
         ident = int(user_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < ident <= 2**63 - 1:  # no such id; the database would overflow on a wider one
+    if not 0 < ident <= MAX_ID:  # no such id; the database cannot even bind a wider one
         return None
     user = db.session.get(User, ident)
     return user if user is not None and user.is_active else None

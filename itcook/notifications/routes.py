@@ -8,7 +8,7 @@ from flask_jwt_extended import jwt_required
 from itcook.auth.services import current_user
 from itcook.errors import ApiError
 from itcook.notifications import bp, services
-from itcook.validation import get_int, get_int_list, json_body, query_bool
+from itcook.validation import MAX_EVENT_ID, get_int, get_int_list, json_body, query_bool
 
 
 @bp.get("")
@@ -34,6 +34,6 @@ def mark_read() -> Response:
         raise ApiError(400, "invalid_field", "ids, up_to_id: give one of them, not both")
     if body.get("ids") is None and body.get("up_to_id") is None:
         raise ApiError(400, "missing_field", "ids or up_to_id is required")
-    ids = get_int_list(body, "ids", required=False)
-    up_to_id = None if ids is not None else get_int(body, "up_to_id")
+    ids = get_int_list(body, "ids", required=False, maximum=MAX_EVENT_ID)
+    up_to_id = None if ids is not None else get_int(body, "up_to_id", maximum=MAX_EVENT_ID)
     return jsonify(services.mark_read(current_user(), ids, up_to_id))
