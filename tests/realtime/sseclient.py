@@ -41,3 +41,21 @@ class SseStream:
 
     def close(self) -> None:
         self.response.close()
+
+
+def read_sse_until(sock: Any, marker: bytes, timeout: float = 5.0) -> str:
+    """The SSE bytes a raw socket receives up to and including ``marker`` (bounded: ``timeout``
+    per read, and the peer closing first is a failure)."""
+    sock.settimeout(timeout)
+    text = b""
+    while marker not in text:
+        chunk = sock.recv(65536)
+        assert chunk, f"the stream ended before {marker!r}: {text[-300:]!r}"
+        text += chunk
+    return text.decode()
+
+
+def sse_fields(text: str, field: str) -> list[str]:
+    """The values of every ``<field>: `` line of an SSE text."""
+    prefix = f"{field}: "
+    return [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]

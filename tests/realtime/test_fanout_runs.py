@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import socket
 
 from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.hub import Hub
 from itcook.realtime.recent import RecentEvents
+from tests.realtime.sseclient import sse_fields
+from tests.security.frames import TEXT, RawWs
 
 
 def _events(first_id: int, count: int, channel: str = "system", **extra) -> list[Event]:
@@ -21,36 +22,29 @@ class Peer:
     """A hub connection over a real socket pair, and the client end that reads what it got."""
 
     def __init__(self, hub: Hub, transport: str = WS, user_id: int = 1, channel: str = "system") -> None:
-        server, self.client = socket.socketpair()
+        server, client = socket.socketpair()
         server.setblocking(False)
-        self.client.settimeout(5)
         self.conn = Connection(server, user_id, "u", transport, max_bytes=1 << 20, max_frames=1000)
         hub.add(self.conn)
         hub.subscribe(self.conn, channel)
-        self.buffer = b""
+        self.reader = RawWs.over(client)  # the strict frame parser of the security tests
+        self.seen: list[int] = []
 
     def ids(self) -> list[int]:
         """The ids of every frame written so far (WebSocket frames or SSE messages)."""
-        self.client.setblocking(False)
+        self.reader.sock.setblocking(False)
         try:
-            while True:
-                chunk = self.client.recv(1 << 16)
-                if not chunk:
-                    break
-                self.buffer += chunk
+            while chunk := self.reader.sock.recv(1 << 16):
+                self.reader.buf += chunk
         except BlockingIOError:
             pass
         if self.conn.transport == SSE:
-            return [int(line[4:]) for line in self.buffer.decode().split("\n") if line.startswith("id: ")]
-        ids, data = [], self.buffer
-        while data:
-            assert data[0] == 0x81, "not a text frame"
-            length, start = data[1], 2
-            if length == 126:
-                length, start = int.from_bytes(data[2:4], "big"), 4
-            ids.append(json.loads(data[start:start + length])["id"])
-            data = data[start + length:]
-        return ids
+            return [int(i) for i in sse_fields(self.reader.buf.decode(), "id")]
+        while self.reader.buf:  # the hub writes whole frames: every one is complete here
+            frame = self.reader.next_frame(timeout=1)
+            assert frame is not None and frame.opcode == TEXT
+            self.seen.append(frame.json()["id"])
+        return self.seen
 
 
 def test_a_run_reaches_every_subscriber_once_in_order() -> None:

@@ -12,6 +12,7 @@ from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
 from tests.realtime.conftest import wait_for
+from tests.realtime.sseclient import read_sse_until, sse_fields
 from tests.realtime.test_resume import TRANSPORTS, Stream
 from tests.realtime.wsclient import Api, ws_connect
 
@@ -192,12 +193,8 @@ def test_a_revocation_during_a_replay_stops_that_channel_mid_way(live_server) ->
         resume.catch_up(state, conn)
     finally:
         del state.history.replay
-    theirs.settimeout(5)
-    text = b""
-    while b"event: Recovery" not in text:
-        text += theirs.recv(65536)
-    sent = [line for line in text.decode().splitlines() if line.startswith("event: ")]
-    assert sent == ["event: NewGroupPost", "event: Unsubscribed", "event: GoalAchieved", "event: Recovery"]
+    sent = sse_fields(read_sse_until(theirs, b"event: Recovery"), "event")
+    assert sent == ["NewGroupPost", "Unsubscribed", "GoalAchieved", "Recovery"]
     assert batches[0] == ["group:5", "user:1"] and batches[-1] == ["user:1"]
     state.hub.remove(conn, "normal")
     mine.close()

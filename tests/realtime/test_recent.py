@@ -7,6 +7,7 @@ import random
 from itcook.realtime.events import Encoded, Event
 from itcook.realtime.recent import RecentEvents
 from tests.realtime.conftest import wait_for
+from tests.realtime.sseclient import read_sse_until, sse_fields
 from tests.realtime.wsclient import Api, ws_connect
 
 
@@ -168,9 +169,5 @@ def test_a_broker_outage_during_a_replay_is_caught_up_from_the_log(live_server) 
     rt.hub.begin_replay(conn, ["system"])
     conn.last_event_id = first.id
     resume.catch_up(rt, conn)
-    theirs.settimeout(5)
-    text = b""
-    while b"event: Recovery" not in text:
-        text += theirs.recv(65536)
-    ids = [int(line[4:]) for line in text.decode().splitlines() if line.startswith("id: ")]
+    ids = [int(i) for i in sse_fields(read_sse_until(theirs, b"event: Recovery"), "id")]
     assert ids == [second.id, lost[0]]

@@ -63,9 +63,20 @@ class RawWs:
     """A WebSocket opened with a raw handshake; frames are sent as given and read one by one."""
 
     def __init__(self, port: int, token: str, query: str = "", rcvbuf: int | None = None) -> None:
-        self.sock, head = raw_handshake(port, "/api/v1/realtime/ws" + query,
-                                        headers={"Authorization": f"Bearer {token}"}, rcvbuf=rcvbuf)
+        sock, head = raw_handshake(port, "/api/v1/realtime/ws" + query,
+                                   headers={"Authorization": f"Bearer {token}"}, rcvbuf=rcvbuf)
         assert head.startswith("HTTP/1.1 101"), head
+        self._attach(sock)
+
+    @classmethod
+    def over(cls, sock: socket.socket) -> RawWs:
+        """The reading side of a socket already past its handshake (a socket pair in hub tests)."""
+        ws = cls.__new__(cls)
+        ws._attach(sock)
+        return ws
+
+    def _attach(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.buf = bytearray()
         self.eof = False
 

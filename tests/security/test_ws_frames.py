@@ -117,7 +117,8 @@ def _one_case(live_server, api, observer, user, frames, answers, close_code, rea
         seen, last = ws.data_frames_until(lambda f: f.opcode == PONG and f.payload == b"still-open")
         assert last is not None and last.opcode == PONG, "the connection did not survive"
         ws.send(build(TEXT, SUBSCRIBE))  # and still works
-        assert ws.data_frames_until(lambda f: f.opcode == TEXT and f.json()["type"] == "Subscribed")[1]
+        _, ok = ws.data_frames_until(lambda f: f.opcode == TEXT and f.json()["type"] == "Subscribed")
+        assert ok is not None and ok.opcode == TEXT and ok.json()["type"] == "Subscribed"
         ws.send(build(CLOSE, close_payload(1000)))
         reason = "normal"
     else:
