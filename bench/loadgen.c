@@ -79,6 +79,8 @@ static int epfd;
 /* counters */
 static int64_t frames_total = 0, gaps = 0, dups = 0, other_frames = 0;
 static int64_t eofs = 0, server_closes = 0, failures = 0, retries = 0, handshake_errors = 0;
+/* Resumes the server answered with recovered:false: it could not replay what was missed. */
+static int64_t unrecovered = 0;
 static int last_close_code = 0;
 static char last_error[256] = "";
 
@@ -269,6 +271,7 @@ static void on_json(conn_t *c, const char *p, size_t n, int64_t now) {
         } else {
             set_error("Recovery without recovered:true: %.*s", (int)(n < 200 ? n : 200), p);
             failures++;
+            unrecovered++;
         }
     }
 }
@@ -562,9 +565,11 @@ static void finish_op(int timed_out) {
             resumed += conns[i].recovered;
         }
         reply("{\"op\":\"storm\",\"open\":%d,\"resumed\":%d,\"replayed\":%lld,\"failures\":%lld,"
+              "\"unrecovered\":%lld,"
               "\"retries\":%lld,\"elapsed_s\":%.6f,\"cpu_s\":%.3f,\"frames\":%lld,\"gaps\":%lld,"
               "\"dups\":%lld,\"timed_out\":%d,\"error\":\"%s\"}",
-              open, resumed, (long long)replayed, (long long)failures, (long long)retries,
+              open, resumed, (long long)replayed, (long long)failures, (long long)unrecovered,
+              (long long)retries,
               (t - op_start) / 1e9, cpu / 1e9, (long long)(frames_total - w_frames0),
               (long long)(gaps - w_gaps0), (long long)(dups - w_dups0), timed_out, last_error);
     } else if (op == OP_VERIFY) {
@@ -627,7 +632,7 @@ static void command(char *line) {
         reply("armed");
     } else if (!strcmp(name, "storm")) {
         begin(OP_STORM, b);
-        failures = retries = 0;
+        failures = retries = unrecovered = 0;
         for (int i = 0; i < nconns; i++) {
             conn_t *c = &conns[i];
             hard_close(c);
