@@ -32,14 +32,14 @@ def _get_post(post_id: int) -> Post:
     return post
 
 
-def _get_active_user(user_id: int) -> User:
+def get_active_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         raise ApiError(404, "not_found", "user not found")
     return user
 
 
-def _display_names(user_ids: Iterable[int]) -> dict[int, str]:
+def display_names(user_ids: Iterable[int]) -> dict[int, str]:
     ids = set(user_ids)
     if not ids:
         return {}
@@ -63,7 +63,7 @@ def _count(stmt: Select[Any]) -> int:
 
 def _posts_to_dicts(posts: list[Post], viewer_id: int) -> list[dict[str, Any]]:
     # One query for the authors and one for the viewer's likes, whatever the page size.
-    names = _display_names(post.author_id for post in posts)
+    names = display_names(post.author_id for post in posts)
     ids = [post.id for post in posts]
     liked = set(db.session.scalars(
         select(Like.post_id).where(Like.user_id == viewer_id, Like.post_id.in_(ids)))) if ids else set()
@@ -80,7 +80,7 @@ def _posts_to_dicts(posts: list[Post], viewer_id: int) -> list[dict[str, Any]]:
 
 
 def _comments_to_dicts(comments: list[Comment]) -> list[dict[str, Any]]:
-    names = _display_names(comment.author_id for comment in comments)
+    names = display_names(comment.author_id for comment in comments)
     return [{
         "id": comment.id,
         "post_id": comment.post_id,
@@ -209,7 +209,7 @@ def _refuse_self(follower: User, user_id: int) -> None:
 def follow_user(follower: User, user_id: int) -> tuple[dict[str, Any], bool]:
     """Follow an active user once; return the state and whether this call created the follow."""
     _refuse_self(follower, user_id)
-    _get_active_user(user_id)
+    get_active_user(user_id)
     if _is_following(follower.id, user_id):
         return _follow_state(user_id, True), False
     try:
@@ -219,7 +219,7 @@ def follow_user(follower: User, user_id: int) -> tuple[dict[str, Any], bool]:
         db.session.rollback()
         if _is_following(follower.id, user_id):  # a concurrent identical request won
             return _follow_state(user_id, True), False
-        _get_active_user(user_id)
+        get_active_user(user_id)
         raise
     emit(user_followed, follower_id=follower.id, follower_name=follower.display_name,
          followed_id=user_id)
@@ -239,7 +239,7 @@ def unfollow_user(follower: User, user_id: int) -> dict[str, Any]:
 
 def public_profile(viewer: User, user_id: int) -> dict[str, Any]:
     """An active user's public profile with follow and post counts."""
-    user = _get_active_user(user_id)
+    user = get_active_user(user_id)
     return {
         "id": user.id,
         "username": user.username,

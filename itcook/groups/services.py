@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from itcook.community.services import display_names, get_active_user
 from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import Group, GroupInvite, GroupMember, GroupPost, User, isoformat, utcnow
@@ -53,13 +54,6 @@ def _require_owner(group: Group, user: User) -> None:
         raise ApiError(403, "not_group_owner", "only the owner of this group may do this")
 
 
-def _names(user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
-    return {row.id: row.display_name for row in rows}
-
-
 # --- response shapes -------------------------------------------------------------------------
 
 def _groups_to_dicts(groups: list[Group], viewer_id: int) -> list[dict[str, Any]]:
@@ -73,7 +67,7 @@ def _groups_to_dicts(groups: list[Group], viewer_id: int) -> list[dict[str, Any]
         GroupMember.group_id.in_(ids), GroupMember.user_id == viewer_id)).all())
     invited = set(db.session.scalars(select(GroupInvite.group_id).where(
         GroupInvite.group_id.in_(ids), GroupInvite.user_id == viewer_id)))
-    names = _names({group.owner_id for group in groups})
+    names = display_names({group.owner_id for group in groups})
     return [{
         "id": group.id,
         "name": group.name,
@@ -89,7 +83,7 @@ def _groups_to_dicts(groups: list[Group], viewer_id: int) -> list[dict[str, Any]
 
 
 def _post_dicts(posts: list[GroupPost]) -> list[dict[str, Any]]:
-    names = _names({post.author_id for post in posts})
+    names = display_names({post.author_id for post in posts})
     return [{"id": post.id, "group_id": post.group_id, "author_id": post.author_id,
              "author_name": names.get(post.author_id, ""), "content": post.content,
              "created_at": isoformat(post.created_at)} for post in posts]
@@ -206,9 +200,7 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
     """The owner invites an active user; True if the invitation is new (then it is announced)."""
     group = _get_group(group_id)
     _require_owner(group, owner)
-    invitee = db.session.get(User, user_id)
-    if invitee is None or not invitee.is_active:
-        raise ApiError(404, "not_found", "user not found")
+    get_active_user(user_id)
     if is_member(group_id, user_id):
         raise ApiError(409, "already_member", "this user is already a member of the group")
     existing = db.session.get(GroupInvite, (group_id, user_id))

@@ -62,9 +62,8 @@ def _key(keys: dict[str, Any], name: str, size: int) -> str:
         try:  # an uncompressed point on P-256, or the encryption to it would fail later
             ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
         except ValueError:
+            # 65 bytes that do not start with 0x04 (uncompressed) do not decode either.
             raise invalid_field("keys.p256dh", "must be an uncompressed P-256 public key") from None
-        if raw[0] != 0x04:
-            raise invalid_field("keys.p256dh", "must be an uncompressed P-256 public key")
     return value.rstrip("=")
 
 

@@ -26,6 +26,7 @@ from itcook.extensions import db
 from itcook.models import FridgeItem, Recipe, RecipeJob, isoformat, utcnow
 from itcook.recipes.generators import GenerationError, Generator, make_generator, parse_draft
 from itcook.signals import emit, recipe_failed, recipe_generated
+from itcook.validation import unstorable
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ def parse_ingredients(body: Mapping[str, Any]) -> list[str] | None:
             raise _invalid(f"ingredients[{i}]: must be at most {MAX_INGREDIENT_LEN} characters")
         if any(unicodedata.category(ch) == "Cc" for ch in name):
             raise _invalid(f"ingredients[{i}]: must not contain control characters")
-        if any(unicodedata.category(ch) == "Cs" for ch in name):  # JSON's "\ud800": no UTF-8 form
-            raise _invalid(f"ingredients[{i}]: must not contain unpaired surrogates")
+        if problem := unstorable(name):  # JSON's "\ud800": no UTF-8 form
+            raise _invalid(f"ingredients[{i}]: {problem}")
         # "Egg" and "egg " are one ingredient; the first spelling is kept.
         if name.casefold() not in seen:
             seen.add(name.casefold())
