@@ -29,7 +29,7 @@ def test_slow_consumer_close_does_not_tear_a_frame(live_server, api, bystander, 
     received = bytearray()
     done = gevent.event.Event()
 
-    def trickle() -> None:  # 2 KB every 5 ms while the server writes; then all that is left
+    def trickle() -> None:  # 2 KB every 20 ms while the server writes; then all that is left
         ws.sock.settimeout(10)
         for _ in range(200_000):
             try:
@@ -41,7 +41,8 @@ def test_slow_consumer_close_does_not_tear_a_frame(live_server, api, bystander, 
             if not chunk:
                 break
             received.extend(chunk)
-            gevent.sleep(0.005 if not conn.closed else 0)
+            # 100 KB/s: far below what even a slow database lets the publisher write.
+            gevent.sleep(0.02 if not conn.closed else 0)
         done.set()
 
     state = live_server.state
