@@ -52,6 +52,9 @@ def core_sets() -> tuple[set[int], set[int]]:
 
 
 SERVER_CPUS, CLIENT_CPUS = core_sets()
+#: Every core this run may use. Read here, at import: the driver later pins itself to
+#: CLIENT_CPUS, after which its own affinity no longer tells what the machine has.
+ALL_CPUS = sorted(SERVER_CPUS | CLIENT_CPUS)
 
 
 def raise_nofile() -> int:
