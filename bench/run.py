@@ -172,6 +172,12 @@ def build_table(results: dict[str, Any], params: Params) -> list[dict[str, Any]]
     if "ratio" in rd:
         text = (f"{rd['ratio']:.2f}× ({_num(rd['two_processes_deliveries_per_s'])} vs "
                 f"{_num(rd['one_process_deliveries_per_s'])}/s)")
+        if "ceiling_ratio" in rd:  # older result files have no CPU accounting
+            two = rd["runs"]["two"]
+            text += (f"; {two['machine_busy_cores']:.1f} cores busy, "
+                     f"{two['cpu_us_per_delivery']['machine']:.1f} µs CPU per delivery "
+                     f"(load generators {two['cpu_us_per_delivery']['loadgens']:.1f}): "
+                     f"ceiling here {rd['ceiling_ratio']:.2f}×")
         ok = bool(rd["ratio"] >= 1.6)
     else:
         text, ok = rd.get("skipped") or rd.get("error") or "—", None
