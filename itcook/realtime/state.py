@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import gevent
 import gevent.lock
 import gevent.queue
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from itcook.realtime.auth import Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
@@ -348,6 +348,10 @@ class RealtimeState:
 
     def load_principal(self, user_id: int) -> Principal | None:
         """Resolve a user id through the app's loader (active users only)."""
+        if has_app_context() and current_app._get_current_object() is self.app:
+            # A handshake is already inside this app's context; pushing another costs a
+            # third of the lookup itself.
+            return self.principal_loader(user_id)
         with self.app.app_context():
             return self.principal_loader(user_id)
 

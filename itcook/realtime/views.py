@@ -128,6 +128,12 @@ def _valid_key(key: str) -> bool:
         return False
 
 
+#: The request headers simple-websocket's handshake reads (Sec-WebSocket-Protocol: the reply
+#: names the subprotocol).
+_HANDSHAKE_HEADERS = frozenset({"HTTP_HOST", "HTTP_UPGRADE", "HTTP_CONNECTION", "HTTP_SEC_WEBSOCKET_KEY",
+                                "HTTP_SEC_WEBSOCKET_VERSION", "HTTP_SEC_WEBSOCKET_PROTOCOL"})
+
+
 @bp.before_request
 def _before_websocket() -> None:
     if request.endpoint != "realtime.ws":
@@ -141,6 +147,12 @@ def _before_websocket() -> None:
     # memory of a connection; hiding the offer makes the handshake decline it.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.realtime_admission = admit()
+    # simple-websocket rebuilds the request from every HTTP_* key and parses it again; it
+    # needs the handshake's own headers only. The rest (the credential, cookies, user agent)
+    # would cost parsing time and stay in memory as long as the connection.
+    environ = request.environ
+    for key in [k for k in environ if k.startswith("HTTP_") and k not in _HANDSHAKE_HEADERS]:
+        del environ[key]
     # Hand simple-websocket the server's own socket: under gevent it would otherwise dup() it
     # and every connection would hold two descriptors (and a process half as many clients).
     request.environ["werkzeug.socket"] = take_socket(request.environ)
