@@ -10,6 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
+from itcook.signals import request_refused
+
 log = logging.getLogger(__name__)
 
 
@@ -44,11 +46,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(WebsocketMismatch)
     def _not_websocket(exc: WebsocketMismatch) -> Response:
-        # A plain HTTP request to a WebSocket-only route (or the reverse).
-        realtime = current_app.extensions.get("realtime")
-        if realtime is not None and request.path.rstrip("/").endswith("/realtime/ws"):
-            # Routing refused it before the plugin saw it: count it with its handshake failures.
-            realtime.hub.stats.handshake_failures["websocket_required"] += 1
+        # A plain HTTP request to a WebSocket-only route (or the reverse). Routing refused it
+        # before any view saw it: the route's owner may want to count it.
+        request_refused.send(current_app._get_current_object(), reason="websocket_required",
+                             path=request.path)
         return error_response(400, "websocket_required", "this route only speaks WebSocket "
                               "(send Upgrade: websocket)")
 

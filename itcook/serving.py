@@ -21,6 +21,8 @@ import gevent
 from flask import Flask
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from itcook.signals import request_refused
+
 _TIMEOUT_BODY = b'{"error":{"code":"request_timeout","message":"the request head took too long"}}\n'
 _TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                      b"Content-Type: application/json\r\n"
@@ -70,11 +72,8 @@ class BoundedHandler(WSGIHandler):
         return super()._handle_client_error(ex)
 
     def _count(self, reason: str) -> None:
-        """Count a refusal where /stats and /metrics show the others (handshake failures)."""
-        extensions = getattr(self.server.application, "extensions", {})
-        state = extensions.get("realtime") if isinstance(extensions, dict) else None
-        if state is not None:
-            state.hub.stats.handshake_failures[reason] += 1
+        """Tell whoever counts refusals (the real-time plugin) that this one happened here."""
+        request_refused.send(self.server.application, reason=reason, path=None)
 
 
 def tune_gc(app: Flask) -> None:

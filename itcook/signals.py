@@ -61,3 +61,9 @@ event_published = _signals.signal("realtime-event-published")
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the real app (not the proxy) as sender; call only after commit."""
     signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
+
+#: Sent by the HTTP layer (``serving.py``, ``errors.py``) when it refuses a request before any
+#: view runs: reason ("malformed_request", "header_timeout", "websocket_required"), path (None
+#: when no request line was read). The real-time plugin counts the ones aimed at it with its
+#: handshake failures (README, "Stats").
+request_refused = _signals.signal("request-refused")

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from itcook import signals
 from itcook.realtime.auth import Principal, PrincipalLoader
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.state import Authorizer, RealtimeState
@@ -31,7 +32,7 @@ class Realtime:
         from itcook.realtime import bridge
         from itcook.realtime.auth import define_ticket_table
         from itcook.realtime.history import define_tables
-        from itcook.realtime.views import bp, sock
+        from itcook.realtime.views import bp, count_http_refusal, sock
         from itcook.realtime.websocket import SERVER_OPTIONS
 
         config = {**app.config.get_namespace("REALTIME_"),
@@ -45,6 +46,7 @@ class Realtime:
             app.register_blueprint(bp)
         sock.init_app(app)
         bridge.connect(app, self)
+        signals.request_refused.connect(count_http_refusal, sender=app, weak=False)
         from itcook import jobs
 
         # Retention: one periodic job prunes the log (and expired tickets); off when 0.

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask_jwt_extended import get_jwt_identity, jwt_required
 from flask_sock import Sock
 
@@ -104,6 +104,18 @@ def admit() -> Admission:
         state.hub.stats.handshake_failures[exc.code] += 1
         raise
     return Admission(principal, channels, after_id, dropped)
+
+
+#: Refusals of the HTTP layer that count as this plugin's handshake failures whatever the path:
+#: the request never got far enough to say where it was going.
+_HTTP_REFUSALS = frozenset({"malformed_request", "header_timeout"})
+
+
+def count_http_refusal(app: Flask, reason: str, path: str | None = None, **_: Any) -> None:
+    """Receiver of ``signals.request_refused``: count the refusals aimed at the plugin."""
+    if reason in _HTTP_REFUSALS or (path is not None
+                                    and path.rstrip("/") == f"{bp.url_prefix}/ws"):
+        app.extensions["realtime"].hub.stats.handshake_failures[reason] += 1
 
 
 def _stream_joins() -> None:

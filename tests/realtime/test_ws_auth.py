@@ -283,6 +283,11 @@ def test_plain_get_and_bad_handshake_are_json_400(live_server) -> None:
     response = api.call("GET", "/realtime/ws", anna)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "websocket_required"
+    # Routing refused it before the plugin's view ran; it still counts as the plugin's refusal,
+    # once. Other routes' errors are not the plugin's.
+    assert dict(live_server.state.hub.stats.handshake_failures) == {"websocket_required": 1}
+    assert api.call("GET", "/realtime/nowhere/ws", anna).status_code == 404
+    assert dict(live_server.state.hub.stats.handshake_failures) == {"websocket_required": 1}
     sock, head = raw_handshake(live_server.port, headers={"Sec-WebSocket-Version": "8"})
     assert head.startswith("HTTP/1.1 400")
     sock.close()
