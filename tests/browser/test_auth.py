@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from flask_jwt_extended import create_access_token
 
-from itcook.extensions import db
-from itcook.models import User
 from tests.browser.conftest import open_harness, start_client, wait_open
 from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api
@@ -80,10 +78,7 @@ def test_forged_token_over_subprotocol_gives_up_after_one_handshake(live_server,
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
 def test_disabled_user_is_not_reconnected(live_server, new_page, requests_seen, transport) -> None:
     api = Api(live_server)
-    anna, root = api.register("anna"), api.register("root")
-    with live_server.app.app_context():
-        db.session.get(User, root["user"]["id"]).role = "admin"
-        db.session.commit()
+    anna, root = api.register("anna"), api.register_admin()
     page = new_page(init_script="delete window.WebSocket;" if transport == "sse" else None)
     open_harness(page, live_server)
     start_client(page, anna["access_token"], getTokenMode=None)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from itcook.extensions import db
-from itcook.models import User
 from tests.browser.conftest import ARTIFACTS, demo_register, open_harness, start_client, wait_open
 from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api
@@ -58,12 +56,6 @@ def test_demo_page_live_feed_typing_and_comments_between_two_users(live_server, 
     assert _post_item(anna, post_id).locator(".likes").text_content() == "1"
 
 
-def _make_admin(server: Any, api: Api, username: str) -> dict[str, Any]:
-    user = api.register(username)
-    with server.app.app_context():
-        db.session.get(User, user["user"]["id"]).role = "admin"
-        db.session.commit()
-    return user
 
 
 def test_status_page_signs_in_an_admin_and_follows_the_numbers(live_server, new_page) -> None:
@@ -71,7 +63,7 @@ def test_status_page_signs_in_an_admin_and_follows_the_numbers(live_server, new_
     from playwright.sync_api import expect
 
     api = Api(live_server)
-    _make_admin(live_server, api, "root")
+    api.register_admin()
     anna = api.register("anna")
     status = new_page()
     status.goto(live_server.url + "/api/v1/realtime/status")

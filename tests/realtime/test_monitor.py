@@ -9,8 +9,6 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from itcook.extensions import db
-from itcook.models import User
 from itcook.realtime import monitor
 from itcook.realtime.stats import merge_snapshots
 from itcook.realtime.timeline import Timeline, series
@@ -32,12 +30,6 @@ def scrape(server: Any, path: str = "/metrics", **kwargs: Any) -> dict[tuple[str
     return samples
 
 
-def _admin(server: Any, api: Api, name: str = "root") -> dict[str, Any]:
-    user = api.register(name)
-    with server.app.app_context():
-        db.session.get(User, user["user"]["id"]).role = "admin"
-        db.session.commit()
-    return user
 
 
 def test_metrics_follow_connections_events_and_failures(live_server) -> None:
@@ -116,7 +108,7 @@ def test_status_data_is_for_admins_only(live_server) -> None:
     assert api.call("GET", "/realtime/status/data").json()["error"]["code"] == "missing_token"
     forbidden = api.call("GET", "/realtime/status/data", anna, expect=403)
     assert forbidden.json()["error"]["code"] == "forbidden"
-    root = _admin(live_server, api)
+    root = api.register_admin()
     api.call("POST", "/community/posts", anna, expect=201, json={"content": "Okroshka"})
     wait_for(lambda: live_server.state.hub.stats.events_today == 1, what="the event")
     body = api.call("GET", "/realtime/status/data", root, expect=200).json()

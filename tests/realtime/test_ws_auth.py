@@ -182,13 +182,7 @@ def _token_for(case: str, app, live_server, api: Api, anna: dict) -> str | None:
         return _forged(app, 999_999)
     if case in ("user_deleted_after_login", "user_disabled_after_login"):
         doomed = api.register("doomed")
-        admin = api.register("root")
-        with app.app_context():
-            from itcook.extensions import db
-            from itcook.models import User
-
-            db.session.get(User, admin["user"]["id"]).role = "admin"
-            db.session.commit()
+        admin = api.register_admin()
         if case == "user_deleted_after_login":
             api.call("DELETE", f"/admin/users/{doomed['user']['id']}", admin, expect=204)
         else:
@@ -296,13 +290,7 @@ def test_plain_get_and_bad_handshake_are_json_400(live_server) -> None:
 def test_user_disabled_after_connecting_is_disconnected(live_server) -> None:
     api = Api(live_server)
     anna = api.register("anna")
-    admin = api.register("root")
-    with live_server.app.app_context():
-        from itcook.extensions import db
-        from itcook.models import User
-
-        db.session.get(User, admin["user"]["id"]).role = "admin"
-        db.session.commit()
+    admin = api.register_admin()
     client = ws_connect(live_server, anna["access_token"])
     api.call("POST", f"/admin/users/{anna['user']['id']}/disable", admin, expect=200)
     with pytest.raises(ConnectionClosed) as info:

@@ -30,13 +30,8 @@ def _collect(client, limit: int = 200) -> list[dict]:
 
 def test_each_event_type_reaches_exactly_its_recipients(live_server) -> None:
     api = Api(live_server)
-    anna, bob, carol, root = (api.register(n) for n in ("anna", "bob", "carol", "root"))
-    with live_server.app.app_context():
-        from itcook.extensions import db
-        from itcook.models import User
-
-        db.session.get(User, root["user"]["id"]).role = "admin"
-        db.session.commit()
+    anna, bob, carol = (api.register(n) for n in ("anna", "bob", "carol"))
+    root = api.register_admin()
     clients = {name: ws_connect(live_server, user["access_token"])
                for name, user in (("anna", anna), ("bob", bob), ("carol", carol), ("root", root))}
 

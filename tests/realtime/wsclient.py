@@ -226,6 +226,7 @@ class Api:
     def __init__(self, server: Any) -> None:
         self.base = server.url + "/api/v1"
         self.http = requests.Session()
+        self.app = server.app
 
     def register(self, username: str, password: str = "secret123") -> dict[str, Any]:
         response = self.http.post(f"{self.base}/auth/register",
@@ -233,6 +234,17 @@ class Api:
         assert response.status_code == 201, response.text
         user = response.json()
         user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
+        return user
+
+    def register_admin(self, username: str = "root") -> dict[str, Any]:
+        """Register a user and make them an administrator (no route does that: the database)."""
+        from itcook.extensions import db
+        from itcook.models import User
+
+        user = self.register(username)
+        with self.app.app_context():
+            db.session.get(User, user["user"]["id"]).role = "admin"
+            db.session.commit()
         return user
 
     def call(self, method: str, path: str, user: dict[str, Any] | None = None,

@@ -69,13 +69,7 @@ def test_an_expired_ticket_is_refused_on_sse(live_server, api) -> None:
 def test_a_ticket_of_a_user_deleted_or_disabled_since_is_refused(live_server, api, transport,
                                                                   action, expect) -> None:
     anna = api.register("anna")
-    admin = api.register("root")
-    with live_server.app.app_context():
-        from itcook.extensions import db
-        from itcook.models import User
-
-        db.session.get(User, admin["user"]["id"]).role = "admin"
-        db.session.commit()
+    admin = api.register_admin()
     ticket = api.call("POST", "/realtime/ticket", anna, expect=201).json()["ticket"]
     path = f"/admin/users/{anna['user']['id']}" + ("/disable" if action == "POST" else "")
     api.call(action, path, admin, expect=expect)
