@@ -226,7 +226,7 @@ class Api:
     def __init__(self, server: Any) -> None:
         self.base = server.url + "/api/v1"
         self.http = requests.Session()
-        self.app = server.app
+        self.server = server  # an in-process LiveServer has ``app``; a cluster process does not
 
     def register(self, username: str, password: str = "secret123") -> dict[str, Any]:
         response = self.http.post(f"{self.base}/auth/register",
@@ -242,7 +242,7 @@ class Api:
         from itcook.models import User
 
         user = self.register(username)
-        with self.app.app_context():
+        with self.server.app.app_context():
             db.session.get(User, user["user"]["id"]).role = "admin"
             db.session.commit()
         return user
