@@ -353,3 +353,37 @@ def test_a_process_shutting_down_refuses_new_streams(live_server) -> None:
     assert stream.status == 503 and stream.response.json()["error"]["code"] == "shutting_down"
     assert live_server.state.hub.stats.handshake_failures["shutting_down"] == 2
     assert not live_server.state.hub.connections
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+def test_database_failure_while_admitting_is_json_500_and_the_pool_recovers(live_server, transport) -> None:
+    """The user check runs on the pool's raw connection: a failing query is still the API's
+    ``500 database_error`` (not ``internal_error``), nobody joins, and the next handshake works."""
+    from sqlalchemy import text
+
+    from itcook.extensions import db
+
+    api = Api(live_server)
+    anna = api.register("anna")
+
+    def rename(old: str, new: str) -> None:
+        with live_server.app.app_context():
+            db.session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+            db.session.commit()
+
+    rename("users", "users_away")
+    try:
+        if transport == "sse":
+            response = api.call("GET", "/realtime/sse", anna, stream=True)
+            status, body = response.status_code, response.json()
+            response.close()
+        else:
+            with pytest.raises(HandshakeRefused) as info:
+                ws_connect(live_server, anna["access_token"])
+            status, body = info.value.status, json.loads(info.value.body)
+    finally:
+        rename("users_away", "users")
+    assert (status, body["error"]["code"]) == (500, "database_error"), body
+    assert live_server.state.hub.connections == set()
+    ws_connect(live_server, anna["access_token"]).close()
+    SseStream(live_server, anna["access_token"]).close()
