@@ -610,9 +610,10 @@ def redis_two_processes(ctx: Context) -> dict[str, Any]:
 
 
 def _machine_busy() -> float:
-    """CPU seconds every core of the machine has spent not idle, so far."""
-    times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    """CPU seconds the run's cores have spent working so far (not idle, waiting on I/O, or
+    stolen by the hypervisor; guest time is already inside user time)."""
+    return float(sum(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+                     for cpu, t in enumerate(psutil.cpu_times(percpu=True)) if cpu in ALL_CPUS))
 
 
 def _sustained_many(publisher: Server, pairs: list[tuple[Server, LoadGen]], p: Params) -> dict[str, Any]:

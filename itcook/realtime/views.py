@@ -160,7 +160,7 @@ def _before_websocket() -> None:
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.realtime_admission = admit()
     # simple-websocket rebuilds the request from every HTTP_* key and parses it again; it
-    # needs the handshake's own headers only. The rest (the credential, cookies, user agent)
+    # needs the handshake's own headers only. The rest (Authorization, cookies, user agent)
     # would cost parsing time and stay in memory as long as the connection.
     environ = request.environ
     for key in [k for k in environ if k.startswith("HTTP_") and k not in _HANDSHAKE_HEADERS]:
