@@ -11,13 +11,13 @@ from sqlalchemy.exc import DBAPIError
 from itcook import jobs, signals
 from itcook.extensions import db, realtime
 from itcook.realtime import Principal
-from itcook.validation import MAX_ID
+from itcook.validation import is_row_id
 
 log = logging.getLogger(__name__)
 
 
 def _principal(user_id: int) -> Principal | None:
-    if not 0 < user_id <= MAX_ID:  # a forged subject: no such id, and wider ones overflow
+    if not is_row_id(user_id):  # a forged subject: no such id, and wider ones overflow
         return None
     # This runs on every handshake. On the pool's DB-API connection the query costs ~15 µs
     # (SQLite); through SQLAlchemy's execution (statement caching, result objects) ~160 µs,
@@ -49,14 +49,14 @@ def _post_channel(user_id: int, post_id: int) -> bool:
     # Every user may follow the comments and typing of any existing post.
     from itcook.community.services import post_exists
 
-    return 0 < post_id <= MAX_ID and post_exists(post_id)
+    return post_exists(post_id)
 
 
 def _group_channel(user_id: int, group_id: int) -> bool:
     # Only members hear a group; losing membership revokes the channel (bridge.py).
     from itcook.groups import is_member
 
-    return 0 < group_id <= MAX_ID and is_member(group_id, user_id)
+    return is_member(group_id, user_id)
 
 
 def _file_and_push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,

@@ -24,6 +24,11 @@ MAX_ID = 2**31 - 1
 MAX_EVENT_ID = 2**63 - 1
 
 
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can name a row at all; a lookup by any other id would only fail."""
+    return 0 < value <= MAX_ID
+
+
 class IdConverter(IntegerConverter):
     """``<int:...>`` in this app's routes: at most ``MAX_ID``. A wider number matches no route
     (404) instead of reaching the database, whose driver cannot bind it (500)."""

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
 from itcook.models import User
-from itcook.validation import MAX_ID
+from itcook.validation import is_row_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +130,7 @@ def load_active_user(user_id: Any) -> User | None:
         ident = int(user_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < ident <= MAX_ID:  # no such id; the database cannot even bind a wider one
+    if not is_row_id(ident):  # no such id; the database cannot even bind a wider one
         return None
     user = db.session.get(User, ident)
     return user if user is not None and user.is_active else None

@@ -12,7 +12,7 @@ from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import Comment, Follow, Like, Post, User, isoformat, utcnow
 from itcook.signals import comment_created, emit, post_created, post_liked, user_followed
-from itcook.validation import paginate
+from itcook.validation import is_row_id, paginate
 
 POST_MAX_LEN = 5000
 COMMENT_MAX_LEN = 2000
@@ -22,7 +22,7 @@ COMMENT_MAX_LEN = 2000
 
 def post_exists(post_id: int) -> bool:
     """Whether a post with this id exists (the realtime plugin gates ``post:<id>`` on it)."""
-    return db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
+    return is_row_id(post_id) and db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
 
 
 def _get_post(post_id: int) -> Post:

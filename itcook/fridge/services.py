@@ -17,9 +17,6 @@ from itcook.signals import emit, items_expiring
 log = logging.getLogger(__name__)
 
 MAX_EXPIRY_DAYS = 365
-# Integer primary keys are 32-bit on PostgreSQL: a larger id cannot exist, and passing it to
-# the driver would fail as a database error (500) instead of the honest 404.
-
 
 def today_utc() -> dt.date:
     """The current calendar day in UTC, the day the once-a-day rule counts in."""

@@ -11,8 +11,6 @@ from itcook.extensions import db
 from itcook.models import Goal, isoformat, utcnow
 from itcook.signals import emit, goal_achieved
 
-# Integer primary keys are 32-bit on PostgreSQL: a larger id cannot exist (404, not a 500).
-
 
 def goal_to_dict(goal: Goal) -> dict[str, Any]:
     """The JSON shape of a goal."""

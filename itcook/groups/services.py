@@ -25,7 +25,7 @@ from itcook.signals import (
     group_member_removed,
     group_post_created,
 )
-from itcook.validation import paginate
+from itcook.validation import is_row_id, paginate
 
 NAME_MAX, DESCRIPTION_MAX, POST_MAX = 100, 1000, 5000
 
@@ -34,7 +34,7 @@ NAME_MAX, DESCRIPTION_MAX, POST_MAX = 100, 1000, 5000
 
 def is_member(group_id: int, user_id: int) -> bool:
     """Whether ``user_id`` belongs to the group (the realtime plugin gates ``group:<id>`` on it)."""
-    return db.session.get(GroupMember, (group_id, user_id)) is not None
+    return is_row_id(group_id) and db.session.get(GroupMember, (group_id, user_id)) is not None
 
 
 def _get_group(group_id: int) -> Group:

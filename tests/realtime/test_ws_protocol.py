@@ -45,6 +45,8 @@ def test_default_channels_then_subscribe_and_unsubscribe(live_server, api, post)
 
 @pytest.mark.parametrize("channel, code", [
     ("post:999999", "channel_not_found"),
+    ("post:2147483648", "channel_not_found"),  # past every key (PostgreSQL cannot even bind it)
+    ("group:2147483648", "forbidden_channel"),
     ("personal:999", "forbidden_channel"),
     ("user:999", "forbidden_channel"),
     ("nonsense", "unknown_channel"),
