@@ -140,8 +140,8 @@ def _valid_key(key: str) -> bool:
         return False
 
 
-#: The request headers simple-websocket's handshake reads (Sec-WebSocket-Protocol: the reply
-#: names the subprotocol).
+#: The request headers simple-websocket's handshake is given (Sec-WebSocket-Protocol: the reply
+#: names the subprotocol; not Sec-WebSocket-Extensions: no compression).
 _HANDSHAKE_HEADERS = frozenset({"HTTP_HOST", "HTTP_UPGRADE", "HTTP_CONNECTION", "HTTP_SEC_WEBSOCKET_KEY",
                                 "HTTP_SEC_WEBSOCKET_VERSION", "HTTP_SEC_WEBSOCKET_PROTOCOL"})
 
@@ -155,13 +155,12 @@ def _before_websocket() -> None:
             request.headers.get("Sec-WebSocket-Key", "")):
         _state().hub.stats.handshake_failures["bad_handshake"] += 1
         raise ApiError(400, "bad_handshake", "Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required")
-    # permessage-deflate would compress each frame per client (no encode-once) and triple the
-    # memory of a connection; hiding the offer makes the handshake decline it.
-    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     g.realtime_admission = admit()
     # simple-websocket rebuilds the request from every HTTP_* key and parses it again; it
-    # needs the handshake's own headers only. The rest (Authorization, cookies, user agent)
-    # would cost parsing time and stay in memory as long as the connection.
+    # gets the handshake's own headers only. The rest (Authorization, cookies, user agent)
+    # would cost parsing time and stay in memory as long as the connection; and without
+    # Sec-WebSocket-Extensions the handshake declines permessage-deflate, which would compress
+    # each frame per client (no encode-once) and triple the memory of a connection.
     environ = request.environ
     for key in [k for k in environ if k.startswith("HTTP_") and k not in _HANDSHAKE_HEADERS]:
         del environ[key]
