@@ -75,3 +75,22 @@ def test_serving_processes_make_full_collections_rarer(tmp_path) -> None:
         assert gc.get_threshold() == (saved[0], saved[1], 250)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_sqlite_database_keeps_a_write_ahead_log_and_full_sync(tmp_path) -> None:
+    """Every SQLite connection: foreign keys on, WAL journal (one synced append per commit), FULL sync."""
+    from sqlalchemy import text
+
+    from itcook.extensions import db
+    from tests.conftest import make_test_config
+
+    app = create_app(make_test_config(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'wal.db'}"))
+    with app.app_context():
+        db.create_all()
+        try:
+            pragmas = {name: db.session.execute(text(f"PRAGMA {name}")).scalar()
+                       for name in ("journal_mode", "synchronous", "foreign_keys")}
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
