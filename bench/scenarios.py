@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -61,12 +62,14 @@ class Params:
     held_target: int = 19000           # connections tried for "held by one process"
     redis_n: int = 5000
     redis_events: int = 60
+    beats_crowd: int = 10000           # connections that get a heartbeat every second
+    beats_events: int = 300            # personal notifications timed meanwhile
 
     @classmethod
     def quick_set(cls) -> Params:
         return cls(quick=True, steps=(1000, 5000), reps=3, sustained_events=40, sustained_reps=1,
                    sse_n=5000, e2e_requests=100, storm_n=2000, log_rows=100_000, replay_reps=5,
-                   held_target=0, redis_n=2000, redis_events=30)
+                   held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100)
 
 
 @dataclass
@@ -341,6 +344,50 @@ def e2e(ctx: Context) -> dict[str, Any]:
         "last_client_p99_ms": round(percentile(lasts, 99), 3),
         "rest_response_p50_ms": round(median(responses), 3),
     }
+
+
+def heartbeats(ctx: Context) -> dict[str, Any]:
+    """A personal notification's latency while a crowd gets heartbeats every second, and without.
+
+    Heartbeats to ``beats_crowd`` connections are writes to every socket, like a fan-out to all;
+    a notification to one user (4 connections) published meanwhile must not wait for them.
+    Events go out at random moments (0–40 ms apart), so some land while a heartbeat is written.
+    """
+    p = ctx.params
+    out: dict[str, Any] = {"crowd": p.beats_crowd, "events": p.beats_events, "lost": 0}
+    for label, interval in (("quiet", "3600"), ("beating", "1")):
+        server = ctx.itcook(f"beats-{label}", ITCOOK_REALTIME_HEARTBEAT_INTERVAL=interval)
+        crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server.port),
+                                max_conns=p.beats_crowd)
+        status, body = request(server.port, "POST", "/api/v1/auth/register",
+                               {"username": "target", "password": "bench-password-1"})
+        if status != 201:
+            raise BenchError(f"register answered {status}: {body}")
+        channel = f"user:{body['user']['id']}"
+        target = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], body["access_token"], max_conns=4)
+        rng = random.Random(7)  # the same moments in both runs
+        try:
+            crowd.connect(p.beats_crowd, inflight=500)
+            target.connect(4)
+            server.wait_subscribers(p.beats_crowd + 4)
+            server.wait_subscribers(4, channel=channel)
+            runs = []
+            for i in range(10 + p.beats_events):
+                run = fan_out_once(server, target, channel=channel, timeout=10)
+                out["lost"] += run["lost"]
+                if i >= 10:  # warm-up
+                    runs.append(run)
+                time.sleep(rng.uniform(0, 0.04))
+            lasts = sorted(r["last_ms"] for r in runs)
+            out[label] = {"heartbeat_interval_s": float(interval), "p50_ms": round(percentile(lasts, 50), 3),
+                          "p99_ms": round(percentile(lasts, 99), 3), "max_ms": round(lasts[-1], 3),
+                          "over_10_ms": sum(x > 10 for x in lasts),
+                          "server_cpu_s": round(sum(r["server_cpu_s"] for r in runs), 3)}
+        finally:
+            crowd.quit()
+            target.quit()
+            server.stop()
+    return out
 
 
 class _Publisher(threading.Thread):
@@ -660,4 +707,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "replay_sqlite": lambda ctx: replay(ctx, "sqlite"),
     "replay_postgresql": lambda ctx: replay(ctx, "postgresql"),
     "redis": redis_two_processes,
+    "heartbeats": heartbeats,
 }

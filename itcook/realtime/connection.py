@@ -68,10 +68,6 @@ class Connection:
         self.replay_buffer: list[Encoded] | None = None
 
     @property
-    def is_websocket(self) -> bool:
-        return self.transport == WS
-
-    @property
     def backlog_bytes(self) -> int:
         return self._pending_bytes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -106,6 +106,10 @@ class Hub:
         # The newest durable events fanned out, encoded: most resumes are served from here.
         self.recent = recent if recent is not None else RecentEvents(0)
         self.connections: set[Connection] = set()
+        # WebSocket connections, the longest silent first (each received frame moves its
+        # connection to the end): the idle sweep reads only the front, not every connection
+        # every tick (19k connections took 9 ms per sweep, holding up every greenlet).
+        self.quiet: OrderedDict[Connection, None] = OrderedDict()
         self.by_user: dict[int, set[Connection]] = defaultdict(set)
         self.channels: dict[str, set[Connection]] = {}
         # Connections replaying the log, by the channels they will join when they catch up.
@@ -122,6 +126,9 @@ class Hub:
     def add(self, conn: Connection) -> None:
         """Register a connection (not yet subscribed to anything)."""
         self.connections.add(conn)
+        if conn.transport == WS:  # SSE streams cannot speak: they are never idle-closed
+            conn.last_seen = time.monotonic()  # the newest entry: keeps ``quiet`` in time order
+            self.quiet[conn] = None
         if not self.by_user.get(conn.user_id):
             self.presence_changes[conn.user_id] = True
         self.by_user[conn.user_id].add(conn)
@@ -132,6 +139,7 @@ class Hub:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        self.quiet.pop(conn, None)
         self._leave_replay(conn)
         for channel in list(conn.channels):
             self.unsubscribe(conn, channel)
@@ -142,6 +150,21 @@ class Hub:
                 del self.by_user[conn.user_id]
                 self.presence_changes[conn.user_id] = False
         self.stats.disconnects[reason] += 1
+
+    def heard_from(self, conn: Connection, now: float) -> None:
+        """Note that ``conn`` sent something at ``now`` (monotonic): its idle time starts over."""
+        conn.last_seen = now
+        if conn in self.quiet:
+            self.quiet.move_to_end(conn)
+
+    def idle(self, now: float, timeout: float) -> list[Connection]:
+        """The WebSocket connections silent for more than ``timeout`` seconds at ``now``."""
+        silent = []
+        for conn in self.quiet:  # oldest first: stop at the first one still in time
+            if now - conn.last_seen <= timeout:
+                break
+            silent.append(conn)
+        return silent
 
     def user_connection_count(self, user_id: int) -> int:
         """How many live connections ``user_id`` holds in this process."""

@@ -241,7 +241,7 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
                 break
             if not data:
                 break
-            conn.last_seen = time.monotonic()
+            hub.heard_from(conn, time.monotonic())
             session.feed(data)
     except Exception:
         log.exception("websocket session of user %s failed", principal.user_id)

@@ -1,0 +1,112 @@
+"""The ticker's work on every connection: the idle sweep and heartbeats, without stalling others."""
+
+from __future__ import annotations
+
+import socket
+
+import gevent
+import pytest
+
+from itcook.realtime.connection import SSE, WS, Connection
+from itcook.realtime.hub import Hub
+from itcook.realtime.state import WRITE_SLICE, write_in_slices
+
+
+class Pair:
+    """A hub connection over a real socket pair and the client end of it."""
+
+    def __init__(self, hub: Hub, transport: str = WS) -> None:
+        server, self.client = socket.socketpair()
+        server.setblocking(False)
+        self.client.setblocking(False)
+        self.conn = Connection(server, 1, "u", transport, max_bytes=1 << 20, max_frames=1000)
+        hub.add(self.conn)
+
+    def received(self) -> bytes:
+        """Everything written to this connection so far (non-blocking)."""
+        data = b""
+        try:
+            while chunk := self.client.recv(1 << 16):
+                data += chunk
+        except BlockingIOError:
+            pass
+        return data
+
+    def close(self) -> None:
+        self.client.close()
+        self.conn.sock.close()
+
+
+@pytest.fixture
+def pairs():
+    made: list[Pair] = []
+    yield made
+    for pair in made:
+        pair.close()
+
+
+def test_idle_lists_only_the_silent_websockets_oldest_first(pairs) -> None:
+    hub = Hub()
+    a, b, c = (Pair(hub) for _ in range(3))
+    sse = Pair(hub, SSE)
+    pairs.extend([a, b, c, sse])
+    start = max(p.conn.last_seen for p in (a, b, c, sse))
+    hub.heard_from(a.conn, start + 5)  # a spoke: it moves behind b and c
+    hub.heard_from(sse.conn, start + 5)  # an SSE stream is never idle-closed, however quiet
+    assert hub.idle(start + 4, 10) == []
+    assert hub.idle(start + 11, 10) == [b.conn, c.conn]
+    assert hub.idle(start + 16, 10) == [b.conn, c.conn, a.conn]
+    hub.remove(b.conn, "normal")
+    assert hub.idle(start + 16, 10) == [c.conn, a.conn]
+
+
+def test_idle_sweep_stops_at_the_first_connection_still_in_time(pairs) -> None:
+    """It reads the silent connections and one more, not all of them: O(closed), not O(connected)."""
+    hub = Hub()
+    pairs.extend(Pair(hub) for _ in range(50))
+    now = max(p.conn.last_seen for p in pairs)
+    for pair in pairs[2:]:
+        hub.heard_from(pair.conn, now + 100)
+    # Past the first connection in time, nothing is read: this one's stale clock stays unseen
+    # (it cannot happen for real: hearing from a connection moves it to the end).
+    pairs[-1].conn.last_seen = now
+    assert hub.idle(now + 50, 30) == [pairs[0].conn, pairs[1].conn]
+    assert hub.idle(now + 200, 30) == [p.conn for p in pairs]
+
+
+def test_heartbeats_reach_every_connection_of_their_transport(pairs) -> None:
+    hub = Hub()
+    ws = [Pair(hub) for _ in range(WRITE_SLICE + 3)]
+    sse = [Pair(hub, SSE) for _ in range(5)]
+    pairs.extend(ws + sse)
+    assert write_in_slices(hub.connections, b"beat", b"") == len(ws)
+    assert {p.received() for p in ws} == {b"beat"} and {p.received() for p in sse} == {b""}
+    assert write_in_slices(hub.connections, b"", b": keep-alive\n\n") == len(sse)
+    assert {p.received() for p in sse} == {b": keep-alive\n\n"} and {p.received() for p in ws} == {b""}
+
+
+def test_heartbeats_let_other_greenlets_do_their_io_between_slices(pairs) -> None:
+    """A heartbeat to many sockets is written a slice at a time: a greenlet waiting for a socket
+    (a request that publishes an event, say) runs before the last slice, not after all of them."""
+    hub = Hub()
+    pairs.extend(Pair(hub) for _ in range(3 * WRITE_SLICE))
+    order = tuple(hub.connections)  # write_in_slices writes in this order
+    last = next(p for p in pairs if p.conn is order[-1])
+    request_end, request = socket.socketpair()
+    seen: list[bytes] = []
+
+    def serve() -> None:  # a greenlet blocked on a socket read, as a request handler is
+        request.recv(16)
+        seen.append(last.received())  # the last connection's heartbeat: not yet written
+
+    try:
+        waiter = gevent.spawn(serve)
+        gevent.idle()  # it has started and blocks on the read
+        request_end.sendall(b"GET")
+        assert write_in_slices(hub.connections, b"beat", b"") == len(pairs)
+        waiter.join(timeout=5)
+        assert waiter.dead and seen == [b""]
+        assert last.received() == b"beat"
+    finally:
+        request_end.close()
+        request.close()
