@@ -92,6 +92,11 @@ def _discard(index: dict[str, set[Connection]], channel: str, conn: Connection) 
             del index[channel]
 
 
+def _kind(channel: str) -> str:
+    """How statistics group a channel: every ``user:<id>`` is "personal"."""
+    return "personal" if channel.startswith("user:") else channel
+
+
 def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
     """A control frame (no id, no channel) encoded for ``conn``'s transport."""
     payload = dumps({"type": frame_type, "ts": utc_ts(), "data": data})
@@ -112,6 +117,10 @@ class Hub:
         self.quiet: OrderedDict[Connection, None] = OrderedDict()
         self.by_user: dict[int, set[Connection]] = defaultdict(set)
         self.channels: dict[str, set[Connection]] = {}
+        # Kept as members come and go, so that a stats report reads two small counters instead
+        # of every connection and channel (19k users: 8 ms with the loop stalled, every report).
+        self.by_transport: Counter[str] = Counter()
+        self.live_by_kind: Counter[str] = Counter()  # live subscriptions, personal channels as one
         # Connections replaying the log, by the channels they will join when they catch up.
         self.replaying: dict[str, set[Connection]] = {}
         self.stats = Stats()
@@ -126,6 +135,7 @@ class Hub:
     def add(self, conn: Connection) -> None:
         """Register a connection (not yet subscribed to anything)."""
         self.connections.add(conn)
+        self.by_transport[conn.transport] += 1
         if conn.transport == WS:  # SSE streams cannot speak: they are never idle-closed
             conn.last_seen = time.monotonic()  # the newest entry: keeps ``quiet`` in time order
             self.quiet[conn] = None
@@ -139,6 +149,7 @@ class Hub:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        self.by_transport[conn.transport] -= 1
         self.quiet.pop(conn, None)
         self._leave_replay(conn)
         for channel in list(conn.channels):
@@ -197,14 +208,14 @@ class Hub:
             # the channel wait with the others, or they would overtake the replay.
             self.replaying.setdefault(channel, set()).add(conn)
         else:
-            self.channels.setdefault(channel, set()).add(conn)
+            self._join_live(conn, channel)
         conn.channels.add(channel)
 
     def unsubscribe(self, conn: Connection, channel: str) -> None:
         """Remove ``conn`` from ``channel``; an emptied channel is dropped."""
         conn.channels.discard(channel)
         _discard(self.replaying, channel, conn)
-        _discard(self.channels, channel, conn)
+        self._leave_live(conn, channel)
 
     def revoke(self, channel: str, user_id: int | None) -> int:
         """Take ``user_id``'s connections (everyone's if None) off ``channel``, live or replaying."""
@@ -233,7 +244,7 @@ class Hub:
     def pause(self, conn: Connection) -> None:
         """Take a live connection off its channels and hold its events (for a resync)."""
         for channel in conn.channels:
-            _discard(self.channels, channel, conn)
+            self._leave_live(conn, channel)
         self.begin_replay(conn, list(conn.channels))
 
     def end_replay(self, conn: Connection) -> None:
@@ -245,7 +256,19 @@ class Hub:
         self._leave_replay(conn)
         self.write_missing(conn, held)  # minus what the replay already wrote
         for channel in conn.channels:
-            self.channels.setdefault(channel, set()).add(conn)
+            self._join_live(conn, channel)
+
+    def _join_live(self, conn: Connection, channel: str) -> None:
+        members = self.channels.setdefault(channel, set())
+        if conn not in members:
+            members.add(conn)
+            self.live_by_kind[_kind(channel)] += 1
+
+    def _leave_live(self, conn: Connection, channel: str) -> None:
+        members = self.channels.get(channel)
+        if members is not None and conn in members:
+            _discard(self.channels, channel, conn)
+            self.live_by_kind[_kind(channel)] -= 1
 
     def _leave_replay(self, conn: Connection) -> None:
         for channel in conn.channels:
@@ -360,18 +383,14 @@ class Hub:
     # -- stats ------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """This process's numbers, in the shape ``/stats`` merges across processes."""
-        by_transport = Counter(conn.transport for conn in self.connections)
-        subscribers: Counter[str] = Counter()
-        for channel, members in self.channels.items():
-            kind = "personal" if channel.startswith("user:") else channel
-            subscribers[kind] += len(members)
+        by_transport = self.by_transport
         stats = self.stats
         stats._roll_day()
         return {
             "connected_clients": len(self.connections),
             "connections_by_transport": {WS: by_transport.get(WS, 0), SSE: by_transport.get(SSE, 0)},
             "connected_users": len(self.by_user),
-            "subscribers_by_channel": dict(subscribers),
+            "subscribers_by_channel": {kind: n for kind, n in self.live_by_kind.items() if n},
             "events_published_today": stats.events_today,
             "events_sent_today": stats.deliveries_today,
             "deliveries_total": stats.deliveries_total,

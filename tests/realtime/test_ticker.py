@@ -110,3 +110,41 @@ def test_heartbeats_let_other_greenlets_do_their_io_between_slices(pairs) -> Non
     finally:
         request_end.close()
         request.close()
+
+
+def test_stats_counters_match_a_full_count_after_any_sequence(pairs) -> None:
+    """The report reads counters kept as members come and go: they must equal a full count."""
+    import random
+    from collections import Counter
+
+    hub = Hub()
+    rng = random.Random(3)
+    channels = ["system", "community", "user:1", "user:2", "post:5"]
+    for _ in range(40):
+        pairs.append(Pair(hub, rng.choice((WS, WS, SSE))))
+    live = [p.conn for p in pairs]
+    for _ in range(2000):
+        conn = rng.choice(live)
+        op = rng.randrange(6)
+        if conn not in hub.connections:
+            continue
+        if op == 0:
+            hub.subscribe(conn, rng.choice(channels))
+        elif op == 1:
+            hub.unsubscribe(conn, rng.choice(channels))
+        elif op == 2 and conn.replay_buffer is None:
+            hub.pause(conn)
+        elif op == 3 and conn.replay_buffer is not None:
+            hub.end_replay(conn)
+        elif op == 4 and rng.random() < 0.1:
+            hub.remove(conn, "normal")
+        elif op == 5:
+            hub.revoke(rng.choice(channels), None)
+        counted: Counter[str] = Counter()
+        for channel, members in hub.channels.items():
+            counted["personal" if channel.startswith("user:") else channel] += len(members)
+        snap = hub.snapshot()
+        assert snap["subscribers_by_channel"] == dict(+counted)
+        assert snap["connections_by_transport"] == {
+            WS: sum(c.transport == WS for c in hub.connections),
+            SSE: sum(c.transport == SSE for c in hub.connections)}
