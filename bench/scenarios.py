@@ -63,13 +63,16 @@ class Params:
     redis_n: int = 5000
     redis_events: int = 60
     beats_crowd: int = 10000           # connections that get a heartbeat every second
+    paired_n: int = 10000              # IT Cook and the raw loop, one event each in turn
+    paired_rounds: int = 8
     beats_events: int = 300            # personal notifications timed meanwhile
 
     @classmethod
     def quick_set(cls) -> Params:
         return cls(quick=True, steps=(1000, 5000), reps=3, sustained_events=40, sustained_reps=1,
                    sse_n=5000, e2e_requests=100, storm_n=2000, log_rows=100_000, replay_reps=5,
-                   held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100)
+                   held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100,
+                   paired_n=5000, paired_rounds=4)
 
 
 @dataclass
@@ -344,6 +347,47 @@ def e2e(ctx: Context) -> dict[str, Any]:
         "last_client_p99_ms": round(percentile(lasts, 99), 3),
         "rest_response_p50_ms": round(median(responses), 3),
     }
+
+
+def paired(ctx: Context) -> dict[str, Any]:
+    """One event to N clients, IT Cook and the raw loop in turn, both servers up all along.
+
+    The host's speed drifts within a minute (the raw loop alone: 54–136 ms to 10k in one run of
+    five), so scenarios run one after the other compare different minutes. Here each round
+    measures both, a fraction of a second apart, alternating which goes first.
+    """
+    p = ctx.params
+    kinds = ("itcook", "raw")
+    servers: dict[str, Server] = {}
+    lgs: dict[str, LoadGen] = {}
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    try:
+        for kind in kinds:
+            servers[kind], token = _start(ctx, kind)
+            lgs[kind] = ctx.loadgen_for(servers[kind], KINDS[kind]["mode"], KINDS[kind]["path"], token,
+                                        max_conns=p.paired_n)
+            opened = int(lgs[kind].connect(p.paired_n, inflight=500)["open"])
+            if opened < p.paired_n:
+                raise BenchError(f"{kind}: {opened} of {p.paired_n} connections opened")
+            servers[kind].wait_subscribers(opened)
+            fan_out_once(servers[kind], lgs[kind])  # warm-up
+        for round_ in range(p.paired_rounds):
+            for kind in (kinds if round_ % 2 == 0 else kinds[::-1]):
+                time.sleep(0.2)
+                runs[kind].append(fan_out_once(servers[kind], lgs[kind]))
+    finally:
+        for lg in lgs.values():
+            lg.quit()
+        for server in servers.values():
+            server.stop()
+    ratios = [r["last_ms"] / i["last_ms"] for i, r in zip(runs["itcook"], runs["raw"], strict=True)]
+    out: dict[str, Any] = {"connections": p.paired_n, "rounds": p.paired_rounds,
+                           "lost": sum(r["lost"] for kind in kinds for r in runs[kind]),
+                           "of_raw_per_round": [round(x, 3) for x in ratios],
+                           "of_raw_median": round(median(ratios), 3)}
+    for kind in kinds:
+        out[kind] = _summary(runs[kind])
+    return out
 
 
 def heartbeats(ctx: Context) -> dict[str, Any]:
@@ -708,4 +752,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "replay_postgresql": lambda ctx: replay(ctx, "postgresql"),
     "redis": redis_two_processes,
     "heartbeats": heartbeats,
+    "paired": paired,
 }
