@@ -114,11 +114,16 @@ KINDS: dict[str, dict[str, str]] = {
 }
 
 
-def _start(ctx: Context, kind: str) -> tuple[Server, str | None]:
+def _start(ctx: Context, kind: str, name: str = "") -> tuple[Server, str | None]:
+    """A server of ``kind`` (its own database, named ``name`` or the kind) and a user's token."""
     if kind.startswith("itcook"):
-        server = ctx.itcook(kind)
-        return server, register(server.port)
-    return Server(kind, KINDS[kind]["module"], ctx.workdir), None
+        server = ctx.itcook(name or kind)
+        try:
+            return server, register(server.port)
+        except BaseException:
+            server.stop()
+            raise
+    return Server(name or kind, KINDS[kind]["module"], ctx.workdir), None
 
 
 # -- one measurement window ----------------------------------------------------------------------
@@ -363,7 +368,7 @@ def paired(ctx: Context) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     try:
         for kind in kinds:
-            servers[kind], token = _start(ctx, kind)
+            servers[kind], token = _start(ctx, kind, name=f"paired_{kind}")
             lgs[kind] = ctx.loadgen_for(servers[kind], KINDS[kind]["mode"], KINDS[kind]["path"], token,
                                         max_conns=p.paired_n)
             opened = int(lgs[kind].connect(p.paired_n, inflight=500)["open"])
@@ -401,16 +406,20 @@ def heartbeats(ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {"crowd": p.beats_crowd, "events": p.beats_events, "lost": 0}
     for label, interval in (("quiet", "3600"), ("beating", "1")):
         server = ctx.itcook(f"beats-{label}", ITCOOK_REALTIME_HEARTBEAT_INTERVAL=interval)
-        crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server.port),
-                                max_conns=p.beats_crowd)
-        status, body = request(server.port, "POST", "/api/v1/auth/register",
-                               {"username": "target", "password": "bench-password-1"})
-        if status != 201:
-            raise BenchError(f"register answered {status}: {body}")
-        channel = f"user:{body['user']['id']}"
-        target = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], body["access_token"], max_conns=4)
+        loadgens: list[LoadGen] = []
         rng = random.Random(7)  # the same moments in both runs
         try:
+            crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server.port),
+                                    max_conns=p.beats_crowd)
+            loadgens.append(crowd)
+            status, body = request(server.port, "POST", "/api/v1/auth/register",
+                                   {"username": "target", "password": "bench-password-1"})
+            if status != 201:
+                raise BenchError(f"register answered {status}: {body}")
+            channel = f"user:{body['user']['id']}"
+            target = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], body["access_token"],
+                                     max_conns=4)
+            loadgens.append(target)
             crowd.connect(p.beats_crowd, inflight=500)
             target.connect(4)
             server.wait_subscribers(p.beats_crowd + 4)
@@ -428,8 +437,8 @@ def heartbeats(ctx: Context) -> dict[str, Any]:
                           "over_10_ms": sum(x > 10 for x in lasts),
                           "server_cpu_s": round(sum(r["server_cpu_s"] for r in runs), 3)}
         finally:
-            crowd.quit()
-            target.quit()
+            for lg in loadgens:
+                lg.quit()
             server.stop()
     return out
 

@@ -29,9 +29,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # Write-ahead log: a commit appends to one file and syncs it once (the rollback journal
         # creates, syncs and deletes a file besides syncing the database: an event-log insert
         # on disk took 1.06 ms, 0.58 ms in WAL), and readers no longer wait for a writer.
-        # `synchronous` stays FULL: a committed row survives a power cut. The mode is stored in
+        # `synchronous` is FULL: a committed row survives a power cut. The mode is stored in
         # the file; an in-memory database answers "memory" and is left as it is.
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Some builds lower it to NORMAL on entering WAL (SQLITE_DEFAULT_WAL_SYNCHRONOUS): say it.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 migrate = Migrate()
 jwt = JWTManager()

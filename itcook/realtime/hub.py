@@ -137,7 +137,9 @@ class Hub:
         self.connections.add(conn)
         self.by_transport[conn.transport] += 1
         if conn.transport == WS:  # SSE streams cannot speak: they are never idle-closed
-            conn.last_seen = time.monotonic()  # the newest entry: keeps ``quiet`` in time order
+            # The newest entry, and (made just before, without yielding) the newest last_seen:
+            # ``quiet`` stays in time order. Were a connection added late, it would only be
+            # closed late, by as much.
             self.quiet[conn] = None
         if not self.by_user.get(conn.user_id):
             self.presence_changes[conn.user_id] = True
@@ -202,7 +204,9 @@ class Hub:
             self.admitting.pop(user_id, None)
 
     def subscribe(self, conn: Connection, channel: str) -> None:
-        """Add ``conn`` to ``channel`` (an internal key such as ``user:7``)."""
+        """Add ``conn`` to ``channel`` (an internal key such as ``user:7``); not once removed."""
+        if conn not in self.connections:  # closed while its admission yielded: nothing to join
+            return
         if conn.replay_buffer is not None:
             # Still catching up (a resume, or a resync after a broker outage): live events of
             # the channel wait with the others, or they would overtake the replay.
@@ -237,6 +241,8 @@ class Hub:
     def begin_replay(self, conn: Connection, channels: list[str]) -> None:
         """Hold live events of ``channels`` for ``conn`` while it reads the log."""
         conn.replay_buffer = []
+        if conn not in self.connections:  # already closed (its first write failed): join nothing
+            return
         for channel in channels:
             self.replaying.setdefault(channel, set()).add(conn)
             conn.channels.add(channel)
@@ -268,7 +274,10 @@ class Hub:
         members = self.channels.get(channel)
         if members is not None and conn in members:
             _discard(self.channels, channel, conn)
-            self.live_by_kind[_kind(channel)] -= 1
+            kind = _kind(channel)
+            self.live_by_kind[kind] -= 1
+            if not self.live_by_kind[kind]:  # post:<id> kinds come and go: no zeros kept
+                del self.live_by_kind[kind]
 
     def _leave_replay(self, conn: Connection) -> None:
         for channel in conn.channels:
@@ -390,7 +399,7 @@ class Hub:
             "connected_clients": len(self.connections),
             "connections_by_transport": {WS: by_transport.get(WS, 0), SSE: by_transport.get(SSE, 0)},
             "connected_users": len(self.by_user),
-            "subscribers_by_channel": {kind: n for kind, n in self.live_by_kind.items() if n},
+            "subscribers_by_channel": dict(self.live_by_kind),
             "events_published_today": stats.events_today,
             "events_sent_today": stats.deliveries_today,
             "deliveries_total": stats.deliveries_total,

@@ -8,7 +8,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gevent
@@ -58,15 +58,19 @@ WRITE_SLICE = 256
 _SLICE_PAUSE = 0.0005
 
 
-def write_in_slices(conns: Iterable[Connection], ws: bytes, sse: bytes) -> int:
-    """Write ``ws`` to each WebSocket and ``sse`` to each SSE stream (empty: none); return writes."""
+def write_in_slices(live: set[Connection], ws: bytes, sse: bytes) -> int:
+    """Write ``ws`` to each WebSocket and ``sse`` to each SSE stream in ``live`` (empty: none).
+
+    Returns the writes made. A connection that leaves ``live`` during a pause is skipped: its
+    session may have written a close frame, after which nothing else may follow.
+    """
     written = 0
-    for index, conn in enumerate(tuple(conns), 1):
+    for conn in tuple(live):
         data = ws if conn.transport == WS else sse
-        if data and conn.deliver(data):
+        if data and conn in live and conn.deliver(data):
             written += 1
-        if index % WRITE_SLICE == 0:
-            gevent.sleep(_SLICE_PAUSE)
+            if written % WRITE_SLICE == 0:
+                gevent.sleep(_SLICE_PAUSE)
     return written
 
 

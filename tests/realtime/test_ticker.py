@@ -144,7 +144,44 @@ def test_stats_counters_match_a_full_count_after_any_sequence(pairs) -> None:
         for channel, members in hub.channels.items():
             counted["personal" if channel.startswith("user:") else channel] += len(members)
         snap = hub.snapshot()
-        assert snap["subscribers_by_channel"] == dict(+counted)
+        assert snap["subscribers_by_channel"] == dict(counted) and all(hub.live_by_kind.values())
         assert snap["connections_by_transport"] == {
             WS: sum(c.transport == WS for c in hub.connections),
             SSE: sum(c.transport == SSE for c in hub.connections)}
+
+
+def test_a_connection_closed_before_it_joined_stays_out_of_every_channel(pairs) -> None:
+    """Its first write failed (the peer was gone) and it left the hub: the join that follows in
+    its session must not put it back on a channel, where nothing would ever remove it."""
+    hub = Hub()
+    gone = Pair(hub)
+    pairs.append(gone)
+    hub.remove(gone.conn, "normal")
+    hub.begin_replay(gone.conn, ["system", "user:1"])
+    hub.end_replay(gone.conn)
+    hub.subscribe(gone.conn, "community")
+    assert hub.channels == {} and hub.replaying == {} and not hub.live_by_kind
+    assert hub.snapshot()["connections_by_transport"] == {WS: 0, SSE: 0}
+
+
+def test_a_connection_that_leaves_during_a_pause_gets_no_heartbeat(pairs) -> None:
+    """Its session may already have written a close frame: nothing may follow it."""
+    hub = Hub()
+    pairs.extend(Pair(hub) for _ in range(2 * WRITE_SLICE))
+    last = next(p for p in pairs if p.conn is tuple(hub.connections)[-1])
+    request_end, request = socket.socketpair()
+
+    def close_last() -> None:  # a session that ends while the heartbeat pauses
+        request.recv(16)
+        hub.remove(last.conn, "normal")
+
+    try:
+        waiter = gevent.spawn(close_last)
+        gevent.idle()
+        request_end.sendall(b"bye")
+        assert write_in_slices(hub.connections, b"beat", b"") == len(pairs) - 1
+        waiter.join(timeout=5)
+        assert waiter.dead and last.received() == b""
+    finally:
+        request_end.close()
+        request.close()
