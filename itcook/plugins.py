@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.exc import DBAPIError
 
 from itcook import jobs, signals
 from itcook.extensions import db, realtime
 from itcook.realtime import Principal
+from itcook.realtime.dbapi import PooledStatements
 from itcook.validation import is_row_id
 
 log = logging.getLogger(__name__)
@@ -22,26 +22,9 @@ def _principal(user_id: int) -> Principal | None:
     # This runs on every handshake. On the pool's DB-API connection the query costs ~15 µs
     # (SQLite); through SQLAlchemy's execution (statement caching, result objects) ~160 µs,
     # an ORM session twice that: a tenth of a reconnect storm's CPU went here.
-    engine = db.engine
-    dialect = engine.dialect
-    sql = ("SELECT display_name, role FROM users WHERE id = "
-           f"{'?' if dialect.paramstyle == 'qmark' else '%s'} AND is_active")
-    conn = engine.raw_connection()
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql, (user_id,))
-        row = cursor.fetchone()
-        cursor.close()
-    except dialect.loaded_dbapi.Error as exc:
-        # What SQLAlchemy's execution would have done: a dropped connection leaves the pool,
-        # and the error is a SQLAlchemyError (answered 500 database_error, not internal_error).
-        gone = dialect.is_disconnect(exc, conn.dbapi_connection, None)
-        if gone:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(sql, (user_id,), exc, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=gone, dialect=dialect) from exc
-    finally:
-        conn.close()  # back to the pool (rolled back), or closed if invalidated
+    with PooledStatements(db.engine) as sql:
+        row = sql.run("SELECT display_name, role FROM users WHERE id = ? AND is_active",
+                      (user_id,)).fetchone()
     return Principal(user_id, row[0], is_admin=row[1] == "admin") if row else None
 
 

@@ -239,3 +239,52 @@ def test_gunicorn_with_two_gevent_workers(tmp_path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def test_publish_lock_lost_after_the_event_went_out_stores_it_once(caplog) -> None:
+    """The publishing session dies once the event is stored and handed over (its unlock fails):
+    the append is done — one row, its id — the lock is free, and the next append works."""
+    from sqlalchemy import MetaData, create_engine, text
+
+    from itcook.realtime.events import Event
+    from itcook.realtime.history import PUBLISH_LOCK_KEY, History, define_tables
+    from tests.cluster.conftest import PG_URL, reset_database
+
+    reset_database()
+    engine, killer = create_engine(PG_URL, pool_pre_ping=True), create_engine(PG_URL)
+    history = History(engine, define_tables(MetaData()), cluster_lock=True)
+    handed: list[int | None] = []
+
+    def kill_publishing_session(event: Event) -> None:
+        handed.append(event.id)
+        with killer.connect() as conn:
+            killed = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )).scalar()
+            conn.commit()
+        assert killed == 1
+
+    def lock_is_free() -> bool:
+        with killer.connect() as conn:
+            free = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PUBLISH_LOCK_KEY}).scalar()
+            if free:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISH_LOCK_KEY})
+            conn.commit()
+        return bool(free)
+
+    try:
+        first = history.append(Event(type="SystemNotification", channel="system", data={"n": 1}),
+                               then=kill_publishing_session)
+        assert handed == [first] and first > 0
+        assert "releasing the publish lock failed" in caplog.text
+        wait_for(lock_is_free, timeout=10, what="the dropped session's lock to go")
+        second = history.append(Event(type="SystemNotification", channel="system", data={"n": 2}),
+                                then=lambda event: handed.append(event.id))
+        assert handed == [first, second] and second > first
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, data FROM realtime_events ORDER BY id")).all()
+        assert [(row.id, row.data) for row in rows] == [(first, {"n": 1}), (second, {"n": 2})]
+    finally:
+        engine.dispose()
+        killer.dispose()
