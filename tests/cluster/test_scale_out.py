@@ -258,10 +258,11 @@ def test_publish_lock_lost_after_the_event_went_out_stores_it_once(caplog) -> No
     def kill_publishing_session(event: Event) -> None:
         handed.append(event.id)
         with killer.connect() as conn:
-            killed = conn.execute(text(
+            killed = conn.execute(text(  # a bigint key: classid its high 32 bits, objid its low
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )).scalar()
+                "AND granted AND classid = :high AND objid = :low AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ), {"high": PUBLISH_LOCK_KEY >> 32, "low": PUBLISH_LOCK_KEY & 0xFFFFFFFF}).scalar()
             conn.commit()
         assert killed == 1
 
@@ -288,3 +289,36 @@ def test_publish_lock_lost_after_the_event_went_out_stores_it_once(caplog) -> No
     finally:
         engine.dispose()
         killer.dispose()
+
+
+
+def test_publish_that_the_database_refuses_releases_the_lock_on_a_live_session(caplog) -> None:
+    """An insert the database refuses (a channel past its column) aborts the transaction: the
+    error is the insert's, nothing is handed over or retried, and the lock is free at once,
+    released by the same session (it stays in the pool)."""
+    from sqlalchemy import MetaData, create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from itcook.realtime.events import Event
+    from itcook.realtime.history import PUBLISH_LOCK_KEY, History, define_tables
+    from tests.cluster.conftest import PG_URL, reset_database
+
+    reset_database()
+    engine = create_engine(PG_URL, pool_pre_ping=True, pool_size=1)
+    history = History(engine, define_tables(MetaData()), cluster_lock=True)
+    handed: list[int | None] = []
+    try:
+        with pytest.raises(DBAPIError) as refused:
+            history.append(Event(type="SystemNotification", channel="c" * 81, data={}),
+                           then=lambda event: handed.append(event.id))
+        assert "INSERT INTO" in str(refused.value) and not refused.value.connection_invalidated
+        assert handed == [] and "releasing the publish lock failed" not in caplog.text
+        with create_engine(PG_URL).connect() as other:  # another session can take it right away
+            assert other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PUBLISH_LOCK_KEY}).scalar()
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISH_LOCK_KEY})
+            other.commit()
+        assert engine.pool.checkedin() == 1  # the session was kept, not dropped
+        assert history.append(Event(type="SystemNotification", channel="system", data={}),
+                              then=lambda event: handed.append(event.id)) == handed[0]
+    finally:
+        engine.dispose()
