@@ -82,27 +82,33 @@ def test_service_worker_shows_a_pushed_notification(live_server, browser) -> Non
         registration_id = _registration_id(cdp, page, scope)
         cdp.send("ServiceWorker.deliverPushMessage", {
             "origin": live_server.url, "registrationId": registration_id, "data": json.dumps(payload)})
-        # Headless Chromium's getNotifications() has twice (in CI) left out a notification that
-        # an earlier call had listed: every check here polls (bounded) instead of trusting one list.
+        # Every check of the list polls (bounded): right after a push, it may not show it yet.
         first = [{"title": "New follower", "body": "boris follows you now", "tag": "itcook-42",
                   "data": {"url": "/", "type": "NewFollower", "id": 42}}]
         _poll(lambda: page.evaluate(NOTIFICATIONS) == first, page,
               lambda: f"listed: {page.evaluate(NOTIFICATIONS)}")
-        # A payload that is not JSON still shows, under the app's name.
-        cdp.send("ServiceWorker.deliverPushMessage", {
-            "origin": live_server.url, "registrationId": registration_id, "data": "plain words"})
+        # A payload that is not JSON still shows, under the app's name. About one run in ten here
+        # (headless Chromium 156), a message delivered through DevTools right after another never
+        # shows at all: it is delivered again, up to three times, 2 s apart.
         expected = {("IT Cook", "plain words"), ("New follower", "boris follows you now")}
         seen: set[tuple[str, str]] = set()
-        _poll(lambda: seen.update((n["title"], n["body"]) for n in page.evaluate(NOTIFICATIONS))
-              or expected <= seen, page, lambda: f"notifications seen: {sorted(seen)}")
-        assert seen == expected
+        deliveries = 0
+        while not expected <= seen and deliveries < 4:
+            cdp.send("ServiceWorker.deliverPushMessage", {
+                "origin": live_server.url, "registrationId": registration_id, "data": "plain words"})
+            deliveries += 1
+            deadline = time.monotonic() + 2
+            while not expected <= seen and time.monotonic() < deadline:
+                seen.update((n["title"], n["body"]) for n in page.evaluate(NOTIFICATIONS))
+                page.wait_for_timeout(20)
+        assert seen == expected, f"notifications seen after {deliveries} deliveries: {sorted(seen)}"
         # A click closes the notification and turns to the app's open window (this page).
         worker = (context.service_workers or [context.wait_for_event("serviceworker")])[0]
         _poll(lambda: worker.evaluate(CLICK), page, lambda: "no notification tagged itcook-42 to click")
         page.wait_for_function("messages.length > 0", polling=50)
         assert page.evaluate("messages") == [
             {"type": "notificationclick", "id": 42, "eventType": "NewFollower"}]
-        _poll(lambda: [n["title"] for n in page.evaluate(NOTIFICATIONS)] == ["IT Cook"], page,
+        _poll(lambda: {n["title"] for n in page.evaluate(NOTIFICATIONS)} == {"IT Cook"}, page,
               lambda: f"still listed: {page.evaluate(NOTIFICATIONS)}")
     finally:
         context.close()
