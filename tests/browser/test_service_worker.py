@@ -51,19 +51,23 @@ def _registration_id(cdp: Any, page: Any, scope: str) -> str:
 
     cdp.on("ServiceWorker.workerRegistrationUpdated", seen)
     cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while "id" not in found:
-        assert time.monotonic() < deadline, f"no service worker registration for {scope}"
-        page.wait_for_timeout(20)  # lets Playwright dispatch the DevTools events meanwhile
+    _poll(lambda: "id" in found, page, lambda: f"no service worker registration for {scope}")
     return found["id"]
 
 
-def _poll(done: Any, page: Any, why: Any) -> None:
-    """Until ``done()`` is true, within WAIT_MS (Playwright dispatches its events meanwhile)."""
-    deadline = time.monotonic() + WAIT_MS / 1000
+def _until(done: Any, page: Any, seconds: float) -> bool:
+    """Whether ``done()`` turned true within ``seconds`` (Playwright dispatches its events meanwhile)."""
+    deadline = time.monotonic() + seconds
     while not done():
-        assert time.monotonic() < deadline, why()
+        if time.monotonic() >= deadline:
+            return False
         page.wait_for_timeout(20)
+    return True
+
+
+def _poll(done: Any, page: Any, why: Any) -> None:
+    """Until ``done()`` is true, within WAIT_MS; else fail with ``why()``."""
+    assert _until(done, page, WAIT_MS / 1000), why()
 
 
 def test_service_worker_shows_a_pushed_notification(live_server, browser) -> None:
@@ -97,10 +101,8 @@ def test_service_worker_shows_a_pushed_notification(live_server, browser) -> Non
             cdp.send("ServiceWorker.deliverPushMessage", {
                 "origin": live_server.url, "registrationId": registration_id, "data": "plain words"})
             deliveries += 1
-            deadline = time.monotonic() + 2
-            while not expected <= seen and time.monotonic() < deadline:
-                seen.update((n["title"], n["body"]) for n in page.evaluate(NOTIFICATIONS))
-                page.wait_for_timeout(20)
+            _until(lambda: seen.update((n["title"], n["body"]) for n in page.evaluate(NOTIFICATIONS))
+                   or expected <= seen, page, 2)
         assert seen == expected, f"notifications seen after {deliveries} deliveries: {sorted(seen)}"
         # A click closes the notification and turns to the app's open window (this page).
         worker = (context.service_workers or [context.wait_for_event("serviceworker")])[0]
