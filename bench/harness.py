@@ -242,13 +242,18 @@ def migrate(database_url: str) -> None:
         raise BenchError(f"flask db upgrade failed: {result.stderr[-1500:]}")
 
 
-def register(port: int, username: str = "bench") -> str:
-    """A user's access token (``POST /api/v1/auth/register``)."""
+def register_user(port: int, username: str = "bench") -> dict[str, Any]:
+    """``POST /api/v1/auth/register``'s answer: ``user`` and ``access_token``."""
     status, body = request(port, "POST", "/api/v1/auth/register",
                         {"username": username, "password": "bench-password-1"})
     if status != 201:
         raise BenchError(f"register answered {status}: {body}")
-    return str(body["access_token"])
+    return dict(body)
+
+
+def register(port: int, username: str = "bench") -> str:
+    """A user's access token."""
+    return str(register_user(port, username)["access_token"])
 
 
 # -- the load generator --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from bench.harness import (
     percentile,
     reachable,
     register,
+    register_user,
     request,
 )
 from bench.servers.frames import PAD
@@ -412,10 +413,7 @@ def heartbeats(ctx: Context) -> dict[str, Any]:
             crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server.port),
                                     max_conns=p.beats_crowd)
             loadgens.append(crowd)
-            status, body = request(server.port, "POST", "/api/v1/auth/register",
-                                   {"username": "target", "password": "bench-password-1"})
-            if status != 201:
-                raise BenchError(f"register answered {status}: {body}")
+            body = register_user(server.port, "target")
             channel = f"user:{body['user']['id']}"
             target = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], body["access_token"],
                                      max_conns=4)
