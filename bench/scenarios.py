@@ -112,6 +112,7 @@ KINDS: dict[str, dict[str, str]] = {
     "socketio": {"mode": "sio", "path": "/socket.io/?EIO=4&transport=websocket",
                  "module": "bench.servers.socketio_app"},
     "raw": {"mode": "raw", "path": "/raw", "module": "bench.servers.raw"},
+    "raw_sse": {"mode": "sse", "path": "/raw-sse", "module": "bench.servers.raw"},
 }
 
 
@@ -355,15 +356,16 @@ def e2e(ctx: Context) -> dict[str, Any]:
     }
 
 
-def paired(ctx: Context) -> dict[str, Any]:
+def paired(ctx: Context, transport: str = "ws") -> dict[str, Any]:
     """One event to N clients, IT Cook and the raw loop in turn, both servers up all along.
 
     The host's speed drifts within a minute (the raw loop alone: 54–136 ms to 10k in one run of
     five), so scenarios run one after the other compare different minutes. Here each round
-    measures both, a fraction of a second apart, alternating which goes first.
+    measures both, a fraction of a second apart, alternating which goes first. ``transport``
+    is ``ws`` (WebSocket frames) or ``sse`` (event streams: the raw loop writes SSE messages).
     """
     p = ctx.params
-    kinds = ("itcook", "raw")
+    kinds = ("itcook", "raw") if transport == "ws" else ("itcook_sse", "raw_sse")
     servers: dict[str, Server] = {}
     lgs: dict[str, LoadGen] = {}
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
@@ -386,13 +388,13 @@ def paired(ctx: Context) -> dict[str, Any]:
             lg.quit()
         for server in servers.values():
             server.stop()
-    ratios = [r["last_ms"] / i["last_ms"] for i, r in zip(runs["itcook"], runs["raw"], strict=True)]
-    out: dict[str, Any] = {"connections": p.paired_n, "rounds": p.paired_rounds,
+    ratios = [r["last_ms"] / i["last_ms"] for i, r in zip(runs[kinds[0]], runs[kinds[1]], strict=True)]
+    out: dict[str, Any] = {"transport": transport, "connections": p.paired_n, "rounds": p.paired_rounds,
                            "lost": sum(r["lost"] for kind in kinds for r in runs[kind]),
                            "of_raw_per_round": [round(x, 3) for x in ratios],
                            "of_raw_median": round(median(ratios), 3)}
-    for kind in kinds:
-        out[kind] = _summary(runs[kind])
+    for key, kind in zip(("itcook", "raw"), kinds, strict=True):
+        out[key] = _summary(runs[kind])
     return out
 
 
@@ -760,4 +762,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "redis": redis_two_processes,
     "heartbeats": heartbeats,
     "paired": paired,
+    "paired_sse": lambda ctx: paired(ctx, "sse"),
 }

@@ -1,9 +1,10 @@
 """The raw limit: a minimal gevent loop writing one pre-encoded frame to N plain loopback sockets.
 
 Run from the repository root: ``python -m bench.servers.raw PORT``. A subscriber sends any
-request head and gets a bare ``101`` back; then it only receives. Publishing encodes each
-event once (the same JSON object and WebSocket framing as IT Cook) and calls the non-blocking
-``send`` of every socket in a row: there is no less work a Python process can do per delivery.
+request head and gets a bare ``101`` back (``GET /raw-sse``: a bare ``200`` and an event stream);
+then it only receives. Publishing encodes each event once (the same JSON object, WebSocket
+framing and SSE message as IT Cook) and calls the non-blocking ``send`` of every socket in a
+row: there is no less work a Python process can do per delivery.
 """
 
 from __future__ import annotations
@@ -20,28 +21,30 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
 from bench.servers.frames import PAD, frame  # noqa: E402
-from itcook.realtime.events import dumps, ws_frame  # noqa: E402
+from itcook.realtime.events import dumps, sse_message, ws_frame  # noqa: E402
 
-subscribers: dict[Any, Any] = {}  # raw OS socket -> gevent socket
+subscribers: dict[Any, Any] = {}  # raw OS socket -> gevent socket (WebSocket clients)
+streams: dict[Any, Any] = {}  # the same, for SSE clients
 state = {"seq": 0, "partial_writes": 0}
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
 
 
-def fanout(data: bytes) -> None:
-    """Write ``data`` to every subscriber; a partial write finishes cooperatively (rare)."""
-    for raw in tuple(subscribers):
+def fanout(members: dict[Any, Any], data: bytes) -> None:
+    """Write ``data`` to every member; a partial write finishes cooperatively (rare)."""
+    for raw in tuple(members):
         try:
             sent = raw.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
-            subscribers.pop(raw, None)
+            members.pop(raw, None)
             continue
         if sent != len(data):
             state["partial_writes"] += 1
             try:
-                subscribers[raw].sendall(data[sent:])
+                members[raw].sendall(data[sent:])
             except OSError:
-                subscribers.pop(raw, None)
+                members.pop(raw, None)
 
 
 def _answer(sock: Any, body: dict[str, Any]) -> None:
@@ -63,23 +66,29 @@ def handle(sock: Any, address: Any) -> None:
     if url.path == "/bench/publish":
         count = int(parse_qs(url.query).get("count", ["1"])[0])
         for _ in range(count):
-            state["seq"] += 1
-            fanout(ws_frame(dumps(frame(state["seq"], state["seq"], PAD))))
+            seq = state["seq"] = state["seq"] + 1
+            payload = dumps(frame(seq, seq, PAD))
+            if subscribers:
+                fanout(subscribers, ws_frame(payload))
+            if streams:
+                fanout(streams, sse_message(payload, "SystemNotification", seq))
         _answer(sock, {"last_seq": state["seq"], "partial_writes": state["partial_writes"]})
         return
     if url.path == "/bench/ready":
-        _answer(sock, {"subscribers": len(subscribers)})
+        _answer(sock, {"subscribers": len(subscribers) + len(streams)})
         return
-    sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+    sse = url.path == "/raw-sse"
+    members = streams if sse else subscribers
+    sock.sendall(SSE_HEAD if sse else b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
     raw = getattr(sock, "_sock", sock)
-    subscribers[raw] = sock
+    members[raw] = sock
     try:
         while sock.recv(4096):
             pass
     except OSError:
         pass
     finally:
-        subscribers.pop(raw, None)
+        members.pop(raw, None)
 
 
 if __name__ == "__main__":
