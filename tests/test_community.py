@@ -93,6 +93,8 @@ def test_create_post_returns_it_and_signals_once_after_commit(app, client, signa
     }]
     assert seen == [True]
     assert len(signals.calls) == 1
+    # The answer is built before the commit, not read back: it must be what is stored.
+    assert client.get(f"{API}/posts/{post['id']}", headers=anna["headers"]).get_json() == post
 
 
 def test_post_content_of_exactly_the_maximum_length_is_accepted(client, anna) -> None:
@@ -338,6 +340,9 @@ def test_comment_is_created_counted_and_signalled(app, client, signals, anna, bo
     assert len(signals.calls) == 1
     fetched = client.get(f"{API}/posts/{post['id']}", headers=anna["headers"]).get_json()
     assert fetched["comments_count"] == 1
+    # Built before the commit, as the post's answer: it must be what is stored.
+    listed = client.get(f"{API}/posts/{post['id']}/comments", headers=anna["headers"]).get_json()
+    assert listed["items"] == [comment]
 
 
 @pytest.mark.parametrize("body, code", [

@@ -61,34 +61,42 @@ def _count(stmt: Select[Any]) -> int:
 
 # --- response shapes -------------------------------------------------------------------------
 
+def _post_dict(post: Post, author_name: str, liked: bool) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "author_id": post.author_id,
+        "author_name": author_name,
+        "content": post.content,
+        "created_at": isoformat(post.created_at),
+        "likes_count": post.likes_count,
+        "comments_count": post.comments_count,
+        "liked_by_me": liked,
+    }
+
+
 def _posts_to_dicts(posts: list[Post], viewer_id: int) -> list[dict[str, Any]]:
     # One query for the authors and one for the viewer's likes, whatever the page size.
     names = display_names(post.author_id for post in posts)
     ids = [post.id for post in posts]
     liked = set(db.session.scalars(
         select(Like.post_id).where(Like.user_id == viewer_id, Like.post_id.in_(ids)))) if ids else set()
-    return [{
-        "id": post.id,
-        "author_id": post.author_id,
-        "author_name": names.get(post.author_id, ""),
-        "content": post.content,
-        "created_at": isoformat(post.created_at),
-        "likes_count": post.likes_count,
-        "comments_count": post.comments_count,
-        "liked_by_me": post.id in liked,
-    } for post in posts]
+    return [_post_dict(post, names.get(post.author_id, ""), post.id in liked) for post in posts]
+
+
+def _comment_dict(comment: Comment, author_name: str) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "author_id": comment.author_id,
+        "author_name": author_name,
+        "content": comment.content,
+        "created_at": isoformat(comment.created_at),
+    }
 
 
 def _comments_to_dicts(comments: list[Comment]) -> list[dict[str, Any]]:
     names = display_names(comment.author_id for comment in comments)
-    return [{
-        "id": comment.id,
-        "post_id": comment.post_id,
-        "author_id": comment.author_id,
-        "author_name": names.get(comment.author_id, ""),
-        "content": comment.content,
-        "created_at": isoformat(comment.created_at),
-    } for comment in comments]
+    return [_comment_dict(comment, names.get(comment.author_id, "")) for comment in comments]
 
 
 def _like_state(post_id: int, liked: bool) -> dict[str, Any]:
@@ -111,10 +119,13 @@ def create_post(author: User, content: str) -> dict[str, Any]:
     post = Post(author_id=author.id, content=content, likes_count=0, comments_count=0,
                 created_at=utcnow())
     db.session.add(post)
+    db.session.flush()  # the id
+    # Built from what is being written, before the commit expires it: reading it back costs
+    # queries, and the notification waits for this answer (as in add_comment).
+    body = _post_dict(post, author.display_name, liked=False)
     db.session.commit()
-    body = _posts_to_dicts([post], author.id)[0]
-    emit(post_created, post_id=post.id, author_id=author.id, author_name=body["author_name"],
-         content=post.content, created_at=body["created_at"])
+    emit(post_created, post_id=body["id"], author_id=body["author_id"], author_name=body["author_name"],
+         content=content, created_at=body["created_at"])
     return body
 
 
@@ -180,12 +191,12 @@ def add_comment(author: User, post_id: int, content: str) -> dict[str, Any]:
     comment = Comment(post_id=post_id, author_id=author.id, content=content, created_at=utcnow())
     db.session.add(comment)
     db.session.flush()
+    body = _comment_dict(comment, author.display_name)  # as create_post: not read back
     db.session.execute(update(Post).where(Post.id == post_id)
                        .values(comments_count=Post.comments_count + 1))
     db.session.commit()
-    body = _comments_to_dicts([comment])[0]
-    emit(comment_created, comment_id=comment.id, post_id=post_id, post_author_id=post_author_id,
-         author_id=author.id, author_name=body["author_name"], content=comment.content,
+    emit(comment_created, comment_id=body["id"], post_id=post_id, post_author_id=post_author_id,
+         author_id=body["author_id"], author_name=body["author_name"], content=content,
          created_at=body["created_at"])
     return body
 
