@@ -121,7 +121,7 @@ def create_post(author: User, content: str) -> dict[str, Any]:
     db.session.add(post)
     db.session.flush()  # the id
     # Built from what is being written, before the commit expires it: reading it back costs
-    # queries, and the notification waits for this answer (as in add_comment).
+    # queries, and the notification waits for this answer.
     body = _post_dict(post, author.display_name, liked=False)
     db.session.commit()
     emit(post_created, post_id=body["id"], author_id=body["author_id"], author_name=body["author_name"],
@@ -191,7 +191,7 @@ def add_comment(author: User, post_id: int, content: str) -> dict[str, Any]:
     comment = Comment(post_id=post_id, author_id=author.id, content=content, created_at=utcnow())
     db.session.add(comment)
     db.session.flush()
-    body = _comment_dict(comment, author.display_name)  # as create_post: not read back
+    body = _comment_dict(comment, author.display_name)  # before the commit expires it: no re-reads
     db.session.execute(update(Post).where(Post.id == post_id)
                        .values(comments_count=Post.comments_count + 1))
     db.session.commit()
