@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import gevent
 import pytest
@@ -85,31 +86,46 @@ def test_heartbeats_reach_every_connection_of_their_transport(pairs) -> None:
     assert {p.received() for p in sse} == {b": keep-alive\n\n"} and {p.received() for p in ws} == {b""}
 
 
-def test_heartbeats_let_other_greenlets_do_their_io_between_slices(pairs) -> None:
-    """A heartbeat to many sockets is written a slice at a time: a greenlet waiting for a socket
-    (a request that publishes an event, say) runs before the last slice, not after all of them."""
-    hub = Hub()
-    pairs.extend(Pair(hub) for _ in range(3 * WRITE_SLICE))
-    order = tuple(hub.connections)  # write_in_slices writes in this order
-    last = next(p for p in pairs if p.conn is order[-1])
+def _heartbeat_with_a_reader(hub: Hub, action: Callable[[], None]) -> int:
+    """``write_in_slices`` to every connection of ``hub`` while a greenlet waits on a socket
+    that is already readable (as a request handler would); it runs ``action`` when it wakes,
+    which it can only do in a pause between slices. Returns the writes made."""
     request_end, request = socket.socketpair()
-    seen: list[bytes] = []
 
-    def serve() -> None:  # a greenlet blocked on a socket read, as a request handler is
+    def serve() -> None:
         request.recv(16)
-        seen.append(last.received())  # the last connection's heartbeat: not yet written
+        action()
 
     try:
         waiter = gevent.spawn(serve)
         gevent.idle()  # it has started and blocks on the read
         request_end.sendall(b"GET")
-        assert write_in_slices(hub.connections, b"beat", b"") == len(pairs)
+        written = write_in_slices(hub.connections, b"beat", b"")
         waiter.join(timeout=5)
-        assert waiter.dead and seen == [b""]
-        assert last.received() == b"beat"
+        assert waiter.dead
+        return written
     finally:
         request_end.close()
         request.close()
+
+
+def _last_written(pairs: list[Pair], hub: Hub) -> Pair:
+    """The pair whose connection ``write_in_slices`` writes to last (it follows this order)."""
+    last = tuple(hub.connections)[-1]
+    return next(p for p in pairs if p.conn is last)
+
+
+def test_heartbeats_let_other_greenlets_do_their_io_between_slices(pairs) -> None:
+    """A heartbeat to many sockets is written a slice at a time: a greenlet waiting for a socket
+    (a request that publishes an event, say) runs before the last slice, not after all of them."""
+    hub = Hub()
+    pairs.extend(Pair(hub) for _ in range(3 * WRITE_SLICE))
+    last = _last_written(pairs, hub)
+    seen: list[bytes] = []
+    # The last connection's heartbeat, as the woken greenlet finds it: not yet written.
+    assert _heartbeat_with_a_reader(hub, lambda: seen.append(last.received())) == len(pairs)
+    assert seen == [b""]
+    assert last.received() == b"beat"
 
 
 def test_stats_counters_match_a_full_count_after_any_sequence(pairs) -> None:
@@ -168,20 +184,7 @@ def test_a_connection_that_leaves_during_a_pause_gets_no_heartbeat(pairs) -> Non
     """Its session may already have written a close frame: nothing may follow it."""
     hub = Hub()
     pairs.extend(Pair(hub) for _ in range(2 * WRITE_SLICE))
-    last = next(p for p in pairs if p.conn is tuple(hub.connections)[-1])
-    request_end, request = socket.socketpair()
-
-    def close_last() -> None:  # a session that ends while the heartbeat pauses
-        request.recv(16)
-        hub.remove(last.conn, "normal")
-
-    try:
-        waiter = gevent.spawn(close_last)
-        gevent.idle()
-        request_end.sendall(b"bye")
-        assert write_in_slices(hub.connections, b"beat", b"") == len(pairs) - 1
-        waiter.join(timeout=5)
-        assert waiter.dead and last.received() == b""
-    finally:
-        request_end.close()
-        request.close()
+    last = _last_written(pairs, hub)
+    # A session that ends while the heartbeat pauses.
+    assert _heartbeat_with_a_reader(hub, lambda: hub.remove(last.conn, "normal")) == len(pairs) - 1
+    assert last.received() == b""
