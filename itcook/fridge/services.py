@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 MAX_EXPIRY_DAYS = 365
 
+
 def today_utc() -> dt.date:
     """The current calendar day in UTC, the day the once-a-day rule counts in."""
     return utcnow().date()
