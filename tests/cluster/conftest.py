@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The server (``ITCOOK_TEST_PG_URL``, database ``test`` by default) and, on it, a database of the
 #: scale-out tests' own, so they never clobber the PostgreSQL run of the rest of the suite.
 PG_SERVER_URL = os.environ.get("ITCOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_URL = PG_SERVER_URL.rsplit("/", 1)[0] + "/itcook_scaleout_test"
+# ITCOOK_TEST_SCALEOUT_DB names it, so that several checkouts can run the suite on one server.
+SCALEOUT_DB = os.environ.get("ITCOOK_TEST_SCALEOUT_DB", "itcook_scaleout_test")
+PG_URL = PG_SERVER_URL.rsplit("/", 1)[0] + "/" + SCALEOUT_DB
 REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("ITCOOK_TEST_REDIS_PORT", "6379"))
 JWT_SECRET = "cluster-test-secret-" + "z" * 40
 
