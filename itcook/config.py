@@ -127,7 +127,10 @@ SETTINGS: tuple[Setting, ...] = (
             "(a longer `Retry-After` wins, up to 60 s)"),
     Setting("PUSH_TIMEOUT", float, 10.0, "seconds to connect to, and to wait for, a push service"),
     Setting("PUSH_ALLOW_HTTP", _bool, False, "accept `http://` subscription endpoints (local push "
-            "services in tests; never in production)"),
+            "services in tests); production refuses to start with it"),
+    Setting("PUSH_ALLOW_PRIVATE_ADDRESSES", _bool, False, "accept and contact push endpoints on "
+            "loopback, private and other non-public addresses (local push services in tests); "
+            "production refuses to start with it"),
 )
 
 

@@ -40,6 +40,10 @@ def init_app(app: Flask) -> None:
     subject = str(app.config["PUSH_VAPID_SUBJECT"])
     if not subject.startswith(("mailto:", "https://")):
         raise RuntimeError("ITCOOK_PUSH_VAPID_SUBJECT: must be a mailto: or https: URL")
+    if app.config["ENV"] == "production":
+        for key in ("PUSH_ALLOW_HTTP", "PUSH_ALLOW_PRIVATE_ADDRESSES"):
+            if app.config[key]:
+                raise RuntimeError(f"ITCOOK_{key}: for tests only, refused with ITCOOK_ENV=production")
     state = PushState(app)
     app.extensions["push"] = state
     if app.config["PUSH_VAPID_PRIVATE_KEY"]:

@@ -6,7 +6,9 @@ no live connection on any process and wants this type pushed, then encrypts (RFC
 aes128gcm) and sends one request per subscription with a VAPID token (RFC 8292) through
 ``pywebpush``. 404/410 mean the subscription is gone: it is deleted. 429, 5xx, timeouts and
 connection errors are retried after 1, 2, 4… × ``PUSH_RETRY_DELAY`` (or the service's
-``Retry-After``, at most 60 s), up to ``PUSH_MAX_ATTEMPTS`` tries; other answers are final.
+``Retry-After``, at most 60 s), up to ``PUSH_MAX_ATTEMPTS`` tries; other answers are final,
+redirects included (never followed). An endpoint that is, or now resolves to, a non-public
+address is not contacted (``egress.py``) and not retried.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ import gevent.queue
 import requests
 from flask import Flask
 from pywebpush import WebPushException, webpush
-from requests.adapters import HTTPAdapter
 
-from itcook.push import services
+from itcook.push import egress, services
 from itcook.push.services import Target
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,9 @@ class PushSender:
         self._workers: list[gevent.Greenlet] = []
         self._timers: set[gevent.Greenlet] = set()
         self._busy = 0
-        self.http = requests.Session()
-        adapter = HTTPAdapter(pool_maxsize=self.concurrency)
-        self.http.mount("https://", adapter)
-        self.http.mount("http://", adapter)
+        self.allow_private = bool(cfg["PUSH_ALLOW_PRIVATE_ADDRESSES"])
+        self.http = egress.session(allow_private=self.allow_private, pool_maxsize=self.concurrency,
+                                   timeout=self.timeout)
 
     # -- intake -----------------------------------------------------------------------------
     def submit(self, job: Job) -> bool:
@@ -133,6 +133,12 @@ class PushSender:
         if vapid is None:
             self.counters["not_configured"] += 1
             return
+        try:  # the row may predate a stricter check, or bypass the API; names are checked on connect
+            egress.check(target.endpoint, services.allowed_schemes(), allow_private=self.allow_private,
+                         resolve=False)
+        except ValueError as exc:  # NotPublic included
+            self._refuse(target, str(exc))
+            return
         try:
             webpush(target.info(), data=job.payload(), vapid_private_key=vapid,
                     vapid_claims={"sub": self.subject}, ttl=self.ttl, timeout=self.timeout,
@@ -141,6 +147,9 @@ class PushSender:
             return
         except WebPushException as exc:
             status, retry_after = exc.status_code, exc.retry_after
+        except egress.InvalidIPAddress as exc:  # resolved, at connect time, to a non-public address
+            self._refuse(target, f"not a public address: {exc}")
+            return
         except (requests.RequestException, OSError) as exc:
             status, retry_after = None, None
             log.info("push to subscription %s: %s", target.id, exc)
@@ -152,6 +161,11 @@ class PushSender:
         else:
             self.counters["failed"] += 1
             log.warning("push service refused a message to subscription %s: HTTP %s", target.id, status)
+
+    def _refuse(self, target: Target, reason: str) -> None:
+        # Not retried: the address is the endpoint's owner's choice, not a passing failure.
+        self.counters["endpoint_refused"] += 1
+        log.warning("push to subscription %s refused: endpoint %s", target.id, reason)
 
     def _retry(self, job: Job, status: int | None, retry_after: str | None) -> None:
         if job.attempt >= self.max_attempts:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import PushPreference, PushSubscription, User, isoformat, utcnow
 from itcook.notifications import PUSH_TYPES
+from itcook.push import egress
 from itcook.push.vapid import b64url_decode
 from itcook.validation import get_object, get_str, invalid_field
 
@@ -37,15 +38,22 @@ class Target:
 
 # --- validation ------------------------------------------------------------------------------
 
+def allowed_schemes() -> tuple[str, ...]:
+    """The endpoint schemes this server accepts (``http`` only with ``PUSH_ALLOW_HTTP``)."""
+    return ("https", "http") if current_app.config["PUSH_ALLOW_HTTP"] else ("https",)
+
+
 def _endpoint(body: dict[str, Any]) -> str:
     endpoint = get_str(body, "endpoint", max_len=ENDPOINT_MAX, strip=False)
     assert endpoint is not None
-    parts = urlsplit(endpoint)
-    allowed = ("https", "http") if current_app.config["PUSH_ALLOW_HTTP"] else ("https",)
-    if parts.scheme not in allowed or not parts.hostname:
-        raise invalid_field("endpoint", f"must be an absolute {' or '.join(allowed)} URL")
-    if parts.username or parts.password or parts.fragment or any(c.isspace() for c in endpoint):
-        raise invalid_field("endpoint", "must not contain credentials, a fragment or spaces")
+    try:
+        egress.check(endpoint, allowed_schemes(), resolve=True,
+                     allow_private=current_app.config["PUSH_ALLOW_PRIVATE_ADDRESSES"])
+    except egress.NotPublic as exc:
+        current_app.extensions["push"].sender.counters["subscription_refused"] += 1
+        raise ApiError(400, "endpoint_not_public", f"endpoint: {exc}") from None
+    except ValueError as exc:
+        raise invalid_field("endpoint", str(exc)) from None
     return endpoint
 
 

@@ -74,7 +74,8 @@ def _fake_subscription() -> dict[str, Any]:
                      "auth": _b64url(os.urandom(16))}}
 
 
-@pytest.mark.realtime_config(PUSH_VAPID_PRIVATE_KEY=VAPID_PRIVATE)
+# The fake endpoint is on loopback: only the test setting lets the server accept it.
+@pytest.mark.realtime_config(PUSH_VAPID_PRIVATE_KEY=VAPID_PRIVATE, PUSH_ALLOW_PRIVATE_ADDRESSES=True)
 def test_enable_push_registers_the_worker_and_the_subscription(live_server, new_page) -> None:
     fake = _fake_subscription()
     page = new_page(init_script=f"const FAKE = {json.dumps(fake)};\n{FAKE_PUSH_MANAGER}")

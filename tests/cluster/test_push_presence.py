@@ -19,6 +19,7 @@ from tests.realtime.wsclient import Api, ws_connect
 def cluster_settings() -> dict[str, str]:
     # One push worker: jobs are handled in order, so a later push proves an earlier job was skipped.
     return {"ITCOOK_PUSH_VAPID_PRIVATE_KEY": VAPID_PRIVATE, "ITCOOK_PUSH_ALLOW_HTTP": "1",
+            "ITCOOK_PUSH_ALLOW_PRIVATE_ADDRESSES": "1",
             "ITCOOK_PUSH_CONCURRENCY": "1", "ITCOOK_PUSH_RETRY_DELAY": "0.05"}
 
 

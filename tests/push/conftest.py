@@ -1,4 +1,5 @@
-"""Web Push tests: a fixed VAPID key, http:// endpoints allowed, fast retries, a loopback push service."""
+"""Web Push tests: a fixed VAPID key, http:// and loopback endpoints allowed, fast retries, a
+loopback push service."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ VAPID_PRIVATE = b64url(_KEY.private_numbers().private_value.to_bytes(32, "big"))
 VAPID_PUBLIC = b64url(_KEY.public_key().public_bytes(serialization.Encoding.X962,
                                                      serialization.PublicFormat.UncompressedPoint))
 PUSH_CONFIG = {"PUSH_VAPID_PRIVATE_KEY": VAPID_PRIVATE, "PUSH_ALLOW_HTTP": True,
+               "PUSH_ALLOW_PRIVATE_ADDRESSES": True,
                "PUSH_RETRY_DELAY": 0.05, "PUSH_MAX_ATTEMPTS": 3, "PUSH_TIMEOUT": 5.0,
                "PUSH_VAPID_SUBJECT": "mailto:push-tests@itcook.example"}
 

@@ -71,6 +71,8 @@ class PushService:
         self.subscribers: dict[str, Subscriber] = {}
         self.scripts: dict[str, list[int]] = {}
         self.received: list[Received] = []
+        #: ``Location`` of the scripted 3xx answers.
+        self.redirect_to = ""
         self.server = WSGIServer(("127.0.0.1", 0), self._wsgi, log=None)
         self.server.start()
         self.origin = f"http://127.0.0.1:{self.server.server_port}"
@@ -110,7 +112,10 @@ class PushService:
         except (ValueError, KeyError, InvalidSignature, AssertionError) as exc:
             record.status, record.error = 400, f"{type(exc).__name__}: {exc}"
         self.received.append(record)
-        start_response(f"{record.status} X", [("Content-Length", "0")])
+        headers_out = [("Content-Length", "0")]
+        if 300 <= record.status < 400:
+            headers_out.append(("Location", self.redirect_to))
+        start_response(f"{record.status} X", headers_out)
         return [b""]
 
     def _check_vapid(self, authorization: str) -> dict[str, Any]:
