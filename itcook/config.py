@@ -126,6 +126,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUSH_RETRY_DELAY", float, 1.0, "seconds before the first retry; doubles on each "
             "(a longer `Retry-After` wins, up to 60 s)"),
     Setting("PUSH_TIMEOUT", float, 10.0, "seconds to connect to, and to wait for, a push service"),
+    Setting("PUSH_BUDGET_PER_HOUR", int, 30, "notifications pushed to one user per clock hour, "
+            "counted in the database across processes; past it they are only in the inbox (and "
+            "counted as `over_budget`); 0 = no limit"),
     Setting("PUSH_ALLOW_HTTP", _bool, False, "accept `http://` subscription endpoints (local push "
             "services in tests); production refuses to start with it"),
     Setting("PUSH_ALLOW_PRIVATE_ADDRESSES", _bool, False, "accept and contact push endpoints on "

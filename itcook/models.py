@@ -168,7 +168,9 @@ class Notification(db.Model):
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),
-                      Index("ix_notifications_user_id_read_at", "user_id", "read_at"))
+                      Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+                      # One a day per (actor, recipient, kind, object): see notifications/services.py.
+                      Index("ux_notifications_user_id_dedupe_key", "user_id", "dedupe_key", unique=True))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -176,6 +178,9 @@ class Notification(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: ``<type>:<actor>:<object>:<UTC day>`` for the kinds one person can repeat by toggling; NULL
+    #: (never a duplicate) for the others.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class Group(db.Model):
@@ -250,3 +255,13 @@ class PushPreference(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     disabled_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PushBudget(db.Model):
+    """Pushes sent to a user in the current clock hour, shared by every process (``PUSH_BUDGET_PER_HOUR``)."""
+
+    __tablename__ = "push_budgets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime)
+    used: Mapped[int] = mapped_column(Integer)

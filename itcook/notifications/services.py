@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 #: Personal events that are not notifications: the inbox's own "read elsewhere" event.
 NOT_NOTIFICATIONS = frozenset({"NotificationsRead"})
 
+#: The kinds one person can repeat at will by toggling (follow/unfollow, invite/cancel,
+#: like/unlike), with the data fields naming their actor and object: at most one notification
+#: (and so one push) a UTC day per (actor, recipient, kind, object). The live event still goes out.
+DEDUPED: dict[str, tuple[str, str | None]] = {
+    "NewFollower": ("follower_id", None),
+    "GroupInvitation": ("invited_by_id", "group_id"),
+    "PostLiked": ("user_id", "post_id"),
+}
+
 
 def _parse_ts(ts: str | None) -> dt.datetime:
     try:
@@ -29,19 +38,32 @@ def _parse_ts(ts: str | None) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+def dedupe_key(event_type: str, data: dict[str, Any], created_at: dt.datetime) -> str | None:
+    """The key that makes a repeated notification of a ``DEDUPED`` kind a duplicate, else None."""
+    fields = DEDUPED.get(event_type)
+    if fields is None:
+        return None
+    actor, obj = fields
+    return f"{event_type}:{data.get(actor)}:{data.get(obj) if obj else ''}:{created_at.date().isoformat()}"
+
+
 def record(user_id: int, event_id: int, event_type: str, data: dict[str, Any],
            ts: str | None = None) -> bool:
-    """File a personal event as ``user_id``'s notification; True if it is one and was stored."""
+    """File a personal event as ``user_id``'s notification; True if it is one and was stored
+    (False for a duplicate of one filed the same day: see ``DEDUPED``)."""
     if event_type in NOT_NOTIFICATIONS:
         return False
+    created_at = _parse_ts(ts)
     db.session.add(Notification(id=event_id, user_id=user_id, type=event_type, data=data,
-                                created_at=_parse_ts(ts)))
+                                created_at=created_at,
+                                dedupe_key=dedupe_key(event_type, data, created_at)))
     try:
         db.session.commit()
     except IntegrityError:
-        # The user was deleted meanwhile (or the id is already filed): nothing to keep.
+        # A duplicate (the unique index holds across processes), the user was deleted meanwhile,
+        # or the id is already filed: nothing to keep, nothing to push.
         db.session.rollback()
-        log.info("notification %s for user %s not filed", event_id, user_id)
+        log.info("notification %s (%s) for user %s not filed", event_id, event_type, user_id)
         return False
     return True
 

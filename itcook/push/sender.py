@@ -8,7 +8,9 @@ aes128gcm) and sends one request per subscription with a VAPID token (RFC 8292) 
 connection errors are retried after 1, 2, 4… × ``PUSH_RETRY_DELAY`` (or the service's
 ``Retry-After``, at most 60 s), up to ``PUSH_MAX_ATTEMPTS`` tries; other answers are final,
 redirects included (never followed). An endpoint that is, or now resolves to, a non-public
-address is not contacted (``egress.py``) and not retried.
+address is not contacted (``egress.py``) and not retried. At most ``PUSH_BUDGET_PER_HOUR``
+notifications a clock hour are pushed to one user, counted in the database across processes;
+the others are dropped (``over_budget``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class PushSender:
         self.retry_delay = float(cfg["PUSH_RETRY_DELAY"])
         self.timeout = float(cfg["PUSH_TIMEOUT"])
         self.ttl = int(cfg["PUSH_TTL"])
+        self.budget_per_hour = int(cfg["PUSH_BUDGET_PER_HOUR"])
         self.subject = str(cfg["PUSH_VAPID_SUBJECT"])
         self.queue: gevent.queue.Queue[Job] = gevent.queue.Queue(maxsize=max(1, cfg["PUSH_QUEUE_SIZE"]))
         #: Whether a user holds a live connection on any process (set by itcook/plugins.py).
@@ -122,6 +125,10 @@ class PushSender:
             return
         if not services.push_enabled(job.user_id, job.event_type):
             self.counters["skipped_preference"] += 1
+            return
+        if not services.take_budget(job.user_id, self.budget_per_hour):
+            self.counters["over_budget"] += 1
+            log.info("push of %s to user %s dropped: over the hourly budget", job.event_type, job.user_id)
             return
         for target in services.targets(job.user_id):
             self._send(replace(job, target=target))

@@ -7,12 +7,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError
 from itcook.extensions import db
-from itcook.models import PushPreference, PushSubscription, User, isoformat, utcnow
+from itcook.models import PushBudget, PushPreference, PushSubscription, User, isoformat, utcnow
 from itcook.notifications import PUSH_TYPES
 from itcook.push import egress
 from itcook.push.vapid import b64url_decode
@@ -198,3 +199,30 @@ def update_preferences(user: User, changes: dict[str, bool]) -> dict[str, Any]:
 def push_enabled(user_id: int, event_type: str) -> bool:
     """Whether an event of this type may be pushed to the user."""
     return event_type in PUSH_TYPES and event_type not in _disabled(user_id)
+
+
+# --- budget ----------------------------------------------------------------------------------
+
+def take_budget(user_id: int, per_hour: int) -> bool:
+    """Count one push to ``user_id`` in this clock hour; False once the hour's ``per_hour`` are spent.
+
+    One row per user in the database, updated in one atomic upsert, so every process (and
+    every host) draws on the same budget. ``per_hour`` 0 means no limit.
+    """
+    if per_hour <= 0:
+        return True
+    window = utcnow().replace(minute=0, second=0, microsecond=0)
+    table = PushBudget.__table__
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(user_id=user_id, window_start=window, used=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.user_id], set_={
+        "used": case((table.c.window_start == window, table.c.used + 1), else_=1),
+        "window_start": window,
+    }).returning(table.c.used)
+    try:
+        used = db.session.execute(stmt).scalar_one()
+        db.session.commit()
+    except IntegrityError:  # the user was deleted meanwhile: nobody to push to
+        db.session.rollback()
+        return False
+    return bool(used <= per_hour)
