@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from itcook import signals
-from itcook.realtime.auth import Principal, PrincipalLoader
+from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.state import Authorizer, RealtimeState
 
@@ -59,9 +59,14 @@ class Realtime:
         target = app if app is not None else current_app
         return target.extensions["realtime"]  # type: ignore[no-any-return]
 
-    def set_principal_loader(self, app: Flask, loader: PrincipalLoader) -> None:
-        """Tell the plugin how to turn a user id into an active ``Principal`` (or None)."""
-        self.state(app).principal_loader = loader
+    def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
+                             active_users: ActiveUsers | None = None) -> None:
+        """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
+        (``active_users``) which of many user ids are still active, in one query."""
+        state = self.state(app)
+        state.principal_loader = loader
+        if active_users is not None:
+            state.active_users = active_users
 
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
                          denied_code: str = "channel_not_found") -> None:
