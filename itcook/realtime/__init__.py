@@ -31,6 +31,7 @@ class Realtime:
         from itcook.extensions import db
         from itcook.realtime import bridge
         from itcook.realtime.auth import define_ticket_table
+        from itcook.realtime.counts import define_day_table
         from itcook.realtime.history import define_tables
         from itcook.realtime.views import bp, count_http_refusal, sock
         from itcook.realtime.websocket import SERVER_OPTIONS
@@ -38,7 +39,8 @@ class Realtime:
         config = {**app.config.get_namespace("REALTIME_"),
                   "broker_url": app.config.get("BROKER_URL", "memory://"),
                   "broker_prefix": app.config.get("BROKER_PREFIX", "itcook")}
-        tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata)}
+        tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata),
+                  "days": define_day_table(db.metadata)}
         state = RealtimeState(app, config, tables)
         app.extensions["realtime"] = state
         app.config.setdefault("SOCK_SERVER_OPTIONS", SERVER_OPTIONS)

@@ -15,10 +15,12 @@ import gevent
 import gevent.lock
 import gevent.queue
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.exc import SQLAlchemyError
 
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
 from itcook.realtime.connection import WS, Connection
+from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
@@ -121,6 +123,7 @@ class RealtimeState:
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
         self._tickets: Tickets | None = None
+        self._counts: EventCounts | None = None
         # Ids are taken and events handed to the broker under one lock, so this process
         # publishes in id order (a resume point never skips a lower id still in flight).
         self._publish_lock = gevent.lock.Semaphore()
@@ -143,6 +146,12 @@ class RealtimeState:
             self._history = History(self._engine(), self.tables["events"],
                                     cluster_lock=not isinstance(self.broker, MemoryBroker))
         return self._history
+
+    @property
+    def counts(self) -> EventCounts:
+        if self._counts is None:
+            self._counts = EventCounts(self._engine(), self.tables["events"], self.tables["days"])
+        return self._counts
 
     @property
     def tickets(self) -> Tickets:
@@ -180,6 +189,8 @@ class RealtimeState:
                 self.history.append(event, then=self.broker.publish)
             else:
                 self.broker.publish(event)
+        if event.durable:
+            self.counts.dirty = True
         if event.durable and self.after_publish is not None:
             try:
                 self.after_publish(event)
@@ -190,6 +201,7 @@ class RealtimeState:
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
         self.tickets.prune()
+        self.counts.roll_up()  # before the log forgets them: the per-day table outlives it
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
     def disconnect_user(self, user_id: int, code: int) -> None:
@@ -358,7 +370,14 @@ class RealtimeState:
         """This process's statistics merged with every other live process's (via the broker)."""
         mine = self.snapshot()
         others = [s for s in self.broker.gather_stats() if s.get("process_id") != self.process_id]
-        return merge_snapshots([mine, *others])
+        merged = merge_snapshots([mine, *others])
+        try:
+            # Counts of the past come from the log: the same in every process, across restarts.
+            merged.update(self.counts.snapshot(), event_counts_source="log")
+        except SQLAlchemyError as exc:  # the database is down: the processes' own counts, said so
+            log.warning("realtime: cannot read the event counts from the log (%s)", exc)
+            merged["event_counts_source"] = "processes"
+        return merged
 
     def snapshot(self) -> dict[str, Any]:
         """This process's statistics, tagged with its id, uptime and broker state."""
