@@ -84,6 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
             "besides the server's own (`*` = any)"),
     Setting("REALTIME_HEARTBEAT_INTERVAL", float, 25.0, "seconds between server Heartbeat frames"),
     Setting("REALTIME_IDLE_TIMEOUT", float, 60.0, "a connection silent this long is closed (4001)"),
+    Setting("REALTIME_PRINCIPAL_RECHECK_INTERVAL", float, 30.0, "seconds between a process's "
+            "checks that its connected users are still active (a disabled or deleted one is "
+            "closed with 4003 even if the broker lost the message; also after every broker "
+            "outage); 0 = only after outages"),
     Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
     Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
     Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),

@@ -28,6 +28,16 @@ def _principal(user_id: int) -> Principal | None:
     return Principal(user_id, row[0], is_admin=row[1] == "admin") if row else None
 
 
+def _active_users(user_ids: list[int]) -> set[int]:
+    # Every live connection's user, every recheck interval: one query for the lot.
+    from sqlalchemy import select
+
+    from itcook.models import User
+
+    ids = [i for i in user_ids if is_row_id(i)]
+    return set(db.session.scalars(select(User.id).where(User.id.in_(ids), User.is_active))) if ids else set()
+
+
 def _post_channel(user_id: int, post_id: int) -> bool:
     # Every user may follow the comments and typing of any existing post.
     from itcook.community.services import post_exists
@@ -61,7 +71,7 @@ def init_realtime(app: Flask) -> None:
     """Register the plugin; tell it about users and ``post:<id>`` / ``group:<id>`` channels;
     file its logged personal events in the inbox and push them to users who are away."""
     realtime.init_app(app)
-    realtime.set_principal_loader(app, _principal)
+    realtime.set_principal_loader(app, _principal, _active_users)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
     signals.event_published.connect(_file_and_push, sender=app, weak=False)

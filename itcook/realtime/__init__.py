@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from itcook import signals
-from itcook.realtime.auth import Principal, PrincipalLoader
+from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.state import Authorizer, RealtimeState
 
@@ -31,6 +31,7 @@ class Realtime:
         from itcook.extensions import db
         from itcook.realtime import bridge
         from itcook.realtime.auth import define_ticket_table
+        from itcook.realtime.counts import define_day_table
         from itcook.realtime.history import define_tables
         from itcook.realtime.views import bp, count_http_refusal, sock
         from itcook.realtime.websocket import SERVER_OPTIONS
@@ -38,7 +39,8 @@ class Realtime:
         config = {**app.config.get_namespace("REALTIME_"),
                   "broker_url": app.config.get("BROKER_URL", "memory://"),
                   "broker_prefix": app.config.get("BROKER_PREFIX", "itcook")}
-        tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata)}
+        tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata),
+                  "days": define_day_table(db.metadata)}
         state = RealtimeState(app, config, tables)
         app.extensions["realtime"] = state
         app.config.setdefault("SOCK_SERVER_OPTIONS", SERVER_OPTIONS)
@@ -59,9 +61,14 @@ class Realtime:
         target = app if app is not None else current_app
         return target.extensions["realtime"]  # type: ignore[no-any-return]
 
-    def set_principal_loader(self, app: Flask, loader: PrincipalLoader) -> None:
-        """Tell the plugin how to turn a user id into an active ``Principal`` (or None)."""
-        self.state(app).principal_loader = loader
+    def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
+                             active_users: ActiveUsers | None = None) -> None:
+        """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
+        (``active_users``) which of many user ids are still active, in one query."""
+        state = self.state(app)
+        state.principal_loader = loader
+        if active_users is not None:
+            state.active_users = active_users
 
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
                          denied_code: str = "channel_not_found") -> None:

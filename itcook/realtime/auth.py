@@ -34,6 +34,8 @@ class Principal:
 
 #: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
 PrincipalLoader = Callable[[int], Principal | None]
+#: The ids among some user ids whose users are still active (one query). Set by the app.
+ActiveUsers = Callable[[list[int]], set[int]]
 
 
 def define_ticket_table(metadata: MetaData) -> Table:

@@ -15,14 +15,18 @@ import gevent
 import gevent.lock
 import gevent.queue
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.exc import SQLAlchemyError
 
-from itcook.realtime.auth import Principal, PrincipalLoader, Tickets, VerifiedTokens
+from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
 from itcook.realtime.connection import WS, Connection
+from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
     CLOSE_IDLE,
+    CLOSE_INTERNAL,
     CLOSE_REASONS,
+    CLOSE_USER_REVOKED,
     Event,
     ProtocolError,
     dumps,
@@ -54,6 +58,8 @@ T = TypeVar("T")
 #: loop in between: one to 10k sockets takes ~80 ms here, which an event published meanwhile
 #: (or a request, or a handshake) must not wait for.
 WRITE_SLICE = 256
+#: Users whose state one query of the principal recheck reads (bound parameters stay few).
+RECHECK_CHUNK = 500
 # A positive pause: ``sleep(0)`` may resume this greenlet before the loop polls the sockets.
 _SLICE_PAUSE = 0.0005
 
@@ -108,12 +114,16 @@ class RealtimeState:
         self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
+        #: Which of some user ids are still active, in one query (set by the app; the default
+        #: asks ``principal_loader`` once per id).
+        self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
         #: Called in the publishing greenlet once a durable event is logged (bridge.py sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
         self._tickets: Tickets | None = None
+        self._counts: EventCounts | None = None
         # Ids are taken and events handed to the broker under one lock, so this process
         # publishes in id order (a resume point never skips a lower id still in flight).
         self._publish_lock = gevent.lock.Semaphore()
@@ -138,6 +148,12 @@ class RealtimeState:
         return self._history
 
     @property
+    def counts(self) -> EventCounts:
+        if self._counts is None:
+            self._counts = EventCounts(self._engine(), self.tables["events"], self.tables["days"])
+        return self._counts
+
+    @property
     def tickets(self) -> Tickets:
         if self._tickets is None:
             self._tickets = Tickets(self._engine(), self.tables["tickets"], self.config["ticket_ttl"])
@@ -148,6 +164,8 @@ class RealtimeState:
         if self._greenlets:
             return
         self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
+        if self.config["principal_recheck_interval"] > 0:
+            self._greenlets.append(gevent.spawn(self._recheck_loop))
         self.broker.start(self._queue.put, self.resync)
 
     def shutdown(self) -> None:
@@ -171,6 +189,8 @@ class RealtimeState:
                 self.history.append(event, then=self.broker.publish)
             else:
                 self.broker.publish(event)
+        if event.durable:
+            self.counts.dirty = True
         if event.durable and self.after_publish is not None:
             try:
                 self.after_publish(event)
@@ -181,11 +201,16 @@ class RealtimeState:
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
         self.tickets.prune()
+        self.counts.roll_up()  # before the log forgets them: the per-day table outlives it
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
     def disconnect_user(self, user_id: int, code: int) -> None:
         """Close every connection of ``user_id`` in every process."""
         self.ensure_started()
+        # Here at once, whatever the broker's state; other processes that miss the message
+        # find the user revoked at their next principal recheck (after a resync, or periodic).
+        for conn in self.hub.user_connections(user_id):
+            conn.abort(code)
         self.broker.publish(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
@@ -276,6 +301,55 @@ class RealtimeState:
             except Exception:
                 log.exception("realtime ticker failed")
 
+    def recheck_principals(self) -> int:
+        """Close (4003) every local connection whose user is no longer active; return how many.
+
+        The user's state is durable in the database: this is what makes a disable or deletion
+        reach a process that missed the broker's message. One query per ``RECHECK_CHUNK`` users.
+        """
+        conns = [c for c in self.hub.connections if not c.closed]
+        ids = sorted({c.user_id for c in conns})
+        active: set[int] = set()
+        for start in range(0, len(ids), RECHECK_CHUNK):
+            chunk = ids[start:start + RECHECK_CHUNK]
+            with self.app.app_context():
+                active |= self.active_users(chunk)
+            gevent.sleep(_SLICE_PAUSE)  # a handshake or a fan-out must not wait for 10k users
+        closed = 0
+        for conn in conns:
+            if conn.user_id not in active and not conn.closed:
+                conn.abort(CLOSE_USER_REVOKED)
+                closed += 1
+                if closed % WRITE_SLICE == 0:
+                    gevent.sleep(_SLICE_PAUSE)
+        return closed
+
+    def _recheck_loop(self) -> None:
+        """Every ``principal_recheck_interval`` seconds: ``recheck_principals``."""
+        every = self.config["principal_recheck_interval"]
+        while True:
+            gevent.sleep(every)
+            try:
+                closed = self.recheck_principals()
+                if closed:
+                    log.warning("realtime: closed %d connections of revoked users", closed)
+            except Exception:  # the database may be down: keep the streams, try next round
+                log.exception("realtime: principal recheck failed")
+
+    def _resynced(self, conns: list[Connection]) -> None:
+        """After an outage: revoked users first (before anything is replayed), then catch up."""
+        from itcook.realtime import resume
+
+        try:
+            self.recheck_principals()
+        except Exception:
+            # Unchecked, a replay could reach a user disabled meanwhile: each resumes by itself.
+            log.exception("realtime: principal recheck after a resync failed")
+            for conn in conns:
+                conn.abort(CLOSE_INTERNAL)
+            return
+        resume.catch_up_all(self, conns)
+
     def resync(self) -> None:
         """After a broker outage: bring every local connection up to date from the log.
 
@@ -283,8 +357,6 @@ class RealtimeState:
         order, so every one this process missed has an id above ``last_dispatched_id``. All
         connections are paused at once (live events wait for them), then each replays.
         """
-        from itcook.realtime import resume
-
         floor = self.last_dispatched_id
         self.resyncs += 1  # a replay under way when this happened reads the log again (resume.py)
         self.hub.recent.reset()  # events published during the outage are not in the window
@@ -292,13 +364,20 @@ class RealtimeState:
         for conn in conns:
             self.hub.pause(conn)
             conn.last_event_id = max(conn.last_event_id, floor)
-        self._greenlets.append(gevent.spawn(resume.catch_up_all, self, conns))
+        self._greenlets.append(gevent.spawn(self._resynced, conns))
 
     def cluster_snapshot(self) -> dict[str, Any]:
         """This process's statistics merged with every other live process's (via the broker)."""
         mine = self.snapshot()
         others = [s for s in self.broker.gather_stats() if s.get("process_id") != self.process_id]
-        return merge_snapshots([mine, *others])
+        merged = merge_snapshots([mine, *others])
+        try:
+            # Counts of the past come from the log: the same in every process, across restarts.
+            merged.update(self.counts.snapshot(), event_counts_source="log")
+        except SQLAlchemyError as exc:  # the database is down: the processes' own counts, said so
+            log.warning("realtime: cannot read the event counts from the log (%s)", exc)
+            merged["event_counts_source"] = "processes"
+        return merged
 
     def snapshot(self) -> dict[str, Any]:
         """This process's statistics, tagged with its id, uptime and broker state."""

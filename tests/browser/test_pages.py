@@ -108,3 +108,27 @@ def test_status_page_refuses_a_user_who_is_not_admin(live_server, new_page) -> N
     status.wait_for_selector("#login-error >> text=This account is not an administrator.")
     assert "token" not in status.url
     assert status.is_hidden("#dashboard")
+
+
+def test_status_page_says_offline_while_its_data_cannot_be_fetched(live_server, new_page) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    api.register_admin()
+    status = new_page()
+    status.goto(live_server.url + "/api/v1/realtime/status")
+    status.fill("#username", "root")
+    status.fill("#password", "secret123")
+    status.select_option("#interval", "1000")
+    status.click("#login button[type=submit]")
+    pill = status.locator("#live-pill")
+    expect(pill).to_have_text("live")
+    # The feed becomes unreachable (as when the server is down): the pill must not stay live.
+    status.route("**/realtime/status/data", lambda route: route.abort("connectionrefused"))
+    expect(pill).to_have_text("offline")
+    expect(pill).to_have_class("pill offline")
+    assert status.locator("#banner").is_visible()
+    status.unroute("**/realtime/status/data")
+    expect(pill).to_have_text("live")
+    expect(pill).to_have_class("pill live")
+    assert status.locator("#banner").is_hidden()

@@ -81,7 +81,7 @@
     $("dashboard").hidden = true;
     $("login").hidden = false;
     $("logout").hidden = true;
-    $("live-pill").textContent = "not signed in";
+    setPill("not signed in", "");
     $("login-error").textContent = message || "";
   }
 
@@ -121,6 +121,8 @@
         return;
       }
       failures++;
+      // The numbers on screen are stale now: the pill must not say live.
+      setPill("offline", "offline");
       $("banner").style.display = "block";
       $("banner").textContent = "Cannot load the statistics (" + err.message + "); retrying…";
     }
@@ -153,7 +155,7 @@
     setText("processes-reporting", data.processes_reporting || 1);
     $("broker").textContent = data.broker_connected ? "connected" : "DISCONNECTED";
     $("broker").className = "value small " + (data.broker_connected ? "ok" : "bad");
-    $("live-pill").textContent = paused ? "paused" : "live";
+    setPill(paused ? "paused" : "live", paused ? "" : "live");
     $("updated").textContent = new Date().toLocaleTimeString();
 
     samples.push([Date.now() / 1000, byTransport.websocket || 0, byTransport.sse || 0]);
@@ -179,6 +181,12 @@
       (data.processes || []).map((p) => [p.process_id, p.connected_clients, duration(p.uptime_seconds),
         p.broker_connected === false ? "down" : "ok"]));
     daysTable($("table-days"), data.events_by_day || {});
+  }
+
+  /** The header pill: what the numbers on screen are (``state`` is also its class). */
+  function setPill(text, state) {
+    $("live-pill").textContent = text;
+    $("live-pill").className = "pill" + (state ? " " + state : "");
   }
 
   function setText(id, value) {
@@ -310,7 +318,8 @@
   $("pause").addEventListener("click", () => {
     paused = !paused;
     $("pause").textContent = paused ? "Resume" : "Pause";
-    $("live-pill").textContent = paused ? "paused" : "live";
+    // Resuming says nothing until the next fetch answers (live) or fails (offline).
+    setPill(paused ? "paused" : "updating…", "");
     if (!paused) refresh(); else clearTimeout(timer);
   });
   if (tokens) refresh(); else signOut("");
