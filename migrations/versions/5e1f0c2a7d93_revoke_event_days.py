@@ -1,7 +1,7 @@
 """realtime_event_days: events per type per finished day, outliving the log's retention
 
 Revision ID: 5e1f0c2a7d93
-Revises: bc186542ee9d
+Revises: d814e18c8346
 Create Date: 2026-12-02 17:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5e1f0c2a7d93'
-down_revision = 'bc186542ee9d'
+down_revision = 'd814e18c8346'
 branch_labels = None
 depends_on = None
 
