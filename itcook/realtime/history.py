@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from itcook.realtime.dbapi import PooledStatements
 from itcook.realtime.events import Event
@@ -49,6 +50,29 @@ def define_tables(metadata: MetaData) -> Table:
         Index("ix_realtime_events_channel_id", "channel", "id"),
         sqlite_autoincrement=True,
     )
+
+
+#: Most values in one ``IN (...)`` of a purge (SQLite binds at most 32766 parameters).
+PURGE_CHUNK = 500
+
+
+def purge(executor: Session | Connection, table: Table, channels: Collection[str],
+          community_posts: Collection[int] = ()) -> int:
+    """Delete the logged events of ``channels`` and the ``community`` events of ``community_posts``.
+
+    Runs on the caller's session or connection, so in the transaction that deletes what the
+    events were about: once it commits, nothing of it can be replayed. Returns rows removed.
+    """
+    removed = 0
+    names, posts = list(channels), list(community_posts)
+    for i in range(0, len(names), PURGE_CHUNK):
+        removed += executor.execute(
+            delete(table).where(table.c.channel.in_(names[i:i + PURGE_CHUNK]))).rowcount
+    for i in range(0, len(posts), PURGE_CHUNK):
+        removed += executor.execute(delete(table).where(
+            table.c.channel == "community",
+            table.c.data["post_id"].as_integer().in_(posts[i:i + PURGE_CHUNK]))).rowcount
+    return removed
 
 
 def _naive_utc_now() -> dt.datetime:
