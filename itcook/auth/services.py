@@ -109,16 +109,10 @@ def issue_tokens(user: User) -> dict[str, str]:
 def end_sessions(user: User) -> None:
     """Draw a new session key: every token and ticket issued to ``user`` so far stops working.
 
-    Runs in the caller's transaction (disable, password change); the caller commits.
+    Runs in the caller's transaction; whatever disables an account or changes its password
+    calls it. The caller commits.
     """
     user.session_key = new_session_key()
-
-
-def set_password(user: User, password: str) -> None:
-    """Change a password (validated) and end every session of the account; the caller commits."""
-    validate_password(password)
-    user.password_hash = hash_password(password)
-    end_sessions(user)
 
 
 def current_user() -> User:
