@@ -73,11 +73,13 @@ def delete_user(admin: User, user_id: int) -> None:
     db.session.expunge(user)
     retract_user_activity(user_id)
     # Their logged events go in the same transaction: their personal channel, their posts'
-    # and their groups' channels (the rows go with the user below), and their posts' news.
+    # and their groups' channels (the rows go with the user below), their posts' news, and
+    # their comments and group posts elsewhere.
     posts = db.session.scalars(select(Post.id).where(Post.author_id == user_id)).all()
     groups = db.session.scalars(select(Group.id).where(Group.owner_id == user_id)).all()
     realtime.purge(db.session, [f"user:{user_id}", *(f"post:{p}" for p in posts),
-                                *(f"group:{g}" for g in groups)], community_posts=posts)
+                                *(f"group:{g}" for g in groups)],
+                   community_posts=posts, author=user_id)
     # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
     # its foreign keys on), so everything the user owned goes with the row.
     db.session.execute(delete(User).where(User.id == user_id))

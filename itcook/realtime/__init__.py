@@ -137,12 +137,19 @@ class Realtime:
                             {"title": title, "message": message, "level": level})
 
     def purge(self, session: Session | Connection, channels: Collection[str],
-              community_posts: Collection[int] = (), app: Flask | None = None) -> int:
-        """Delete, in the caller's transaction, the logged events of ``channels`` and the
-        ``community`` events of ``community_posts``: call it where they are deleted."""
+              community_posts: Collection[int] = (), author: int | None = None,
+              app: Flask | None = None) -> int:
+        """Delete, in the caller's transaction, the logged events of ``channels``, the
+        ``community`` events of ``community_posts`` and what ``author`` wrote on post and group
+        channels: call it where they are deleted, and ``forget_recent`` after the commit."""
         from itcook.realtime.history import purge
 
-        return purge(session, self.state(app).tables["events"], channels, community_posts)
+        return purge(session, self.state(app).tables["events"], channels, community_posts, author)
+
+    def forget_recent(self) -> None:
+        """After a purge is committed: every process drops the purged events it holds in memory
+        (its whole window of recent events; resumes read the log until it fills again)."""
+        self.state().forget_recent()
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
         """Take ``user_id``'s connections (everyone's if None) off ``channel`` in every process,

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Integer, func, select
 
 from itcook.extensions import db
+from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
 
@@ -165,6 +166,26 @@ def test_a_token_without_a_session_is_refused(live_server, api) -> None:
     assert (me.status_code, me.json()["error"]["code"]) == (401, "token_revoked")
     for transport in TRANSPORTS:
         assert _refused(live_server, transport, legacy) == (401, "token_revoked")
+
+
+def test_deleting_a_user_forgets_what_they_wrote_on_other_posts_and_groups(live_server, api) -> None:
+    admin, carol, bob = api.register_admin(), api.register("carol"), api.register("bob")
+    post = api.call("POST", "/community/posts", carol, expect=201, json={"content": "mine"}).json()
+    group = api.call("POST", "/groups", carol, expect=201, json={"name": "Blini", "open": True}).json()
+    api.call("POST", f"/groups/{group['id']}/join", bob, expect=201)
+    for author in (bob, carol):
+        api.call("POST", f"/community/posts/{post['id']}/comments", author, expect=201,
+                 json={"content": author["user"]["username"]})
+        api.call("POST", f"/groups/{group['id']}/posts", author, expect=201,
+                 json={"content": author["user"]["username"]})
+    assert len(live_server.state.hub.recent) == 6  # a resume would be served from memory
+    api.call("DELETE", f"/admin/users/{bob['user']['id']}", admin, expect=204)
+    # After the commit every process empties its window (a broker message): resumes read the log.
+    wait_for(lambda: len(live_server.state.hub.recent) == 0, what="the window to be emptied")
+    for channel in (f"post:{post['id']}", f"group:{group['id']}"):
+        frames, _ = _resume_from_zero(live_server, "websocket", carol["access_token"], channel)
+        assert [f["data"]["content"] for f in frames] == ["carol"]  # what REST still shows
+    assert _logged(live_server, post_id=post["id"]) == 1  # carol's post itself stays
 
 
 def test_deleting_a_group_forgets_its_events(live_server, api) -> None:
