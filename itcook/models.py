@@ -61,8 +61,8 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Every token and ticket carries the key it was issued under; disabling the account or
-    # changing its password draws a new one, which ends them all (see auth/services.py).
+    # Every token and ticket carries the key it was issued under; disabling the account draws
+    # a new one, which ends them all (auth.services.end_sessions).
     session_key: Mapped[str] = mapped_column(String(32), default=new_session_key)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 

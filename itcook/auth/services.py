@@ -162,8 +162,8 @@ def init_jwt(app: Flask) -> None:
     @jwt.token_in_blocklist_loader
     def _revoked_session(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         # A token of an active user that carries another session key (or none) was issued
-        # before a disable or password change, or to an earlier account: revoked. The row
-        # stays in the session's identity map: the user lookup below costs no second query.
+        # before its account's sessions ended (end_sessions), or to an earlier account. The
+        # row stays in the session's identity map: the user lookup below costs no second query.
         user = load_active_user(payload.get("sub"))
         return user is not None and payload.get(SESSION_CLAIM) != user.session_key
 

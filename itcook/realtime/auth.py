@@ -33,7 +33,7 @@ class Principal:
     name: str
     is_admin: bool = False  # may read the status page
     # The user's current session: a token or ticket issued under another one was revoked
-    # (account disabled, password changed, or an earlier account). None: not checked.
+    # (the host ended the account's sessions, or it names an earlier account). None: not checked.
     session: str | None = None
 
 
