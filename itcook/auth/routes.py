@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
-from flask_jwt_extended import create_access_token, get_jwt_identity, jwt_required
+from flask_jwt_extended import create_access_token, jwt_required
 
 from itcook.auth import bp
 from itcook.auth.services import authenticate, create_user, current_user, issue_tokens
@@ -41,7 +41,7 @@ def refresh() -> Response:
     user = current_user()
     if user is None:  # pragma: no cover - the lookup loader already answered 401
         raise ApiError(401, "user_inactive", "the user no longer exists")
-    return jsonify({"access_token": create_access_token(identity=get_jwt_identity())})
+    return jsonify({"access_token": create_access_token(identity=user)})
 
 
 @bp.get("/me")

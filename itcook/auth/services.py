@@ -21,14 +21,14 @@ from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
-from itcook.models import User
+from itcook.models import User, new_session_key
+from itcook.realtime.auth import SESSION_CLAIM  # every token binds to User.session_key by it
 from itcook.validation import is_row_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-
 
 
 class _Passwords:
@@ -106,6 +106,15 @@ def issue_tokens(user: User) -> dict[str, str]:
             "refresh_token": create_refresh_token(identity=user)}
 
 
+def end_sessions(user: User) -> None:
+    """Draw a new session key: every token and ticket issued to ``user`` so far stops working.
+
+    Runs in the caller's transaction; whatever disables an account or changes its password
+    calls it. The caller commits.
+    """
+    user.session_key = new_session_key()
+
+
 def current_user() -> User:
     """The user of the verified access token of this request."""
     return cast(User, get_current_user())
@@ -144,6 +153,19 @@ def init_jwt(app: Flask) -> None:
     @jwt.user_identity_loader
     def _identity(user: User | int | str) -> str:
         return str(user.id if isinstance(user, User) else user)
+
+    @jwt.additional_claims_loader
+    def _claims(user: User | int | str) -> dict[str, str]:
+        # Refresh passes the verified user too: every token names the key it was issued under.
+        return {SESSION_CLAIM: user.session_key} if isinstance(user, User) else {}
+
+    @jwt.token_in_blocklist_loader
+    def _revoked_session(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        # A token of an active user that carries another session key (or none) was issued
+        # before its account's sessions ended (end_sessions), or to an earlier account. The
+        # row stays in the session's identity map: the user lookup below costs no second query.
+        user = load_active_user(payload.get("sub"))
+        return user is not None and payload.get(SESSION_CLAIM) != user.session_key
 
     @jwt.user_lookup_loader
     def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from itcook.community.services import display_names, get_active_user
 from itcook.errors import ApiError
-from itcook.extensions import db
+from itcook.extensions import db, realtime
 from itcook.models import Group, GroupInvite, GroupMember, GroupPost, User, isoformat, utcnow
 from itcook.signals import (
     emit,
@@ -123,6 +123,7 @@ def delete_group(owner: User, group_id: int) -> None:
     _require_owner(group, owner)
     db.session.expunge(group)
     db.session.execute(delete(Group).where(Group.id == group_id))
+    realtime.purge(db.session, [f"group:{group_id}"])
     db.session.commit()
     emit(group_deleted, group_id=group_id)
 

@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 DISCONNECT_USER = "_DisconnectUser"
 #: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
 UNSUBSCRIBE = "_Unsubscribe"
-_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE)
+#: Internal event type: empty the window of recent events (logged events were purged).
+FORGET_RECENT = "_ForgetRecent"
+_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE, FORGET_RECENT)
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
 _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
@@ -218,6 +220,11 @@ class RealtimeState:
         self.ensure_started()
         self.broker.publish(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
 
+    def forget_recent(self) -> None:
+        """Empty the window of recent events in every process: resumes read the log again."""
+        self.ensure_started()
+        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}))
+
     def is_user_online(self, user_id: int) -> bool:
         """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
         return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
@@ -250,6 +257,8 @@ class RealtimeState:
                 conn.abort(int(event.data["code"]))
         elif event.type == UNSUBSCRIBE:
             self.hub.revoke(event.channel, event.data.get("user_id"))
+        elif event.type == FORGET_RECENT:
+            self.hub.recent.reset()
         else:
             self.hub.fanout_run(run)
             newest = max((e.id for e in run if e.id is not None), default=0)

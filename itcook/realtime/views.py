@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 from flask_sock import Sock
 
 from itcook.errors import ApiError
 from itcook.realtime import sse, websocket
-from itcook.realtime.auth import Principal, authenticate, check_origin
+from itcook.realtime.auth import SESSION_CLAIM, Principal, authenticate, check_origin
 from itcook.realtime.events import ProtocolError
 from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
 from itcook.realtime.takeover import take_socket
@@ -202,7 +202,8 @@ def sse_stream() -> Response:
 def ticket() -> tuple[Response, int]:
     """Issue a short-lived, single-use ticket for browsers (``?ticket=`` on /ws and /sse)."""
     state = _state()
-    value = state.tickets.issue(int(get_jwt_identity()))
+    # The token was verified against its user's session just now: the ticket inherits it.
+    value = state.tickets.issue(int(get_jwt_identity()), get_jwt().get(SESSION_CLAIM))
     return jsonify({"ticket": value, "expires_in": int(state.config["ticket_ttl"])}), 201
 
 

@@ -21,10 +21,19 @@ def _status_and_code(exc: HandshakeRefused) -> tuple[int, str]:
     return exc.status, exc.code
 
 
+def _session_key(app, user_id: int) -> str | None:
+    from itcook.extensions import db
+    from itcook.models import User
+
+    with app.app_context():
+        user = db.session.get(User, user_id) if isinstance(user_id, int) and user_id < 2**31 else None
+        return user.session_key if user is not None else None
+
+
 def _forged(app, user_id: int, **changes) -> str:
     now = dt.datetime.now(dt.UTC)
     claims = {"sub": str(user_id), "type": "access", "fresh": False, "jti": "j", "iat": now,
-              "nbf": now, "exp": now + dt.timedelta(minutes=5)}
+              "nbf": now, "exp": now + dt.timedelta(minutes=5), "ses": _session_key(app, user_id)}
     key = changes.pop("key", app.config["JWT_SECRET_KEY"])
     alg = changes.pop("alg", "HS256")
     claims.update(changes)
