@@ -107,7 +107,8 @@ class Process:
             gevent.sleep(0.05)
 
     def output(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text(errors="replace")
 
     def send(self, signum: int) -> None:

@@ -10,7 +10,14 @@ import tomllib
 import requests
 
 from tests.cluster.conftest import ROOT
-from tests.deploy.conftest import PROXY_READ_TIMEOUT, Deployment, children, raw_request, read_until, wait_until
+from tests.deploy.conftest import (
+    PROXY_READ_TIMEOUT,
+    Deployment,
+    children,
+    raw_request,
+    read_until,
+    wait_until,
+)
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
 
@@ -88,7 +95,7 @@ def test_a_reload_closes_streams_with_1001_at_once_and_clients_resume_losing_not
     api = Api(deployment)
     anna = api.register("anna")
     clients = [ws_connect(deployment, anna["access_token"], origin=deployment.origin) for _ in range(4)]
-    sse = raw_request(deployment.port, f"GET /api/v1/realtime/sse HTTP/1.1\nHost: 127.0.0.1:{deployment.port}\n"
+    sse = raw_request(deployment.port, f"GET /api/v1/realtime/sse HTTP/1.1\nHost: 127.0.0.1\n"
                                        f"Authorization: Bearer {anna['access_token']}")
     _connected(api, anna, 5)
     before = _post(api, anna, "before")
@@ -114,7 +121,8 @@ def test_a_reload_closes_streams_with_1001_at_once_and_clients_resume_losing_not
     # Sent at once: it waits in the listening socket's queue until a new worker has booted.
     during = requests.post(f"{deployment.url}/api/v1/community/posts", headers=anna["headers"],
                            json={"content": "during the reload"}, timeout=60).json()["id"]
-    wait_until(lambda: not (old_workers & children(deployment.gunicorn.proc.pid)), 20, "the old workers to exit")
+    wait_until(lambda: not (old_workers & children(deployment.gunicorn.proc.pid)), 20,
+               "the old workers to exit")
     resumed = [ws_connect(deployment, anna["access_token"], origin=deployment.origin,
                           query=f"?last_event_id={before}") for _ in range(4)]
     after = _post(api, anna, "after")
