@@ -45,16 +45,20 @@ def _missing() -> str | None:
     return None
 
 
+def skip_reason() -> str | None:
+    """Why a deployment test cannot run here (None: it can); an error if CI requires nginx."""
+    reason = _missing()
+    if reason and "nginx" in reason and os.environ.get("ITCOOK_REQUIRE_NGINX") == "1":
+        raise pytest.UsageError(f"ITCOOK_REQUIRE_NGINX=1 but {reason}")
+    return reason and f"deployment tests skipped: {reason}"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = str(Path(__file__).parent)
     mine = [item for item in items if str(item.fspath).startswith(here)]
-    reason = _missing() if mine else None
-    if reason is None:
-        return
-    if os.environ.get("ITCOOK_REQUIRE_NGINX") == "1" and "nginx" in reason:
-        raise pytest.UsageError(f"ITCOOK_REQUIRE_NGINX=1 but {reason}")
-    for item in mine:
-        item.add_marker(pytest.mark.skip(reason=f"deployment tests skipped: {reason}"))
+    reason = skip_reason() if mine else None
+    for item in mine if reason else []:
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def children(pid: int) -> set[int]:
