@@ -38,6 +38,10 @@ _TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                      b"Content-Length: " + str(len(_TIMEOUT_BODY)).encode() + b"\r\n\r\n" + _TIMEOUT_BODY)
 
 
+_STOPPED_BODY = (b'{"error":{"code":"shutting_down","message":"the server stopped before the request '
+                 b'finished; it was not committed"}}\n')
+
+
 class HeadTimeout(socket.timeout):
     """The request line and headers did not arrive within the handler's ``header_timeout``."""
 
@@ -74,7 +78,9 @@ class Drain:
 
     def wait_ends(self) -> None:
         """The current greenlet has a request (or its connection ended)."""
-        self._waiting.pop(gevent.getcurrent(), None)
+        current = gevent.getcurrent()
+        self._waiting.pop(current, None)
+        _committed.discard(current)  # what the previous request committed is answered
 
     def begin(self) -> None:
         """From now on, connections close instead of waiting for another request."""
@@ -93,15 +99,23 @@ class Drain:
                     log.debug("closing an idle connection failed", exc_info=True)
 
 
-#: Request greenlets that committed a database transaction while their process is stopping:
-#: the end of the grace period does not cut them (the client must learn what was done).
+#: Greenlets whose current request committed a database transaction: the end of a stop's
+#: grace period does not cut them (their client must learn what was done). A greenlet serves
+#: one connection; ``Drain.wait_ends`` forgets the mark when its next request begins.
 _committed: weakref.WeakSet[Any] = weakref.WeakSet()
-_stopping = False
 
 
 def _note_commit(_conn: Any) -> None:
-    if _stopping:
-        _committed.add(gevent.getcurrent())
+    _committed.add(gevent.getcurrent())
+
+
+def watch_commits() -> None:
+    """Mark the greenlet of every database commit (once per process; ``make_server`` does it)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "commit", _note_commit):
+        event.listen(Engine, "commit", _note_commit)
 
 
 def graceful_stop(app: Flask, servers: Iterable[StreamServer], drain: Drain, grace: float,
@@ -111,15 +125,8 @@ def graceful_stop(app: Flask, servers: Iterable[StreamServer], drain: Drain, gra
 
     ``tick`` is called about every second while waiting (gunicorn's worker heartbeat).
     """
-    global _stopping
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
     from itcook import close_streams, stop_services
 
-    if not event.contains(Engine, "commit", _note_commit):
-        event.listen(Engine, "commit", _note_commit)
-    _stopping = True
     servers = list(servers)
     for server in servers:
         server.close()  # stop accepting; requests in flight go on
@@ -206,6 +213,20 @@ class BoundedHandler(WSGIHandler):
         finally:
             self._head_timer.cancel()  # the head is in: what follows is the application's time
 
+    def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
+        if not (issubclass(t, gevent.GreenletExit) and getattr(self.server, "drain", None)):
+            return super().handle_error(t, v, tb)  # type: ignore[no-any-return]
+        # Cut at the end of a stop's grace period (graceful_stop): say so, if nothing was sent.
+        self.close_connection = True
+        if not self.response_length and not getattr(self, "headers_sent", False):
+            try:
+                self.start_response("503 Service Unavailable", [
+                    ("Content-Type", "application/json"), ("Content-Length", str(len(_STOPPED_BODY)))])
+                self.write(_STOPPED_BODY)
+            except OSError:
+                pass
+        return None
+
     def _handle_client_error(self, ex: Exception) -> Any:
         if isinstance(ex, HeadTimeout):
             return ("408", _TIMEOUT_RESPONSE)
@@ -238,6 +259,7 @@ def make_server(app: Flask, host: str, port: int, *, header_timeout: float | Non
     handler = type("ItcookHandler", (BoundedHandler,), {"header_timeout": float(timeout)})
     kwargs.setdefault("log", None)
     kwargs.setdefault("error_log", logging.getLogger("gevent"))
+    watch_commits()
     server = WSGIServer((host, port), app, handler_class=handler, **kwargs)
     server.drain = Drain()  # type: ignore[attr-defined]
     return server

@@ -22,7 +22,7 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers import ggevent
 
-from itcook.serving import Drain, graceful_stop, tune_gc
+from itcook.serving import Drain, graceful_stop, tune_gc, watch_commits
 
 
 class _KeepAliveWait:
@@ -73,6 +73,7 @@ class GeventWorker(ggevent.GeventWorker):
 
         self.drain = Drain()
         self._clients: dict[Any, Any] = {}
+        watch_commits()
         start_services(self.wsgi)
         tune_gc(self.wsgi)
         servers = [self._serve(listener) for listener in self.sockets]
