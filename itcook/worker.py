@@ -73,6 +73,7 @@ class GeventWorker(ggevent.GeventWorker):
 
         self.drain = Drain()
         self._clients: dict[Any, Any] = {}
+        self._requests: dict[Any, Any] = {}  # connection greenlet -> its request in flight
         watch_commits()
         start_services(self.wsgi)
         tune_gc(self.wsgi)
@@ -80,6 +81,8 @@ class GeventWorker(ggevent.GeventWorker):
         while self.alive:
             self.notify()
             self._stop.wait(1.0)
+        for request in list(self._requests.values()):
+            request.must_close = True  # answers not yet begun say "Connection: close"
         grace = 0.0 if self._quick else float(self.wsgi.config["SHUTDOWN_GRACE"])
         graceful_stop(self.wsgi, servers, self.drain, grace, tick=self.notify)
 
@@ -101,6 +104,14 @@ class GeventWorker(ggevent.GeventWorker):
             super().handle(listener, client, addr)
         finally:
             del self._clients[gevent.getcurrent()]
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        current = gevent.getcurrent()
+        self._requests[current] = req
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            del self._requests[current]
 
     def timeout_ctx(self) -> _KeepAliveWait:  # type: ignore[override]
         return _KeepAliveWait(self.drain, self._clients[gevent.getcurrent()], self.cfg.keepalive)

@@ -16,10 +16,10 @@ def test_demo_page_stays_on_websocket_behind_nginx(deployment: Deployment, new_p
     """nginx sends ``Host $host`` (no port); the page's origin has the port: with
     ITCOOK_PROXY_COUNT=1 the app sees the public host and port and accepts the WebSocket."""
     page = new_page()
-    demo_register(page, deployment, "boris")
+    demo_register(page, deployment, "boris_nginx")
     assert page.text_content("#conn-transport") == "websocket"
     api = Api(deployment)
-    anna = api.register("anna")
+    anna = api.register("anna_nginx")
     api.call("POST", "/community/posts", anna, expect=201, json={"content": "served by nginx"})
     page.wait_for_selector("#feed li[data-post-id] .content >> text=served by nginx")
     assert page.text_content("#conn-transport") == "websocket"

@@ -208,9 +208,11 @@ class Deployment:
         self.origin = f"http://127.0.0.1:{nginx.port}"  # what a browser on the public site sends
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    """deploy/nginx.conf in front of two gunicorn gevent workers on PostgreSQL and Redis."""
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """deploy/nginx.conf in front of two gunicorn gevent workers on PostgreSQL and Redis,
+    shared by the tests of a module (each registers users of its own)."""
+    tmp_path = tmp_path_factory.mktemp("deployment")
     reset_database()
     gunicorn = start_gunicorn(tmp_path)
     try:

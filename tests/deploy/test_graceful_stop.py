@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,23 @@ from tests.deploy.conftest import (
     start_gunicorn,
     wait_until,
 )
-from tests.realtime.wsclient import Api, ConnectionClosed, ws_connect
+from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
 
 #: Every wait for the stop to show: far less than the grace period (ITCOOK_SHUTDOWN_GRACE=30).
 PROMPTLY = 8.0
+
+
+def _close_code(client: Client) -> int | None:
+    """The close code of ``client``'s WebSocket, which must close within ``PROMPTLY`` seconds
+    (heartbeats keep arriving until then: a per-read timeout would never end the wait)."""
+    deadline = time.monotonic() + PROMPTLY
+    while time.monotonic() < deadline:
+        try:
+            client.recv_raw(PROMPTLY)
+        except ConnectionClosed as exc:
+            client.sock.close()
+            return exc.code
+    raise AssertionError(f"the WebSocket was not closed within {PROMPTLY} s")
 
 
 def _stop_with_everything_open(server: Process, signum: int, target_pid: int) -> int:
@@ -52,12 +66,7 @@ def _stop_with_everything_open(server: Process, signum: int, target_pid: int) ->
     assert read_until(flight, PROMPTLY, lambda data: b"\r\n\r\n" in data).startswith(b"HTTP/1.1 100")
 
     os.kill(target_pid, signum)
-    try:
-        while True:
-            client.recv_raw(PROMPTLY)
-    except ConnectionClosed as exc:
-        assert exc.code == 1001
-    client.sock.close()
+    assert _close_code(client) == 1001
     tail = read_until(sse, PROMPTLY)  # to the end of the stream: the server closes it
     assert b"\nretry: " in tail.rsplit(b": server_shutdown", 1)[-1] and tail.endswith(b"\n\n"), tail[-200:]
     assert read_until(idle, PROMPTLY) == b"", "an idle keep-alive connection is closed, silently"
@@ -69,7 +78,7 @@ def _stop_with_everything_open(server: Process, signum: int, target_pid: int) ->
     return seen
 
 
-def test_sigterm_to_a_gunicorn_worker(tmp_path: Path) -> None:
+def test_sigterm_to_a_gunicorn_worker_then_to_the_master(tmp_path: Path) -> None:
     reset_database()
     server = start_gunicorn(tmp_path, workers=1)
     try:
@@ -81,7 +90,9 @@ def test_sigterm_to_a_gunicorn_worker(tmp_path: Path) -> None:
                                      json={"username": "anna", "password": "secret123"}).json()
         client = ws_connect(server, anna["access_token"], query=f"?last_event_id={seen}")
         assert client.recv_type("NewCommunityPost")["data"]["content"] == "in flight"
-        client.close()
+        server.send(signal.SIGTERM)  # to the master: it stops its workers the same way
+        assert _close_code(client) == 1001
+        assert server.wait(PROMPTLY) == 0
     finally:
         server.stop()
     log = server.output()

@@ -47,7 +47,7 @@ def test_rest_websocket_and_sse_through_nginx(deployment: Deployment) -> None:
     """REST, a WebSocket opened by a page of the public site (nginx sends ``Host $host``, no
     port: the origin rule uses X-Forwarded-Host), and SSE events as they are written."""
     api = Api(deployment)
-    anna = api.register("anna")
+    anna = api.register("anna_rest")
     client = ws_connect(deployment, anna["access_token"], origin=deployment.origin)
     stream = SseStream(deployment, anna["access_token"], headers={"Origin": deployment.origin})
     assert stream.status == 200
@@ -63,7 +63,7 @@ def test_an_idle_stream_outlives_the_proxy_read_timeout(deployment: Deployment) 
     """Heartbeats (WebSocket) and keep-alive comments (SSE) are shorter than nginx's read
     timeout: streams that carry no event for longer still deliver the next one."""
     api = Api(deployment)
-    anna = api.register("anna")
+    anna = api.register("anna_idle")
     client = ws_connect(deployment, anna["access_token"], origin=deployment.origin)
     stream = SseStream(deployment, anna["access_token"])
     _connected(api, anna, 2)
@@ -93,7 +93,7 @@ def test_a_reload_closes_streams_with_1001_at_once_and_clients_resume_losing_not
     WebSockets with 1001 and end their SSE streams cleanly at once (the grace period is 30 s),
     and clients resuming through nginx with their last id miss nothing and get nothing twice."""
     api = Api(deployment)
-    anna = api.register("anna")
+    anna = api.register("anna_reload")
     clients = [ws_connect(deployment, anna["access_token"], origin=deployment.origin) for _ in range(4)]
     sse = raw_request(deployment.port, f"GET /api/v1/realtime/sse HTTP/1.1\nHost: 127.0.0.1\n"
                                        f"Authorization: Bearer {anna['access_token']}")
