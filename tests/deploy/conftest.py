@@ -35,8 +35,8 @@ SETTINGS = {"ITCOOK_PROXY_COUNT": "1", "ITCOOK_SHUTDOWN_GRACE": "30",
             "ITCOOK_REALTIME_HEARTBEAT_INTERVAL": "0.3", "ITCOOK_REALTIME_SSE_KEEPALIVE_INTERVAL": "0.3"}
 
 
-def _missing() -> str | None:
-    if not (os.path.exists(NGINX) or shutil.which(NGINX)):
+def _missing(nginx: bool = True) -> str | None:
+    if nginx and not (os.path.exists(NGINX) or shutil.which(NGINX)):
         return f"nginx not found at {NGINX} (apt-get install nginx-light, or set ITCOOK_NGINX)"
     services = [name for name, port in (("PostgreSQL", 5432), ("Redis", REDIS_PORT))
                 if not _reachable("127.0.0.1", port)]
@@ -45,9 +45,9 @@ def _missing() -> str | None:
     return None
 
 
-def skip_reason() -> str | None:
+def skip_reason(nginx: bool = True) -> str | None:
     """Why a deployment test cannot run here (None: it can); an error if CI requires nginx."""
-    reason = _missing()
+    reason = _missing(nginx)
     if reason and "nginx" in reason and os.environ.get("ITCOOK_REQUIRE_NGINX") == "1":
         raise pytest.UsageError(f"ITCOOK_REQUIRE_NGINX=1 but {reason}")
     return reason and f"deployment tests skipped: {reason}"
@@ -55,10 +55,13 @@ def skip_reason() -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = str(Path(__file__).parent)
-    mine = [item for item in items if str(item.fspath).startswith(here)]
-    reason = skip_reason() if mine else None
-    for item in mine if reason else []:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        # nginx for the tests behind it; PostgreSQL and Redis for every server process.
+        if str(item.fspath).startswith(here) and ("deployment" in names or "tmp_path" in names):
+            reason = skip_reason(nginx="deployment" in names)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def children(pid: int) -> set[int]:
