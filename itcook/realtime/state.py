@@ -154,8 +154,8 @@ class RealtimeState:
 
     def close_streams(self) -> None:
         """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
-        # The server may still accept for a moment (it closes its listener after this): a
-        # client reconnecting at once to this process would get a stream that nothing closes.
+        # Refused from now on: a stream opened later would be one that nothing closes. One
+        # admitted just before joins the hub after this and closes itself (``closing``).
         self.closing = True
         for conn in list(self.hub.connections):
             self.going_away(conn)
