@@ -54,6 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
             "object of every connection: ~0.3 s at 10k); 0 = leave CPython's setting"),
     Setting("HTTP_HEADER_TIMEOUT", float, 20.0, "seconds `python wsgi.py` gives a client to send a "
             "request's line and headers, idle keep-alive included (slowloris); gunicorn uses `keepalive`"),
+    Setting("SHUTDOWN_GRACE", float, 30.0, "seconds a graceful stop (SIGTERM, a gunicorn reload) gives "
+            "requests in flight; streams are closed (1001) at its start"),
+    Setting("PROXY_COUNT", int, 0, "reverse proxies in front of the app whose `X-Forwarded-For`, "
+            "`-Proto` and `-Host` are trusted (nginx alone: 1); 0 = not behind a proxy, the headers "
+            "are ignored"),
     Setting("DATABASE_URL", str, "", "SQLAlchemy URL; empty = SQLite file `instance/itcook.db`; "
             "PostgreSQL as `postgresql+psycopg://user@host/db`"),
     Setting("JWT_SECRET", str, "", "HS256 signing key; empty in development = generated once "
@@ -144,19 +149,26 @@ SETTINGS: tuple[Setting, ...] = (
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the Flask config dict built from defaults and ``ITCOOK_*`` variables."""
     environ = os.environ if environ is None else environ
-    config: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = environ.get(setting.env)
-        if raw is None:
-            config[setting.key] = setting.default
-            continue
-        try:
-            config[setting.key] = setting.parse(raw)
-        except ValueError as exc:
-            raise RuntimeError(f"{setting.env}: {exc}") from exc
+    config = {setting.key: _value(setting, environ) for setting in SETTINGS}
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "itcook.db")
     return config
+
+
+def _value(setting: Setting, environ: Mapping[str, str]) -> Any:
+    raw = environ.get(setting.env)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{setting.env}: {exc}") from exc
+
+
+def env_setting(key: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting's value from the environment (for gunicorn.conf.py, which has no app)."""
+    setting = next(s for s in SETTINGS if s.key == key)
+    return _value(setting, os.environ if environ is None else environ)
 
 
 def resolve_jwt_secret(config: dict[str, Any], instance_path: str) -> str:

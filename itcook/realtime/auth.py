@@ -198,9 +198,8 @@ def check_origin(request: Request, allowed: list[str]) -> None:
     if "*" in allowed or origin in allowed:
         return
     # The server's own origin is scheme, host and port (RFC 6454): a page on another port or
-    # over the other scheme is another site. Behind a TLS proxy the scheme is the proxy's
-    # X-Forwarded-Proto (a page cannot set that header on a WebSocket or EventSource request).
-    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip().lower()
-    if origin.lower() == f"{scheme}://{(request.host or '').lower()}":
+    # over the other scheme is another site. Behind a proxy both are the public ones only when
+    # ITCOOK_PROXY_COUNT trusts its X-Forwarded-Proto and -Host (ProxyFix, see create_app).
+    if origin.lower() == f"{request.scheme}://{(request.host or '').lower()}":
         return
     raise ApiError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")

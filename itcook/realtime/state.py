@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import secrets
 import socket
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
-from itcook.realtime.connection import WS, Connection
+from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
@@ -30,6 +31,7 @@ from itcook.realtime.events import (
     Event,
     ProtocolError,
     dumps,
+    sse_going_away,
     utc_ts,
     ws_frame,
 )
@@ -170,14 +172,25 @@ class RealtimeState:
             self._greenlets.append(gevent.spawn(self._recheck_loop))
         self.broker.start(self._queue.put, self.resync)
 
-    def shutdown(self) -> None:
-        """Close every connection with 1001, refuse new ones, stop the background greenlets."""
-        # The server may still accept for a moment (gevent closes its listener after this, and
-        # does not wait for handlers it does not track): a client reconnecting at once to this
-        # process would get a stream that nothing closes.
+    def close_streams(self) -> None:
+        """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
+        # Refused from now on: a stream opened later would be one that nothing closes. One
+        # admitted just before joins the hub after this and closes itself (``closing``).
         self.closing = True
         for conn in list(self.hub.connections):
-            conn.abort(CLOSE_GOING_AWAY)
+            self.going_away(conn)
+
+    def going_away(self, conn: Connection) -> None:
+        """Close ``conn`` because this process stops: 1001 on a WebSocket; an SSE stream is
+        told to come back soon (a random delay spreads the reconnects) and ends."""
+        if conn.transport == SSE and not conn.closed:
+            retry = min(self.config["sse_retry_ms"], 1000)
+            conn.deliver(sse_going_away(random.randint(retry // 4, retry)))
+        conn.abort(CLOSE_GOING_AWAY)
+
+    def shutdown(self) -> None:
+        """Close every connection with 1001, refuse new ones, stop the background greenlets."""
+        self.close_streams()
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
         self.broker.stop()

@@ -7,7 +7,7 @@ at the highest id the table or the event log still names, so that an id deleted 
 upgrade does not come back either. PostgreSQL sequences never go back: only the columns there.
 
 Revision ID: fedf9ee4899e
-Revises: bc186542ee9d
+Revises: 5e1f0c2a7d93
 Create Date: 2026-12-02 17:40:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'fedf9ee4899e'
-down_revision = 'bc186542ee9d'
+down_revision = '5e1f0c2a7d93'
 branch_labels = None
 depends_on = None
 
