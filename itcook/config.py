@@ -63,6 +63,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARGON2_TIME_COST", int, 3, "argon2id passes per password hash"),
     Setting("ARGON2_MEMORY_KIB", int, 65536, "argon2id memory per password hash (KiB)"),
     Setting("ARGON2_PARALLELISM", int, 4, "argon2id lanes per password hash"),
+    Setting("AUTH_LIMIT_PER_ADDRESS", str, "30/minute", "logins and registrations one client "
+            "address may attempt (moving window; 429 `too_many_attempts` with `Retry-After` past "
+            "it; shared through the broker's Redis in scale-out); empty = no limit"),
+    Setting("AUTH_LIMIT_PER_ACCOUNT", str, "10/minute", "logins (and registrations) aimed at one "
+            "username, from any address; empty = no limit"),
+    Setting("PASSWORD_HASH_THREADS", int, 2, "OS threads per process that hash passwords off the "
+            "event loop (more logins at once queue for them; the loop keeps serving)"),
     Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
     Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
     Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),

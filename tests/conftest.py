@@ -39,6 +39,10 @@ def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 1024,
         "ARGON2_PARALLELISM": 1,
+        # The tests register and log in hundreds of users from 127.0.0.1; test_auth_throttle.py
+        # puts the real limits back.
+        "AUTH_LIMIT_PER_ADDRESS": "100000/minute",
+        "AUTH_LIMIT_PER_ACCOUNT": "100000/minute",
     }
     config.update(overrides)
     return config
