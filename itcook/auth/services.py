@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -16,6 +17,7 @@ from flask_jwt_extended import (
     get_current_user,
     verify_jwt_in_request,
 )
+from gevent import monkey
 from gevent.threadpool import ThreadPool
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -58,17 +60,33 @@ class _Passwords:
 
     def hash(self, password: str) -> str:
         """The argon2id hash of ``password``, computed on the pool."""
-        return cast(str, self.pool.apply(self.hasher.hash, (password,)))
+        return cast(str, self.pool.apply(_niced, (self.hasher.hash, password)))
 
     def verify(self, password_hash: str, password: str) -> bool:
         """Whether ``password`` matches ``password_hash``, checked on the pool."""
-        return bool(self.pool.apply(self._verify, (password_hash, password)))
+        return bool(self.pool.apply(_niced, (self._verify, password_hash, password)))
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
             return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+#: The OS thread id of the calling thread (the real one: ``threading`` may be patched by gevent).
+_native_thread_id = monkey.get_original("threading", "get_native_id")
+#: Niceness of the hashing threads (and of argon2's lane threads, which inherit it).
+HASH_NICENESS = 10
+
+
+def _niced(func: Callable[..., Any], *args: Any) -> Any:
+    # On a busy core the loop's thread comes first: a flood of logins waits for CPU, the
+    # requests and streams of everyone else do not (Linux: niceness is per thread).
+    if hasattr(os, "setpriority"):
+        tid = _native_thread_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < HASH_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, tid, HASH_NICENESS)
+    return func(*args)
 
 
 def _passwords() -> _Passwords:
