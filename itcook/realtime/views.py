@@ -95,8 +95,9 @@ def admit() -> Admission:
                                  verified=state.verified_tokens)
         cap = state.config["max_connections_per_user"]
         # A slot is reserved now and counts until the stream joins the hub (or the request
-        # ends): simultaneous handshakes of one user cannot all pass the cap.
-        if not state.hub.reserve(principal.user_id, cap):
+        # ends): simultaneous handshakes of one user, here or in other processes, cannot all
+        # pass the cap.
+        if not state.reserve_connection(principal.user_id):
             raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
         g.realtime_reserved = principal.user_id
         channels, dropped = _channels(state, principal)
