@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUTH_LIMIT_PER_ACCOUNT", str, "10/minute", "logins (and registrations) aimed at one "
             "username, from any address; empty = no limit"),
     Setting("PASSWORD_HASH_THREADS", int, 2, "OS threads per process that hash passwords off the "
-            "event loop (more logins at once queue for them; the loop keeps serving)"),
+            "event loop, at niceness 10 (more logins at once queue for them; the loop keeps serving)"),
     Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
     Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
     Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),

@@ -190,6 +190,8 @@ class RedisBroker(Broker):
 
     def claim_connection(self, process_id: str, user_id: int, held_here: int, cap: int,
                          ttl: float) -> bool:
+        if not self.connected:
+            return True  # an outage: a handshake must not wait for Redis's timeout; own cap holds
         now_ms = int(time.time() * 1000)
         ttl_ms = max(1, int(ttl * 1000))
         try:
