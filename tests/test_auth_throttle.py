@@ -83,3 +83,15 @@ def test_requests_are_served_while_a_password_is_hashed(live_server) -> None:
     # On the event loop the hash would hold every greenlet of the process (this client's
     # too) until it ended: at most the requests read before it began would be answered.
     assert served_during >= 5, served_during
+
+
+@pytest.mark.realtime_config(**REAL_LIMITS)
+def test_unreachable_shared_counters_fall_back_to_this_process(app, client) -> None:
+    from itcook.auth.throttle import EXTENSION_KEY, Throttle
+    from tests.cluster.conftest import free_port
+
+    # What a process sees when its Redis is gone: nothing listens on the broker's port.
+    app.extensions[EXTENSION_KEY] = Throttle({**app.config, "BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    for _ in range(_limit("AUTH_LIMIT_PER_ACCOUNT")):
+        assert _login(client, "anna").status_code == 401
+    _assert_throttled(_login(client, "anna"))

@@ -8,6 +8,7 @@ window of the rate's length.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -15,12 +16,15 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from itcook.errors import ApiError
 
 EXTENSION_KEY = "itcook.auth_throttle"
+
+log = logging.getLogger(__name__)
 
 
 class Throttle:
@@ -33,14 +37,24 @@ class Throttle:
         self.storage_uri = "memory://" if broker.startswith("memory") else broker
         self.key_prefix = f"{config['BROKER_PREFIX']}:auth-limits"
         self._limiter: MovingWindowRateLimiter | None = None
+        self._local: MovingWindowRateLimiter | None = None
 
     @property
     def limiter(self) -> MovingWindowRateLimiter:
         # Opened on first use: in the serving process, not in a parent that preloads the app.
         if self._limiter is None:
-            storage = storage_from_string(self.storage_uri, key_prefix=self.key_prefix)
+            options = {} if self.storage_uri == "memory://" else {
+                "key_prefix": self.key_prefix, "socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+            storage = storage_from_string(self.storage_uri, wrap_exceptions=True, **options)
             self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter
+
+    @property
+    def local(self) -> MovingWindowRateLimiter:
+        """This process's own counters: used while the shared storage cannot be reached."""
+        if self._local is None:
+            self._local = MovingWindowRateLimiter(storage_from_string("memory://"))
+        return self._local
 
     def check(self, username: str) -> None:
         """Count one attempt of this request's address on ``username``; 429 past either limit."""
@@ -51,9 +65,17 @@ class Throttle:
             self._hit(self.per_account, "account", username.lower())
 
     def _hit(self, item: RateLimitItem, scope: str, key: str) -> None:
-        if self.limiter.hit(item, scope, key):
+        limiter = self.limiter
+        try:
+            allowed = limiter.hit(item, scope, key)
+        except StorageError as exc:
+            # Redis is unreachable: logins go on, each process counting on its own meanwhile.
+            log.warning("auth throttle: shared counters unreachable (%s); counting locally", exc)
+            limiter = self.local
+            allowed = limiter.hit(item, scope, key)
+        if allowed:
             return
-        reset = self.limiter.get_window_stats(item, scope, key).reset_time
+        reset = limiter.get_window_stats(item, scope, key).reset_time
         retry_after = max(1, math.ceil(reset - time.time()))
         raise TooManyAttempts(scope, retry_after)
 
