@@ -92,6 +92,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REALTIME_HEARTBEAT_INTERVAL", float, 25.0, "seconds between server Heartbeat frames"),
     Setting("REALTIME_IDLE_TIMEOUT", float, 60.0, "a connection silent this long is closed (4001)"),
     Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
+    Setting("REALTIME_MAX_TICKETS_PER_USER", int, 20, "unused tickets one user may hold at once "
+            "(429 `too_many_tickets` past it)"),
     Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
     Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
     Setting("REALTIME_BURST", int, 40, "token bucket size"),

@@ -203,7 +203,11 @@ def sse_stream() -> Response:
 def ticket() -> tuple[Response, int]:
     """Issue a short-lived, single-use ticket for browsers (``?ticket=`` on /ws and /sse)."""
     state = _state()
-    value = state.tickets.issue(int(get_jwt_identity()))
+    cap = state.config["max_tickets_per_user"]
+    value = state.tickets.issue(int(get_jwt_identity()), cap)
+    if value is None:
+        raise ApiError(429, "too_many_tickets", f"at most {cap} unused tickets per user; "
+                       f"use one or let it expire ({int(state.config['ticket_ttl'])} s)")
     return jsonify({"ticket": value, "expires_in": int(state.config["ticket_ttl"])}), 201
 
 
