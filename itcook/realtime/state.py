@@ -266,6 +266,7 @@ class RealtimeState:
         next_keepalive = time.monotonic() + keepalive_every
         report_every = cfg["stats_interval"]
         presence_ttl = self.presence_ttl
+        shared = not isinstance(self.broker, MemoryBroker)  # one process: no counts to share
         next_report = time.monotonic()
         hub = self.hub
         while True:
@@ -297,12 +298,13 @@ class RealtimeState:
                     online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
                     offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
                     self.broker.set_presence(self.process_id, online, offline, presence_ttl)
-                if report or hub.count_changes:
+                changed: set[int] = set()
+                if hub.count_changes:  # taken before the report yields: later ones wait a tick
+                    changed, hub.count_changes = hub.count_changes, set()
+                if shared and (report or changed):
                     # What this process holds of each user's connection cap (every process's
                     # admissions add them up): changes each tick, everyone per report.
-                    users = set(hub.by_user) | set(hub.admitting) if report else set()
-                    users |= hub.count_changes
-                    hub.count_changes = set()
+                    users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
                     self.broker.report_connections(self.process_id, {
                         u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, presence_ttl)
             except Exception:
