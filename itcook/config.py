@@ -68,6 +68,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARGON2_TIME_COST", int, 3, "argon2id passes per password hash"),
     Setting("ARGON2_MEMORY_KIB", int, 65536, "argon2id memory per password hash (KiB)"),
     Setting("ARGON2_PARALLELISM", int, 4, "argon2id lanes per password hash"),
+    Setting("AUTH_LIMIT_PER_ADDRESS", str, "30/minute", "logins and registrations one client "
+            "address may attempt (moving window; 429 `too_many_attempts` with `Retry-After` past "
+            "it; shared through the broker's Redis in scale-out); empty = no limit"),
+    Setting("AUTH_LIMIT_PER_ACCOUNT", str, "10/minute", "logins (and registrations) aimed at one "
+            "username, from any address; empty = no limit"),
+    Setting("PASSWORD_HASH_THREADS", int, 2, "OS threads per process that hash passwords off the "
+            "event loop, at niceness 10 (more logins at once queue for them; the loop keeps serving)"),
     Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
     Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
     Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),
@@ -94,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
             "closed with 4003 even if the broker lost the message; also after every broker "
             "outage); 0 = only after outages"),
     Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
+    Setting("REALTIME_MAX_TICKETS_PER_USER", int, 20, "unused tickets one user may hold at once "
+            "(429 `too_many_tickets` past it)"),
     Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
     Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
     Setting("REALTIME_BURST", int, 40, "token bucket size"),

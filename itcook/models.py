@@ -22,6 +22,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,7 +55,10 @@ def isoformat(value: dt.datetime) -> str:
 
 class User(db.Model):
     __tablename__ = "users"
-    __table_args__ = NEVER_REUSE_IDS
+    # Usernames are unique case-insensitively: the database says so, since two simultaneous
+    # registrations of "anna" and "Anna" both pass the check that precedes the insert.
+    __table_args__ = (Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)

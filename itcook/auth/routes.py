@@ -7,6 +7,7 @@ from flask_jwt_extended import create_access_token, jwt_required
 
 from itcook.auth import bp
 from itcook.auth.services import authenticate, create_user, current_user, issue_tokens
+from itcook.auth.throttle import check_attempt
 from itcook.errors import ApiError
 from itcook.validation import get_str, json_body
 
@@ -19,6 +20,7 @@ def register() -> tuple[Response, int]:
     password = get_str(body, "password", max_len=128, strip=False)
     display_name = get_str(body, "display_name", required=False, max_len=64)
     assert username is not None and password is not None
+    check_attempt(username)
     user = create_user(username, password, display_name)
     return jsonify({"user": user.to_dict(), **issue_tokens(user)}), 201
 
@@ -30,6 +32,7 @@ def login() -> Response:
     username = get_str(body, "username", max_len=32)
     password = get_str(body, "password", max_len=128, strip=False)
     assert username is not None and password is not None
+    check_attempt(username)
     user = authenticate(username, password)
     return jsonify({"user": user.to_dict(), **issue_tokens(user)})
 

@@ -14,8 +14,8 @@ from flask import Request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select
+from sqlalchemy.engine import Connection, Engine
 
 from itcook.errors import ApiError
 
@@ -72,12 +72,20 @@ class Tickets:
     def __init__(self, engine: Engine, table: Table, ttl: float) -> None:
         self.engine, self.table, self.ttl = engine, table, ttl
 
-    def issue(self, user_id: int, session: str | None = None) -> str:
-        """Return a new ticket for ``user_id`` in ``session``, valid once for ``ttl`` seconds."""
+    def issue(self, user_id: int, cap: int, session: str | None = None) -> str | None:
+        """Return a new ticket for ``user_id`` in ``session``, valid once for ``ttl`` seconds;
+        None if the user already holds ``cap`` unused ones (every process together)."""
         ticket = secrets.token_urlsafe(32)
         now = _now()
+        table = self.table
         with self.engine.begin() as conn:
-            conn.execute(insert(self.table).values(
+            _lock_user_tickets(conn, user_id)
+            conn.execute(delete(table).where(table.c.user_id == user_id, table.c.expires_at <= now))
+            held = conn.execute(select(func.count()).select_from(table)
+                                .where(table.c.user_id == user_id)).scalar_one()
+            if held >= cap:
+                return None
+            conn.execute(insert(table).values(
                 ticket_hash=_hash(ticket), user_id=user_id, session=session,
                 expires_at=now + dt.timedelta(seconds=self.ttl)))
         return ticket
@@ -97,6 +105,23 @@ class Tickets:
                 delete(table).where(table.c.ticket_hash == _hash(ticket), table.c.expires_at > _now())
                 .returning(table.c.user_id, table.c.session)).first()
         return (int(row[0]), row[1]) if row else None
+
+
+#: First key of the PostgreSQL advisory locks that serialize one user's ticket issues.
+_TICKET_LOCK_KEY = 0x17C7
+
+
+def _lock_user_tickets(conn: Connection, user_id: int) -> None:
+    """Hold, until the transaction ends, the right to count and add ``user_id``'s tickets."""
+    if conn.dialect.name == "sqlite":
+        # No row locks: take the database's write lock before the count (pysqlite has not
+        # begun a transaction yet; it only does so at the first write).
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+        return
+    # The user's row lives outside the plugin: an advisory lock names the user instead.
+    conn.execute(select(func.pg_advisory_xact_lock(_TICKET_LOCK_KEY, user_id & 0x7FFFFFFF)))
 
 
 def offered_subprotocols(request: Request) -> list[str]:

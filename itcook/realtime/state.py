@@ -97,6 +97,12 @@ def _runs(batch: list[Event]) -> list[list[Event]]:
     return runs
 
 
+def _tick_interval(cfg: dict[str, Any]) -> float:
+    """Seconds between two rounds of the ticker (heartbeats, idle checks, presence changes)."""
+    return float(max(0.02, min(cfg["heartbeat_interval"], cfg["sse_keepalive_interval"],
+                               cfg["idle_timeout"] / 4, cfg["typing_timeout"] / 4, 1.0)))
+
+
 class RealtimeState:
     """Everything the plugin keeps for one app; ``app.extensions["realtime"]``."""
 
@@ -136,6 +142,9 @@ class RealtimeState:
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
         self.started_at = time.time()
+        # Presence and connection counts are refreshed every report, but no sooner than the
+        # next tick: they outlive three of either (a dead process's expire by themselves).
+        self.presence_ttl = max(3 * config["stats_interval"], 3 * _tick_interval(config), 2.0)
 
     # -- lazily bound resources -------------------------------------------------------------
     def _engine(self) -> Any:
@@ -238,6 +247,22 @@ class RealtimeState:
         self.ensure_started()
         self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}))
 
+    def reserve_connection(self, user_id: int) -> bool:
+        """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
+
+        The local reservation comes first (simultaneous handshakes here), then the broker's
+        atomic check of what the other processes reported (simultaneous ones elsewhere).
+        """
+        cap = self.config["max_connections_per_user"]
+        hub = self.hub
+        if not hub.reserve(user_id, cap):
+            return False
+        held = hub.user_connection_count(user_id) + hub.admitting[user_id] - 1
+        if self.broker.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
+            return True
+        hub.release(user_id)
+        return False
+
     def is_user_online(self, user_id: int) -> bool:
         """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
         return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
@@ -283,12 +308,12 @@ class RealtimeState:
         cfg = self.config
         beat_every, keepalive_every = cfg["heartbeat_interval"], cfg["sse_keepalive_interval"]
         idle = cfg["idle_timeout"]
-        tick = max(0.02, min(beat_every, keepalive_every, idle / 4, cfg["typing_timeout"] / 4, 1.0))
+        tick = _tick_interval(cfg)
         next_beat = time.monotonic() + beat_every
         next_keepalive = time.monotonic() + keepalive_every
         report_every = cfg["stats_interval"]
-        # A refresh comes every report, but no sooner than the next tick: outlive three of either.
-        presence_ttl = max(3 * report_every, 3 * tick, 2.0)
+        presence_ttl = self.presence_ttl
+        shared = not isinstance(self.broker, MemoryBroker)  # one process: no counts to share
         next_report = time.monotonic()
         hub = self.hub
         while True:
@@ -320,6 +345,15 @@ class RealtimeState:
                     online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
                     offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
                     self.broker.set_presence(self.process_id, online, offline, presence_ttl)
+                changed: set[int] = set()
+                if hub.count_changes:  # taken before the report yields: later ones wait a tick
+                    changed, hub.count_changes = hub.count_changes, set()
+                if shared and (report or changed):
+                    # What this process holds of each user's connection cap (every process's
+                    # admissions add them up): changes each tick, everyone per report.
+                    users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
+                    self.broker.report_connections(self.process_id, {
+                        u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, presence_ttl)
             except Exception:
                 log.exception("realtime ticker failed")
 

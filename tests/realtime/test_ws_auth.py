@@ -11,7 +11,9 @@ import warnings
 
 import jwt as pyjwt
 import pytest
+import requests
 
+from tests.conftest import concurrently
 from tests.realtime.conftest import raw_handshake, wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ConnectionClosed, HandshakeRefused, ws_connect
@@ -396,3 +398,19 @@ def test_database_failure_while_admitting_is_json_500_and_the_pool_recovers(live
     assert live_server.state.hub.connections == set()
     ws_connect(live_server, anna["access_token"]).close()
     SseStream(live_server, anna["access_token"]).close()
+
+
+@pytest.mark.realtime_config(REALTIME_MAX_TICKETS_PER_USER=4)
+def test_a_burst_of_ticket_requests_keeps_the_per_user_limit(live_server) -> None:
+    api = Api(live_server)
+    anna, bob = api.register("anna"), api.register("bob")
+    answers = concurrently(16, lambda i: requests.post(
+        f"{api.base}/realtime/ticket", headers=anna["headers"], timeout=30))
+    assert sorted(r.status_code for r in answers) == [201] * 4 + [429] * 12
+    assert {r.json()["error"]["code"] for r in answers if r.status_code == 429} == {"too_many_tickets"}
+    api.call("POST", "/realtime/ticket", bob, expect=201)  # per user
+    # A used ticket no longer counts.
+    ticket = next(r.json()["ticket"] for r in answers if r.status_code == 201)
+    ws_connect(live_server, query=f"?ticket={ticket}").close()
+    api.call("POST", "/realtime/ticket", anna, expect=201)
+    api.call("POST", "/realtime/ticket", anna, expect=429)
