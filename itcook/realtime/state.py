@@ -33,6 +33,8 @@ from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
 from itcook.realtime.presence import TypingTracker
 from itcook.realtime.recent import RecentEvents
+from itcook.realtime.relay import Unsent
+from itcook.realtime.sequencer import Sequencer
 from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,13 @@ class RealtimeState:
         # publishes in id order (a resume point never skips a lower id still in flight).
         self._publish_lock = gevent.lock.Semaphore()
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        # Between the broker and the dispatcher: durable events in id order, each once, holes
+        # filled from the log (the log is the truth, the broker a doorbell).
+        self.sequencer = Sequencer(self._queue.put,
+                                   lambda first, last, limit: self.history.between(first, last, limit),
+                                   lambda: self.history.newest(), gap_wait=config["gap_wait"],
+                                   batch=config["replay_batch"])
+        self.unsent = Unsent()  # logged, but the broker publish failed: published again on reconnect
         # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
@@ -147,8 +156,9 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
-        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
-        self.broker.start(self._queue.put, self.resync)
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
+                           gevent.spawn(self.sequencer.run)]
+        self.broker.start(self.sequencer.offer, self.resync)
 
     def shutdown(self) -> None:
         """Close every connection with 1001, refuse new ones, stop the background greenlets."""
@@ -168,7 +178,7 @@ class RealtimeState:
         self.ensure_started()
         with self._publish_lock:
             if event.durable:
-                self.history.append(event, then=self.broker.publish)
+                self.history.append(event, then=self._hand_over)
             else:
                 self.broker.publish(event)
         if event.durable and self.after_publish is not None:
@@ -177,6 +187,10 @@ class RealtimeState:
             except Exception:  # the event is out; what listens afterwards must not undo that
                 log.exception("after-publish hook failed for event %s", event.id)
         return event
+
+    def _hand_over(self, event: Event) -> None:
+        if not self.broker.publish(event):
+            self.unsent.note(event)
 
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
@@ -285,6 +299,8 @@ class RealtimeState:
         """
         from itcook.realtime import resume
 
+        self.unsent.republish(self.broker.publish)  # what others missed of ours
+        self.sequencer.poke()  # what we missed of theirs: the log's tail
         floor = self.last_dispatched_id
         self.resyncs += 1  # a replay under way when this happened reads the log again (resume.py)
         self.hub.recent.reset()  # events published during the outage are not in the window
@@ -304,7 +320,9 @@ class RealtimeState:
         """This process's statistics, tagged with its id, uptime and broker state."""
         return {**self.hub.snapshot(), "process_id": self.process_id,
                 "uptime_seconds": round(time.time() - self.started_at, 3),
-                "typing_states": len(self.typing), "broker_connected": self.broker.connected}
+                "typing_states": len(self.typing), "broker_connected": self.broker.connected,
+                "events_from_log": self.sequencer.from_log, "event_ids_skipped": self.sequencer.skipped,
+                "events_late": self.sequencer.late}
 
     # -- channels ---------------------------------------------------------------------------
     def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str) -> None:
