@@ -55,7 +55,10 @@ class Sequencer:
         #: The next id to hand over; None until anchored at the log's newest id (``run``).
         self.next_id: int | None = None
         self._pending: dict[int, Event] = {}
-        self._arrived: dict[int, float] = {}  # id -> when it started waiting
+        # (when, id) of each early arrival, oldest first: a hole has been known since the oldest
+        # event still waiting arrived (entries of events handed over are dropped lazily).
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._poked = False
         self._skipped: deque[int] = deque(maxlen=_SKIPPED_KEPT)
         self._wake = gevent.event.Event()
         self._advanced: gevent.event.Event | None = None  # set when next_id moves, if anyone waits
@@ -86,7 +89,7 @@ class Sequencer:
             self._drop(event_id)
             return
         self._pending[event_id] = event
-        self._arrived[event_id] = self.clock()
+        self._arrivals.append((self.clock(), event_id))
         if next_id is not None:
             self._release()
         if self._pending:
@@ -94,6 +97,7 @@ class Sequencer:
 
     def poke(self) -> None:
         """Compare the frontier with the log now (after a broker outage: doorbells were lost)."""
+        self._poked = True
         self._wake.set()
 
     def reach(self, event_id: int, timeout: float | None = None) -> int | None:
@@ -129,14 +133,18 @@ class Sequencer:
                 else:
                     self._wake.wait(1.0)
         poll = self.gap_wait or 1.0
+        next_tail = self.clock() + poll
         while True:
             # Cleared before the work: an arrival or a poke during it means another round.
-            self._wake.wait(poll)
+            self._wake.wait(max(0.0, next_tail - self.clock()))
             self._wake.clear()
             try:
                 if self._pending:
                     self._fill()
-                self._watch_tail()
+                if self._poked or self.clock() >= next_tail:
+                    self._poked = False
+                    next_tail = self.clock() + poll
+                    self._watch_tail()
             except Exception:
                 log.exception("realtime: reading missing events from the log failed; retrying")
                 gevent.sleep(min(1.0, poll))
@@ -152,23 +160,33 @@ class Sequencer:
         self._release()
 
     def _fill(self) -> None:
-        """Close the lowest hole: wait out the grace, read the log, skip after ``gap_wait``."""
+        """Close the lowest hole: wait out the grace, read the log (again every quarter of
+        ``gap_wait``), and skip what is still missing in a read made after ``gap_wait``."""
+        recheck = max(GRACE, self.gap_wait / 4)
+        hole, last_read = None, float("-inf")
         while self._pending and self.next_id is not None:
-            since = min(self._arrived.values())
-            now = self.clock()
-            if now < since + GRACE:
-                self._sleep(since + GRACE - now)
-                continue
-            first = self.next_id
-            self._take(self.read_range(first, min(self._pending) - 1, self.batch))
-            if not self._pending or self.next_id != first:
-                gevent.sleep(0)  # the hole closed (or moved up): look again, after the others
-                continue
-            read_at = self.clock()
-            if read_at >= since + self.gap_wait:
+            if hole != self.next_id:  # a new hole (or the first): not read yet
+                hole, last_read = self.next_id, float("-inf")
+            deadline = self._waiting_since() + self.gap_wait
+            if last_read >= deadline:  # absent from a read made after the deadline
                 self._skip_to(min(self._pending))
                 continue
-            self._sleep(min(since + self.gap_wait, read_at + max(GRACE, self.gap_wait / 4)) - read_at)
+            due = (self._waiting_since() + GRACE if last_read == float("-inf")
+                   else min(last_read + recheck, deadline))
+            now = self.clock()
+            if now < due:
+                self._sleep(due - now)  # an arrival may close the hole meanwhile
+                continue
+            last_read = now  # the read sees what was committed when it started
+            self._take(self.read_range(hole, min(self._pending) - 1, self.batch))
+            gevent.sleep(0)  # many holes in a row must not hold the dispatcher up
+
+    def _waiting_since(self) -> float:
+        """When the oldest event still waiting arrived."""
+        arrivals, pending = self._arrivals, self._pending
+        while arrivals and arrivals[0][1] not in pending:
+            arrivals.popleft()
+        return arrivals[0][0] if arrivals else self.clock()
 
     def _watch_tail(self) -> None:
         """Hand over events the log has beyond the frontier (their doorbell never rang)."""
@@ -208,10 +226,11 @@ class Sequencer:
         start = next_id
         while next_id in pending:
             event = pending.pop(next_id)
-            del self._arrived[next_id]
             next_id += 1
             self.next_id = next_id
             self.emit(event)
+        if not pending:
+            self._arrivals.clear()
         if next_id != start:
             self._moved()
 
