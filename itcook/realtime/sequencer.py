@@ -59,6 +59,7 @@ class Sequencer:
         # event still waiting arrived (entries of events handed over are dropped lazily).
         self._arrivals: deque[tuple[float, int]] = deque()
         self._poked = False
+        self._stopped = False
         self._skipped: deque[int] = deque(maxlen=_SKIPPED_KEPT)
         self._wake = gevent.event.Event()
         self._advanced: gevent.event.Event | None = None  # set when next_id moves, if anyone waits
@@ -79,7 +80,7 @@ class Sequencer:
             self.emit(event)
             return
         next_id = self.next_id
-        if event_id == next_id and not self._pending:
+        if next_id is not None and event_id == next_id and not self._pending:
             self.next_id = next_id + 1  # in order, nothing waiting: straight through
             self.emit(event)
             if self._advanced is not None:
@@ -98,6 +99,11 @@ class Sequencer:
     def poke(self) -> None:
         """Compare the frontier with the log now (after a broker outage: doorbells were lost)."""
         self._poked = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Make ``run`` return once the query it is in (if any) is done."""
+        self._stopped = True
         self._wake.set()
 
     def reach(self, event_id: int, timeout: float | None = None) -> int | None:
@@ -121,10 +127,12 @@ class Sequencer:
         return self.frontier
 
     def run(self) -> None:
-        """The sequencer's greenlet: anchor, then fill holes and watch the log's tail."""
-        while self.next_id is None:
+        """The sequencer's greenlet: anchor, then fill holes and watch the log's tail, until
+        ``stop`` (not killed: a greenlet killed in a query leaves its pooled connection mid-statement)."""
+        self._stopped = False
+        while self.next_id is None and not self._stopped:
             try:
-                self._anchor()
+                self.anchor()
             except Exception as exc:
                 log.warning("realtime: reading the event log's newest id failed (%s); retrying", exc)
                 if self._pending:  # events are waiting: start with them rather than hold them
@@ -134,7 +142,7 @@ class Sequencer:
                     self._wake.wait(1.0)
         poll = self.gap_wait or 1.0
         next_tail = self.clock() + poll
-        while True:
+        while not self._stopped:
             # Cleared before the work: an arrival or a poke during it means another round.
             self._wake.wait(max(0.0, next_tail - self.clock()))
             self._wake.clear()
@@ -150,7 +158,7 @@ class Sequencer:
                 gevent.sleep(min(1.0, poll))
 
     # -- inside the greenlet ----------------------------------------------------------------
-    def _anchor(self) -> None:
+    def anchor(self) -> None:
         """Start after the log's newest id (what came before is the log's to replay), or at the
         lowest event already waiting if that is lower."""
         start = self.newest() + 1
@@ -164,7 +172,7 @@ class Sequencer:
         ``gap_wait``), and skip what is still missing in a read made after ``gap_wait``."""
         recheck = max(GRACE, self.gap_wait / 4)
         hole, last_read = None, float("-inf")
-        while self._pending and self.next_id is not None:
+        while self._pending and self.next_id is not None and not self._stopped:
             if hole != self.next_id:  # a new hole (or the first): not read yet
                 hole, last_read = self.next_id, float("-inf")
             deadline = self._waiting_since() + self.gap_wait
@@ -194,7 +202,8 @@ class Sequencer:
         if self.next_id is None or newest < self.next_id:
             return
         self._sleep(GRACE)  # a doorbell on its way is cheaper than a query
-        while self.next_id is not None and not self._pending and newest >= self.next_id:
+        while (self.next_id is not None and not self._pending and newest >= self.next_id
+               and not self._stopped):
             first = self.next_id
             found = self.read_range(first, newest, self.batch)
             if not found:  # pruned meanwhile: nothing left to deliver there

@@ -130,6 +130,7 @@ class RealtimeState:
         # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
+        self._sequencing: gevent.Greenlet | None = None
         self.started_at = time.time()
 
     # -- lazily bound resources -------------------------------------------------------------
@@ -156,8 +157,15 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
+        if self.sequencer.next_id is None:
+            try:
+                # Now rather than in its greenlet: events published right after start go through.
+                self.sequencer.anchor()
+            except Exception as exc:  # the greenlet tries again
+                log.debug("realtime: anchoring the sequencer at start failed: %s", exc)
+        self._sequencing = gevent.spawn(self.sequencer.run)
         self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
-                           gevent.spawn(self.sequencer.run)]
+                           self._sequencing]
         self.broker.start(self.sequencer.offer, self.resync)
 
     def shutdown(self) -> None:
@@ -168,6 +176,12 @@ class RealtimeState:
         self.closing = True
         for conn in list(self.hub.connections):
             conn.abort(CLOSE_GOING_AWAY)
+        if self._sequencing is not None:
+            # It may be in a query: killed there, psycopg would turn the kill into an error (the
+            # greenlet lives on) and leave its pooled connection mid-statement.
+            self.sequencer.stop()
+            self._sequencing.join(timeout=5)
+            self._sequencing = None
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
         self.broker.stop()
