@@ -54,6 +54,7 @@ class Sequencer:
         self.clock = clock
         #: The next id to hand over; None until anchored at the log's newest id (``run``).
         self.next_id: int | None = None
+        self._passed = 0  # the highest id handed over before anchoring
         self._pending: dict[int, Event] = {}
         # (when, id) of each early arrival, oldest first: a hole has been known since the oldest
         # event still waiting arrived (entries of events handed over are dropped lazily).
@@ -86,13 +87,21 @@ class Sequencer:
             if self._advanced is not None:
                 self._moved()
             return
-        if (next_id is not None and event_id < next_id) or event_id in self._pending:
+        if next_id is None:
+            # Not anchored yet (the process's first moments, the log unreachable): straight
+            # through in increasing order, rather than hold events on a query.
+            if event_id > self._passed:
+                self._passed = event_id
+                self.emit(event)
+            else:
+                self._drop(event_id)
+            return
+        if event_id < next_id or event_id in self._pending:
             self._drop(event_id)
             return
         self._pending[event_id] = event
         self._arrivals.append((self.clock(), event_id))
-        if next_id is not None:
-            self._release()
+        self._release()
         if self._pending:
             self._wake.set()
 
@@ -135,11 +144,7 @@ class Sequencer:
                 self.anchor()
             except Exception as exc:
                 log.warning("realtime: reading the event log's newest id failed (%s); retrying", exc)
-                if self._pending:  # events are waiting: start with them rather than hold them
-                    self.next_id = min(self._pending)
-                    self._release()
-                else:
-                    self._wake.wait(1.0)
+                self._wake.wait(1.0)
         poll = self.gap_wait or 1.0
         next_tail = self.clock() + poll
         while not self._stopped:
@@ -159,13 +164,9 @@ class Sequencer:
 
     # -- inside the greenlet ----------------------------------------------------------------
     def anchor(self) -> None:
-        """Start after the log's newest id (what came before is the log's to replay), or at the
-        lowest event already waiting if that is lower."""
-        start = self.newest() + 1
-        if self._pending:
-            start = min(start, min(self._pending))
-        self.next_id = start
-        self._release()
+        """Start after the log's newest id (what came before is the log's to replay) or the
+        highest id already handed over, whichever is higher."""
+        self.next_id = max(self.newest(), self._passed) + 1
 
     def _fill(self) -> None:
         """Close the lowest hole: wait out the grace, read the log (again every quarter of

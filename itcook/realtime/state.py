@@ -157,12 +157,6 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
-        if self.sequencer.next_id is None:
-            try:
-                # Now rather than in its greenlet: events published right after start go through.
-                self.sequencer.anchor()
-            except Exception as exc:  # the greenlet tries again
-                log.debug("realtime: anchoring the sequencer at start failed: %s", exc)
         self._sequencing = gevent.spawn(self.sequencer.run)
         self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
                            self._sequencing]

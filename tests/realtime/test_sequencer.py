@@ -187,10 +187,24 @@ def test_reach_waits_for_the_frontier_to_pass_a_committed_id(log: Log) -> None:
     assert log.ids() == [1, 2]
 
 
-def test_events_offered_before_anchoring_are_kept(log: Log) -> None:
+def test_events_offered_before_anchoring_go_through_in_increasing_order(log: Log) -> None:
+    """The process's first moments (or the log unreachable at start): nothing is held."""
     log.commit(1, 2)
-    (three,) = log.commit(3)
-    log.sequencer.offer(three)  # arrives before the sequencer read the log's newest id
+    three, four = log.commit(3, 4)
+    for e in (three, four, three):
+        log.sequencer.offer(e)  # before the sequencer read the log's newest id
+    assert log.ids() == [3, 4] and log.sequencer.duplicates == 1
     log.start()
-    wait_for(lambda: log.ids() == [3], what="the waiting event handed over")
-    assert log.sequencer.next_id == 4
+    assert log.sequencer.next_id == 5
+
+
+def test_stop_ends_the_greenlet_even_while_the_log_is_unreachable(log: Log) -> None:
+    def unreachable() -> int:
+        raise OSError("database down")
+
+    log.sequencer.newest = unreachable
+    greenlet = gevent.spawn(log.sequencer.run)
+    gevent.sleep(0)  # it tries, fails, waits to retry
+    log.sequencer.stop()
+    greenlet.join(timeout=5)
+    assert greenlet.dead
