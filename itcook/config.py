@@ -120,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REALTIME_REPLAY_BATCH", int, 500, "events read and sent per batch while resuming"),
     Setting("REALTIME_REPLAY_CACHE", int, 10_000, "newest events each process keeps encoded in "
             "memory, so that a resume within them skips the log; 0 = always read the log"),
+    Setting("REALTIME_GAP_WAIT", float, 1.5, "seconds a process waits for a missing event id "
+            "(read from the log meanwhile) before skipping it as rolled back; also how often it "
+            "checks the log for events whose broker message was lost"),
     Setting("REALTIME_DISPATCH_BATCH", int, 64, "most queued events written to a socket in one "
             "write (a burst: one system call per socket instead of one per event); 1 = one by one"),
     Setting("REALTIME_REPLAY_BUFFER", int, 10_000, "live events held for a connection while it "

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -177,16 +178,33 @@ class History:
                     log.warning("realtime: releasing the publish lock failed (%s); session dropped", exc)
         return event.id or 0
 
-    def replay(self, channels: Iterable[str], after_id: int, limit: int) -> list[Event]:
-        """Up to ``limit`` events on ``channels`` with id > ``after_id``, in id order."""
+    def replay(self, channels: Iterable[str], after_id: int, limit: int,
+               upto: int | None = None) -> list[Event]:
+        """Up to ``limit`` events on ``channels`` with ``after_id < id <= upto``, in id order."""
+        table = self.table
+        where = [table.c.channel.in_(list(channels)), table.c.id > after_id]
+        if upto is not None:
+            where.append(table.c.id <= upto)
+        return self._read(where, limit)
+
+    def between(self, first: int, last: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events of every channel with ``first <= id <= last``, in id order."""
+        ids = self.table.c.id
+        return self._read([ids >= first, ids <= last], limit)
+
+    def _read(self, where: list[Any], limit: int) -> list[Event]:
         table = self.table
         stmt = (select(table.c.id, table.c.type, table.c.channel, table.c.data, table.c.ts)
-                .where(table.c.channel.in_(list(channels)), table.c.id > after_id)
-                .order_by(table.c.id).limit(limit))
+                .where(*where).order_by(table.c.id).limit(limit))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         return [Event(type=r.type, channel=r.channel, data=r.data, id=int(r.id), ts=r.ts)
                 for r in rows]
+
+    def newest(self) -> int:
+        """The log's newest id; 0 when empty."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(self.table.c.id))).scalar() or 0)
 
     def bounds(self) -> tuple[int, int]:
         """(oldest id kept, newest id) of the log; (0, 0) when empty."""

@@ -49,6 +49,12 @@ _TOTALS = (
      "Resumes answered from the window of recent events instead of the log"),
     ("slow_consumer_drops", "slow_consumer_drops",
      "Connections closed because they could not keep up (4002)"),
+    ("events_from_log", "events_from_log",
+     "Events the sequencer read from the log because their broker message did not come"),
+    ("event_ids_skipped", "event_ids_skipped",
+     "Event ids given up after ITCOOK_REALTIME_GAP_WAIT (rolled back, or committed too late)"),
+    ("events_late", "events_late",
+     "Events committed after their id was skipped: not delivered live by this process"),
 )
 
 

@@ -5,10 +5,10 @@ each a few seconds behind. Reading their backlog from the log costs two queries,
 and an encode per event per client; these events were fanned out moments ago, already encoded.
 
 The window is complete from its ``floor`` up: it holds every id above it. Events reach the
-dispatcher in id order (the publish lock, and PostgreSQL's advisory lock across processes) and
-ids are consecutive, so the window grows only while each id is the previous one plus one; a
-hole (an id that never reached this process: a failed publish, a rolled-back insert) restarts
-it after the hole, and a broker outage (``reset``) or an event out of order empties it.
+dispatcher in id order (the sequencer) and ids are consecutive, so the window grows only while
+each id is the previous one plus one; a hole (an id the sequencer skipped: a rolled-back
+insert, or one committing too late) restarts it after the hole, and a broker outage (``reset``)
+or an event out of order empties it.
 A resume from below the floor, or above the newest id here, goes to the log as before.
 """
 

@@ -74,7 +74,7 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
         replayed = 0
         recovered = is_recoverable(after_id, oldest, newest)
         if recovered:
-            replayed = _replay_log(state, conn, after_id)
+            replayed = _replay_log(state, conn, after_id, newest)
             # A prune that ran while we read could have taken rows we had not reached yet.
             recovered = is_recoverable(after_id, history.bounds()[0], max(newest, conn.last_event_id))
     for _ in range(3):
@@ -83,7 +83,7 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
         # The broker was down while we replayed: what was published meanwhile reached neither
         # the window nor the held events (the resync skips replaying connections). Read the log.
         resyncs = state.resyncs
-        replayed += _replay_log(state, conn, conn.last_event_id)
+        replayed += _replay_log(state, conn, conn.last_event_id, state.history.newest())
     stats.replays["recovered" if recovered else "incomplete"] += 1
     stats.replayed_events += replayed
     if conn.closed:
@@ -122,12 +122,19 @@ def _replay_recent(state: RealtimeState, conn: Connection, events: list[Encoded]
     return replayed
 
 
-def _replay_log(state: RealtimeState, conn: Connection, cursor: int) -> int:
+def _replay_log(state: RealtimeState, conn: Connection, cursor: int, newest: int) -> int:
+    """Replay the log after ``cursor`` up to what this process has dispatched (or given up).
+
+    Not beyond: an id above the sequencer's frontier may still be committing, and a client
+    given a higher id first would never receive it. The frontier is awaited up to ``newest``
+    (bounded); whatever is above it reaches the held events, in order.
+    """
     batch_size = state.config["replay_batch"]
+    upto = state.sequencer.reach(newest)
     replayed = 0
     while not conn.closed and conn.channels:
         # Read per batch: a channel revoked meanwhile (hub.drop) is neither read nor written.
-        batch = state.history.replay(sorted(conn.channels), cursor, batch_size)
+        batch = state.history.replay(sorted(conn.channels), cursor, batch_size, upto)
         written = _write_batch(conn, [Encoded(event) for event in batch])
         if written is None:
             break

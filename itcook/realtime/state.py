@@ -39,6 +39,8 @@ from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
 from itcook.realtime.presence import TypingTracker
 from itcook.realtime.recent import RecentEvents
+from itcook.realtime.relay import Unsent
+from itcook.realtime.sequencer import Sequencer
 from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
@@ -138,9 +140,17 @@ class RealtimeState:
         # publishes in id order (a resume point never skips a lower id still in flight).
         self._publish_lock = gevent.lock.Semaphore()
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        # Between the broker and the dispatcher: durable events in id order, each once, holes
+        # filled from the log (the log is the truth, the broker a doorbell).
+        self.sequencer = Sequencer(self._queue.put,
+                                   lambda first, last, limit: self.history.between(first, last, limit),
+                                   lambda: self.history.newest(), gap_wait=config["gap_wait"],
+                                   batch=config["replay_batch"])
+        self.unsent = Unsent()  # logged, but the broker publish failed: published again on reconnect
         # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
+        self._sequencing: gevent.Greenlet | None = None
         self.started_at = time.time()
         # Presence and connection counts are refreshed every report, but no sooner than the
         # next tick: they outlive three of either (a dead process's expire by themselves).
@@ -176,10 +186,12 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
-        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
+        self._sequencing = gevent.spawn(self.sequencer.run)
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
+                           self._sequencing]
         if self.config["principal_recheck_interval"] > 0:
             self._greenlets.append(gevent.spawn(self._recheck_loop))
-        self.broker.start(self._queue.put, self.resync)
+        self.broker.start(self.sequencer.offer, self.resync)
 
     def close_streams(self) -> None:
         """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
@@ -200,6 +212,12 @@ class RealtimeState:
     def shutdown(self) -> None:
         """Close every connection with 1001, refuse new ones, stop the background greenlets."""
         self.close_streams()
+        if self._sequencing is not None:
+            # It may be in a query: killed there, psycopg would turn the kill into an error (the
+            # greenlet lives on) and leave its pooled connection mid-statement.
+            self.sequencer.stop()
+            self._sequencing.join(timeout=5)
+            self._sequencing = None
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
         self.broker.stop()
@@ -210,7 +228,7 @@ class RealtimeState:
         self.ensure_started()
         with self._publish_lock:
             if event.durable:
-                self.history.append(event, then=self.broker.publish)
+                self.history.append(event, then=self._hand_over)
             else:
                 self.broker.publish(event)
         if event.durable:
@@ -221,6 +239,10 @@ class RealtimeState:
             except Exception:  # the event is out; what listens afterwards must not undo that
                 log.exception("after-publish hook failed for event %s", event.id)
         return event
+
+    def _hand_over(self, event: Event) -> None:
+        if not self.broker.publish(event):
+            self.unsent.note(event)
 
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
@@ -413,6 +435,8 @@ class RealtimeState:
         order, so every one this process missed has an id above ``last_dispatched_id``. All
         connections are paused at once (live events wait for them), then each replays.
         """
+        self.unsent.republish(self.broker.publish)  # what others missed of ours
+        self.sequencer.poke()  # what we missed of theirs: the log's tail
         floor = self.last_dispatched_id
         self.resyncs += 1  # a replay under way when this happened reads the log again (resume.py)
         self.hub.recent.reset()  # events published during the outage are not in the window
@@ -439,7 +463,9 @@ class RealtimeState:
         """This process's statistics, tagged with its id, uptime and broker state."""
         return {**self.hub.snapshot(), "process_id": self.process_id,
                 "uptime_seconds": round(time.time() - self.started_at, 3),
-                "typing_states": len(self.typing), "broker_connected": self.broker.connected}
+                "typing_states": len(self.typing), "broker_connected": self.broker.connected,
+                "events_from_log": self.sequencer.from_log, "event_ids_skipped": self.sequencer.skipped,
+                "events_late": self.sequencer.late}
 
     # -- channels ---------------------------------------------------------------------------
     def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str) -> None:

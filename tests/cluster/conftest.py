@@ -121,8 +121,10 @@ class Cluster:
         }
         self.servers: list[Server] = []
 
-    def start(self, count: int = 1) -> list[Server]:
-        started = [Server(self.env, f"server{len(self.servers) + i}") for i in range(count)]
+    def start(self, count: int = 1, **settings: str) -> list[Server]:
+        """Start ``count`` servers, with ``settings`` (ITCOOK_* variables) over the cluster's."""
+        env = {**self.env, **settings}
+        started = [Server(env, f"server{len(self.servers) + i}") for i in range(count)]
         self.servers += started
         return started
 
@@ -219,3 +221,11 @@ class TcpProxy:
         if self._server is not None:
             self._server.stop(timeout=2)
             self._server = None
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxy]:
+    """A TCP proxy in front of Redis, cut at the end of the test."""
+    front = TcpProxy((REDIS_HOST, REDIS_PORT))
+    yield front
+    front.cut()

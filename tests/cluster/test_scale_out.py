@@ -11,7 +11,7 @@ import pytest
 import redis
 import requests
 
-from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, TcpProxy, free_port
+from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
 from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
@@ -92,13 +92,6 @@ def test_pubsub_connection_killed_mid_stream(cluster: Cluster) -> None:
     for client in clients:
         assert _posts(client, len(contents)) == contents  # every event, in order, once
         client.close()
-
-
-@pytest.fixture
-def proxy() -> Any:
-    front = TcpProxy((REDIS_HOST, REDIS_PORT))
-    yield front
-    front.cut()
 
 
 def test_redis_unreachable_for_a_while(tmp_path, proxy) -> None:

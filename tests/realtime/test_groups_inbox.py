@@ -178,11 +178,11 @@ def test_a_revocation_during_a_replay_stops_that_channel_mid_way(live_server) ->
     real_replay = state.history.replay
     batches = []
 
-    def replay(channels: list[str], after_id: int, limit: int) -> list[Event]:
+    def replay(channels: list[str], after_id: int, limit: int, upto: int | None = None) -> list[Event]:
         batches.append(list(channels))
         if len(batches) == 2:
             state.hub.revoke("group:5", 1)  # as the dispatcher would, between two reads
-        return real_replay(channels, after_id, limit)
+        return real_replay(channels, after_id, limit, upto)
 
     state.history.replay = replay
     try:

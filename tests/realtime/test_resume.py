@@ -302,3 +302,41 @@ def test_prune_job_applies_retention(live_server) -> None:
             assert conn.execute(select(func.count()).select_from(rt.tickets.table)).scalar() == 0
     finally:
         jobs.stop(live_server.app)
+
+
+def _commit(rt, event_id: int) -> Event:
+    """Insert an event with its id into the log: the transaction that took ``event_id`` commits."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    event = Event(type="SystemNotification", channel="system",
+                  data={"title": str(event_id), "message": "m", "level": "info"}, id=event_id)
+    with rt.history.engine.begin() as conn:
+        conn.execute(insert(rt.history.table).values(
+            id=event_id, type=event.type, channel=event.channel, data=event.data, ts=event.ts,
+            created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)))
+    return event
+
+
+@pytest.mark.realtime_config(REALTIME_GAP_WAIT=5.0)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_resume_across_a_hole_still_committing_gets_both_in_order(live_server, transport,
+                                                                    source) -> None:
+    """Two transactions took ids k+1 and k+2 and commit in reverse order; a client resumes from k
+    in between. It gets k+1, then k+2, and a Recovery that says recovered — never k+2 alone."""
+    rt = live_server.state
+    anna = Api(live_server).register("anna")
+    with live_server.app.app_context():
+        first = rt.publish_event(Event(type="SystemNotification", channel="system",
+                                       data={"title": "t", "message": "m", "level": "info"}))
+    wait_for(lambda: rt.last_dispatched_id == first.id, what="the dispatcher")
+    k = first.id
+    rt.broker.publish(_commit(rt, k + 2))  # its doorbell rings first
+    stream = Stream(transport, live_server, anna["access_token"], f"?last_event_id={k}")
+    wait_for(lambda: len(rt.hub.connections) == 1, what="the resuming client")
+    rt.broker.publish(_commit(rt, k + 1))
+    frames = [stream.frame() for _ in range(3)]
+    assert [f.get("id") for f in frames if f["type"] != "Recovery"] == [k + 1, k + 2]
+    assert [f["data"]["recovered"] for f in frames if f["type"] == "Recovery"] == [True]
+    stream.close()
