@@ -1,39 +1,23 @@
-"""gunicorn settings for IT Cook: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+"""gunicorn settings for IT Cook: ``gunicorn -c gunicorn.conf.py wsgi:app`` (docs/DEPLOY.md).
 
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
+import math
 import os
 
-bind = os.environ.get("ITCOOK_BIND", "0.0.0.0:3000")
-worker_class = "gevent"
+from itcook.config import env_setting
+
+# Loopback: the workers sit behind the proxy (deploy/nginx.conf), which alone is public and
+# keeps /metrics internal. A unix socket works too: ITCOOK_BIND=unix:/run/itcook/gunicorn.sock.
+bind = os.environ.get("ITCOOK_BIND", "127.0.0.1:3000")
+# gunicorn's gevent worker, plus IT Cook's lifecycle: background services after the fork, and a
+# stop (SIGTERM, a reload) that closes streams with 1001 at once (itcook/worker.py).
+worker_class = "itcook.worker.GeventWorker"
 workers = int(os.environ.get("ITCOOK_WORKERS", "2"))
 # One gevent worker holds thousands of WebSocket/SSE connections; raise `ulimit -n` to match.
 worker_connections = int(os.environ.get("ITCOOK_WORKER_CONNECTIONS", "10000"))
-# Long-lived streams: a worker's own requests are not subject to gunicorn's timeout under gevent,
-# but graceful shutdown waits this long for in-flight REST requests.
-graceful_timeout = 30
+# A worker's stop gives requests in flight ITCOOK_SHUTDOWN_GRACE seconds (streams are closed at
+# its start), and one that committed its transaction as long again; the master kills it after.
+graceful_timeout = math.ceil(2 * env_setting("SHUTDOWN_GRACE")) + 1
 keepalive = 75
-
-
-def post_worker_init(worker):  # noqa: ANN001,ANN201 - gunicorn's hook signature
-    """Start the periodic jobs and the event stream in each worker, after the fork."""
-    from itcook import start_services
-    from itcook.serving import tune_gc
-
-    start_services(worker.wsgi)
-    tune_gc(worker.wsgi)
-
-
-def worker_int(worker):  # noqa: ANN001,ANN201
-    """On SIGINT/SIGQUIT close streams with 1001 so clients resume on another worker."""
-    from itcook import stop_services
-
-    stop_services(worker.wsgi)
-
-
-def worker_exit(server, worker):  # noqa: ANN001,ANN201
-    """On a graceful stop (SIGTERM) close streams with 1001 too."""
-    from itcook import stop_services
-
-    stop_services(worker.wsgi)

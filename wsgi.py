@@ -16,14 +16,14 @@ import gevent
 import gevent.event
 import gevent.pool
 
-from itcook import create_app, start_services, stop_services
+from itcook import create_app, start_services
 
 app = create_app()
 
 
 def serve() -> None:
-    """Serve ``app`` until SIGINT/SIGTERM, then shut down gracefully."""
-    from itcook.serving import make_server, tune_gc
+    """Serve ``app`` until SIGINT/SIGTERM, then stop gracefully (``itcook.serving.graceful_stop``)."""
+    from itcook.serving import graceful_stop, make_server, tune_gc
 
     host, port = app.config["HOST"], app.config["PORT"]
     # A pool (unbounded) so that stop() can wait for the requests in flight at shutdown.
@@ -44,9 +44,7 @@ def serve() -> None:
         gevent.signal_handler(signum, stopping.set)
     stopping.wait()
     print("IT Cook is shutting down: closing streams (1001), finishing requests", flush=True)
-    server.close()  # stop accepting; requests in flight go on
-    stop_services(app)
-    server.stop(timeout=10)
+    graceful_stop(app, [server], server.drain, app.config["SHUTDOWN_GRACE"])
 
 
 if __name__ == "__main__":

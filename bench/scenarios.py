@@ -68,6 +68,8 @@ class Params:
     paired_n: int = 10000              # IT Cook and the raw loop, one event each in turn
     paired_rounds: int = 8
     beats_events: int = 300            # personal notifications timed meanwhile
+    flood_clients: int = 6             # clients looping on failed logins (login_flood)
+    flood_samples: int = 100           # REST requests and deliveries timed, idle and under flood
     nearby_areas: int = 100_000        # opted-in areas one offer is matched against
     nearby_offers: int = 300           # offers timed one by one (p50 / p99)
     nearby_burst: int = 20             # offers posted back to back (the fan-out's writes)
@@ -77,7 +79,8 @@ class Params:
         return cls(quick=True, steps=(1000, 5000), reps=3, sustained_events=40, sustained_reps=1,
                    sse_n=5000, e2e_requests=100, storm_n=2000, log_rows=100_000, replay_reps=5,
                    held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100,
-                   paired_n=5000, paired_rounds=4, nearby_areas=20_000, nearby_offers=100)
+                   paired_n=5000, paired_rounds=4, flood_samples=40, nearby_areas=20_000,
+                   nearby_offers=100)
 
 
 @dataclass
@@ -754,6 +757,100 @@ def _sustained_many(publisher: Server, pairs: list[tuple[Server, LoadGen]], p: P
             "machine_busy_cores": round(median(busy), 2), "cpu_us_per_delivery": per}
 
 
+class _LoginFlood(threading.Thread):
+    """One client looping on failed logins (a new unknown username each time) until stopped."""
+
+    def __init__(self, port: int, name: str) -> None:
+        super().__init__(daemon=True)
+        self.port, self.name_prefix = port, name
+        self.stop = threading.Event()
+        self.statuses: dict[int, int] = {}
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            i = 0
+            while not self.stop.is_set():
+                status, _ = request(self.port, "POST", "/api/v1/auth/login", conn=conn,
+                                    body={"username": f"{self.name_prefix}-{i}", "password": "wrong-pass-1"})
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                i += 1
+        finally:
+            conn.close()
+
+
+def _timed_samples(server: Server, lg: LoadGen, token: str, samples: int) -> dict[str, Any]:
+    """Authenticated GET /auth/me and one WebSocket delivery, timed alternately."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    rest: list[float] = []
+    deliveries: list[float] = []
+    lost = 0
+    try:
+        for i in range(5 + samples):
+            t0 = time.monotonic_ns()
+            status, _ = request(server.port, "GET", "/api/v1/auth/me", token=token, conn=conn)
+            took = (time.monotonic_ns() - t0) / 1e6
+            if status != 200:
+                raise BenchError(f"GET /auth/me answered {status}")
+            run = fan_out_once(server, lg, timeout=30)
+            lost += run["lost"]
+            if i >= 5:  # warm-up
+                rest.append(took)
+                deliveries.append(run["last_ms"])
+    finally:
+        conn.close()
+    rest.sort()
+    deliveries.sort()
+    return {"rest_p50_ms": round(percentile(rest, 50), 2), "rest_p99_ms": round(percentile(rest, 99), 2),
+            "rest_max_ms": round(rest[-1], 2), "ws_p50_ms": round(percentile(deliveries, 50), 2),
+            "ws_p99_ms": round(percentile(deliveries, 99), 2), "ws_max_ms": round(deliveries[-1], 2),
+            "lost": lost}
+
+
+def login_flood(ctx: Context) -> dict[str, Any]:
+    """REST and WebSocket latency of one user, idle and while clients loop on failed logins.
+
+    Password hashing at its production cost (the ARGON2_* defaults): each failed login is one
+    argon2id verification. The flood uses a new username each time and the per-address limit is
+    raised (as for every benchmark), so no login is refused before it is hashed: this measures
+    what hashing does to the rest of the process, not the throttle.
+    """
+    from itcook.config import SETTINGS
+
+    p = ctx.params
+    cost = {f"ITCOOK_{s.key}": str(s.default) for s in SETTINGS if s.key.startswith("ARGON2_")}
+    server = ctx.itcook("login-flood", **cost)
+    floods = [_LoginFlood(server.port, f"flood{i}") for i in range(p.flood_clients)]
+    lg = None
+    try:
+        token = register(server.port)
+        lg = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], token, max_conns=1)
+        lg.connect(1)
+        server.wait_subscribers(1)
+        idle = _timed_samples(server, lg, token, p.flood_samples)
+        for flood in floods:
+            flood.start()
+        started = time.monotonic()
+        flooded = _timed_samples(server, lg, token, p.flood_samples)
+        seconds = time.monotonic() - started
+    finally:
+        for flood in floods:
+            flood.stop.set()
+        for flood in floods:
+            flood.join(timeout=30)
+        if lg is not None:
+            lg.quit()
+        server.stop()
+    statuses: dict[int, int] = {}
+    for flood in floods:
+        for status, n in flood.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {"clients": p.flood_clients, "samples": p.flood_samples, "idle": idle, "flood": flooded,
+            "failed_logins_per_s": round(statuses.get(401, 0) / seconds, 1),
+            "login_statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "lost": idle["lost"] + flooded["lost"]}
+
+
 SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "fanout_itcook": lambda ctx: fanout(ctx, "itcook"),
     "fanout_socketio": lambda ctx: fanout(ctx, "socketio"),
@@ -767,6 +864,7 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "heartbeats": heartbeats,
     "paired": paired,
     "paired_sse": lambda ctx: paired(ctx, "sse"),
+    "login_flood": login_flood,
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
 }

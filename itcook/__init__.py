@@ -80,7 +80,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from itcook.plugins import init_realtime
 
     init_realtime(app)
+    _trust_proxies(app, app.config["PROXY_COUNT"])
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Take scheme, host and client address from the ``count`` proxies in front (ProxyFix)."""
+    if count < 0:
+        raise RuntimeError(f"ITCOOK_PROXY_COUNT: must be 0 or more, not {count}")
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # X-Forwarded-Host carries the port the browser used (nginx: $http_host), so the
+        # origin rule compares with the public origin; X-Forwarded-Port is not trusted.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def start_services(app: Flask) -> None:
@@ -89,6 +102,11 @@ def start_services(app: Flask) -> None:
 
     jobs.start(app)
     app.extensions["realtime"].ensure_started()
+
+
+def close_streams(app: Flask) -> None:
+    """The start of a graceful stop: close live streams with 1001 and refuse new ones."""
+    app.extensions["realtime"].close_streams()
 
 
 def stop_services(app: Flask, timeout: float = 5.0) -> None:

@@ -54,6 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
             "object of every connection: ~0.3 s at 10k); 0 = leave CPython's setting"),
     Setting("HTTP_HEADER_TIMEOUT", float, 20.0, "seconds `python wsgi.py` gives a client to send a "
             "request's line and headers, idle keep-alive included (slowloris); gunicorn uses `keepalive`"),
+    Setting("SHUTDOWN_GRACE", float, 30.0, "seconds a graceful stop (SIGTERM, a gunicorn reload) gives "
+            "requests in flight; streams are closed (1001) at its start"),
+    Setting("PROXY_COUNT", int, 0, "reverse proxies in front of the app whose `X-Forwarded-For`, "
+            "`-Proto` and `-Host` are trusted (nginx alone: 1); 0 = not behind a proxy, the headers "
+            "are ignored"),
     Setting("DATABASE_URL", str, "", "SQLAlchemy URL; empty = SQLite file `instance/itcook.db`; "
             "PostgreSQL as `postgresql+psycopg://user@host/db`"),
     Setting("JWT_SECRET", str, "", "HS256 signing key; empty in development = generated once "
@@ -63,6 +68,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARGON2_TIME_COST", int, 3, "argon2id passes per password hash"),
     Setting("ARGON2_MEMORY_KIB", int, 65536, "argon2id memory per password hash (KiB)"),
     Setting("ARGON2_PARALLELISM", int, 4, "argon2id lanes per password hash"),
+    Setting("AUTH_LIMIT_PER_ADDRESS", str, "30/minute", "logins and registrations one client "
+            "address may attempt (moving window; 429 `too_many_attempts` with `Retry-After` past "
+            "it; shared through the broker's Redis in scale-out); empty = no limit"),
+    Setting("AUTH_LIMIT_PER_ACCOUNT", str, "10/minute", "logins (and registrations) aimed at one "
+            "username, from any address; empty = no limit"),
+    Setting("PASSWORD_HASH_THREADS", int, 2, "OS threads per process that hash passwords off the "
+            "event loop, at niceness 10 (more logins at once queue for them; the loop keeps serving)"),
     Setting("MAX_CONTENT_LENGTH", int, 1_048_576, "largest accepted request body in bytes (413 past it)"),
     Setting("PAGE_SIZE", int, 20, "default page size of list routes"),
     Setting("MAX_PAGE_SIZE", int, 100, "largest `per_page` a client may ask for"),
@@ -89,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
             "closed with 4003 even if the broker lost the message; also after every broker "
             "outage); 0 = only after outages"),
     Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
+    Setting("REALTIME_MAX_TICKETS_PER_USER", int, 20, "unused tickets one user may hold at once "
+            "(429 `too_many_tickets` past it)"),
     Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
     Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
     Setting("REALTIME_BURST", int, 40, "token bucket size"),
@@ -147,19 +161,26 @@ SETTINGS: tuple[Setting, ...] = (
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the Flask config dict built from defaults and ``ITCOOK_*`` variables."""
     environ = os.environ if environ is None else environ
-    config: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = environ.get(setting.env)
-        if raw is None:
-            config[setting.key] = setting.default
-            continue
-        try:
-            config[setting.key] = setting.parse(raw)
-        except ValueError as exc:
-            raise RuntimeError(f"{setting.env}: {exc}") from exc
+    config = {setting.key: _value(setting, environ) for setting in SETTINGS}
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "itcook.db")
     return config
+
+
+def _value(setting: Setting, environ: Mapping[str, str]) -> Any:
+    raw = environ.get(setting.env)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{setting.env}: {exc}") from exc
+
+
+def env_setting(key: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting's value from the environment (for gunicorn.conf.py, which has no app)."""
+    setting = next(s for s in SETTINGS if s.key == key)
+    return _value(setting, os.environ if environ is None else environ)
 
 
 def resolve_jwt_secret(config: dict[str, Any], instance_path: str) -> str:

@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error a view raises to answer with a JSON error body and a 4xx/5xx status."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds: sent as Retry-After and error.retry_after
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -42,7 +43,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+        if exc.retry_after is None:
+            return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(WebsocketMismatch)
     def _not_websocket(exc: WebsocketMismatch) -> Response:

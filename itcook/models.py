@@ -6,6 +6,7 @@ Timestamps are stored as naive UTC (SQLite keeps no zone); ``isoformat`` adds th
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +35,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def new_session_key() -> str:
+    """A fresh random session key: tokens carry their user's key and die when it changes."""
+    return secrets.token_hex(16)
+
+
+#: Table option of every table whose integer id reaches a client or names a channel: on SQLite
+#: AUTOINCREMENT, so the id of a deleted newest row is never given to a new one (without it,
+#: SQLite reuses max(rowid) + 1). PostgreSQL sequences never go back anyway.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def isoformat(value: dt.datetime) -> str:
     """Render a stored (naive UTC) or aware datetime as ISO 8601 with ``Z``."""
     if value.tzinfo is not None:
@@ -41,6 +55,10 @@ def isoformat(value: dt.datetime) -> str:
 
 class User(db.Model):
     __tablename__ = "users"
+    # Usernames are unique case-insensitively: the database says so, since two simultaneous
+    # registrations of "anna" and "Anna" both pass the check that precedes the insert.
+    __table_args__ = (Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
@@ -48,6 +66,9 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every token and ticket carries the key it was issued under; disabling the account draws
+    # a new one, which ends them all (auth.services.end_sessions).
+    session_key: Mapped[str] = mapped_column(String(32), default=new_session_key)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     @property
@@ -66,6 +87,7 @@ class User(db.Model):
 
 class Post(db.Model):
     __tablename__ = "posts"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -89,6 +111,7 @@ class Like(db.Model):
 
 class Comment(db.Model):
     __tablename__ = "comments"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
@@ -110,7 +133,7 @@ class Follow(db.Model):
 
 class FridgeItem(db.Model):
     __tablename__ = "fridge_items"
-    __table_args__ = (Index("ix_fridge_items_user_expires", "user_id", "expires_on"),)
+    __table_args__ = (Index("ix_fridge_items_user_expires", "user_id", "expires_on"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -125,6 +148,7 @@ class FridgeItem(db.Model):
 
 class Goal(db.Model):
     __tablename__ = "goals"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -138,6 +162,7 @@ class Goal(db.Model):
 
 class Recipe(db.Model):
     __tablename__ = "recipes"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -187,9 +212,7 @@ class Group(db.Model):
     """A cooking club: an owner, members, posts, and the ``group:<id>`` real-time channel."""
 
     __tablename__ = "groups"
-    # AUTOINCREMENT on SQLite: a deleted group's id (and its channel's logged events) is never
-    # given to a new group.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -224,7 +247,7 @@ class GroupInvite(db.Model):
 
 class GroupPost(db.Model):
     __tablename__ = "group_posts"
-    __table_args__ = (Index("ix_group_posts_group_id_id", "group_id", "id"),)
+    __table_args__ = (Index("ix_group_posts_group_id_id", "group_id", "id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
@@ -237,6 +260,7 @@ class PushSubscription(db.Model):
     """A browser's Web Push subscription (its ``PushSubscription`` JSON)."""
 
     __tablename__ = "push_subscriptions"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -289,7 +313,7 @@ class NearbyOffer(db.Model):
     __table_args__ = (Index("ix_nearby_offers_user_id_created_at", "user_id", "created_at"),
                       Index("ix_nearby_offers_claimed_by_claimed_at", "claimed_by", "claimed_at"),
                       Index("ix_nearby_offers_status_lat", "status", "approx_lat"),
-                      {"sqlite_autoincrement": True})
+                      NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -23,9 +23,9 @@ def _principal(user_id: int) -> Principal | None:
     # (SQLite); through SQLAlchemy's execution (statement caching, result objects) ~160 µs,
     # an ORM session twice that: a tenth of a reconnect storm's CPU went here.
     with PooledStatements(db.engine) as sql:
-        row = sql.run("SELECT display_name, role FROM users WHERE id = ? AND is_active",
+        row = sql.run("SELECT display_name, role, session_key FROM users WHERE id = ? AND is_active",
                       (user_id,)).fetchone()
-    return Principal(user_id, row[0], is_admin=row[1] == "admin") if row else None
+    return Principal(user_id, row[0], is_admin=row[1] == "admin", session=row[2]) if row else None
 
 
 def _active_users(user_ids: list[int]) -> set[int]:

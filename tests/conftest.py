@@ -8,9 +8,10 @@ if not monkey.is_module_patched("socket"):  # `make test` patches first; plain `
     monkey.patch_all()
 
 import os  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
+import gevent  # noqa: E402
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
@@ -39,9 +40,21 @@ def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 1024,
         "ARGON2_PARALLELISM": 1,
+        # The tests register and log in hundreds of users from 127.0.0.1; test_auth_throttle.py
+        # puts the real limits back.
+        "AUTH_LIMIT_PER_ADDRESS": "100000/minute",
+        "AUTH_LIMIT_PER_ACCOUNT": "100000/minute",
     }
     config.update(overrides)
     return config
+
+
+def concurrently(count: int, call: Callable[[int], Any], timeout: float = 60.0) -> list[Any]:
+    """Run ``call(0)`` … ``call(count - 1)`` in as many greenlets at once; their results, in order."""
+    greenlets = [gevent.spawn(call, i) for i in range(count)]
+    gevent.joinall(greenlets, timeout=timeout, raise_error=True)
+    assert all(g.ready() for g in greenlets), f"concurrent calls still running after {timeout} s"
+    return [g.value for g in greenlets]
 
 
 @pytest.fixture

@@ -168,14 +168,19 @@ def test_disable_signals_once_and_locks_the_user_out(app, client, signals, root,
     assert me.status_code == 401 and me.get_json()["error"]["code"] == "user_inactive"
 
 
-def test_enable_restores_access_without_signal(app, client, signals, root, anna) -> None:
+def test_enable_restores_the_account_without_signal_but_not_its_old_tokens(app, client, signals, root,
+                                                                         anna) -> None:
     client.post(f"{API}/users/{anna['user']['id']}/disable", headers=root["headers"])
     signals.calls.clear()
     response = client.post(f"{API}/users/{anna['user']['id']}/enable", headers=root["headers"])
     assert response.status_code == 200 and response.get_json()["is_active"] is True
     assert client.post(f"{API}/users/{anna['user']['id']}/enable", headers=root["headers"]).status_code == 200
     assert signals.calls == []
-    assert client.get("/api/v1/auth/me", headers=anna["headers"]).status_code == 200
+    me = client.get("/api/v1/auth/me", headers=anna["headers"])
+    assert me.status_code == 401 and me.get_json()["error"]["code"] == "token_revoked"
+    login = client.post("/api/v1/auth/login", json={"username": "anna", "password": "secret123"})
+    fresh = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=fresh).status_code == 200
 
 
 @pytest.mark.parametrize("method, path", [("post", "/users/{id}/disable"), ("delete", "/users/{id}")])

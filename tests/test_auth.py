@@ -6,9 +6,11 @@ import datetime as dt
 
 import jwt as pyjwt
 import pytest
+import requests
 
 from itcook.extensions import db
 from itcook.models import User
+from tests.conftest import concurrently
 
 
 def test_register_returns_user_and_tokens(client) -> None:
@@ -139,3 +141,14 @@ def test_create_admin_cli_creates_and_promotes(app, runner, auth) -> None:
     with app.app_context():
         roles = {u.username: u.role for u in db.session.scalars(db.select(User))}
     assert roles == {"boss": "admin", "anna": "admin"}
+
+
+def test_simultaneous_registrations_of_one_name_in_any_case_make_one_user(app, live_server) -> None:
+    names = ["anna", "Anna", "ANNA", "aNNa", "anNA", "AnNa"] * 2
+    answers = concurrently(len(names), lambda i: requests.post(
+        f"{live_server.url}/api/v1/auth/register", timeout=30,
+        json={"username": names[i], "password": "secret123"}))
+    assert sorted(r.status_code for r in answers) == [201] + [409] * (len(names) - 1)
+    assert {r.json()["error"]["code"] for r in answers if r.status_code == 409} == {"username_taken"}
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1

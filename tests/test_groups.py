@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import requests
+
+from tests.conftest import concurrently
+from tests.realtime.wsclient import Api
 
 G = "/api/v1/groups"
 
@@ -181,3 +185,26 @@ def test_bad_post_bodies_and_queries(client, auth) -> None:
                  json={"content": "x" * 5001})["error"]["code"] == "invalid_field"
     assert _call(client, "GET", "?mine=perhaps", anna, 400)["error"]["code"] == "invalid_parameter"
     assert client.get(G).status_code == 401
+
+
+def test_invitations_and_joins_at_once_leave_no_invitation_to_a_member(app, live_server) -> None:
+    api = Api(live_server)
+    owner = api.register("owner")
+    users = [api.register(f"cook{i}") for i in range(15)]
+    group = api.call("POST", "/groups", owner, expect=201,
+                     json={"name": "Open kitchen", "description": "", "open": True}).json()
+
+    def act(i: int) -> int:
+        user = users[i // 2]
+        if i % 2:
+            return api.call("POST", f"/groups/{group['id']}/join", user).status_code
+        return requests.post(f"{api.base}/groups/{group['id']}/invites", headers=owner["headers"],
+                             json={"user_id": user["user"]["id"]}, timeout=30).status_code
+
+    answers = concurrently(2 * len(users), act)
+    assert set(answers[1::2]) == {201} and set(answers[0::2]) <= {201, 409}
+    # Serially, an invitation is either used by the join or refused as already_member.
+    invites = api.call("GET", f"/groups/{group['id']}/invites?per_page=100", owner, expect=200).json()
+    assert invites["items"] == []
+    members = api.call("GET", f"/groups/{group['id']}/members?per_page=100", owner, expect=200).json()
+    assert members["total"] == len(users) + 1

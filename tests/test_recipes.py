@@ -11,6 +11,7 @@ from typing import Any
 
 import gevent
 import pytest
+import requests
 from flask import Flask
 from gevent.event import Event
 from gevent.greenlet import Greenlet
@@ -28,7 +29,9 @@ from itcook.recipes.generators import (
     parse_draft,
 )
 from itcook.signals import recipe_generated
-from tests.conftest import make_test_config
+from tests.conftest import concurrently, make_test_config
+from tests.realtime.conftest import wait_for
+from tests.realtime.wsclient import Api
 
 GENERATE = "/api/v1/recipes/generate"
 MODEL = "chef-test-1"
@@ -604,3 +607,22 @@ def test_too_many_pending_jobs_is_429(app, client, auth, signals, chat_service) 
         wait_job(app, job_id)
     assert len(signals.named("recipe-generated")) == 4
     assert client.post(GENERATE, headers=anna["headers"], json={"ingredients": ["eggs"]}).status_code == 202
+
+
+@use_http(RECIPE_HTTP_TIMEOUT=30.0)
+def test_a_burst_of_generations_never_passes_the_pending_limit(app, live_server, chat_service) -> None:
+    chat_service.mode = "block"  # every accepted job stays pending, holding its slot
+    api = Api(live_server)
+    anna = api.register("anna")
+    answers = concurrently(40, lambda i: requests.post(
+        f"{api.base}/recipes/generate", headers=anna["headers"], json={"ingredients": [f"item {i}"]},
+        timeout=30).status_code)
+    limit = services.MAX_PENDING_JOBS
+    assert sorted(answers) == [202] * limit + [429] * (40 - limit)
+    assert count(app, RecipeJob) == limit
+    # Only the accepted jobs reach the (possibly paid) generator.
+    wait_for(lambda: len(chat_service.requests) == limit, what="the accepted jobs' generator calls")
+    chat_service.release.set()
+    for job_id in list(app.extensions["itcook.recipes"].jobs):
+        wait_job(app, job_id)
+    assert len(chat_service.requests) == limit

@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from itcook.auth.services import end_sessions
 from itcook.community.services import retract_user_activity
 from itcook.errors import ApiError
-from itcook.extensions import db
-from itcook.models import User
+from itcook.extensions import db, realtime
+from itcook.models import Group, Post, User
 from itcook.signals import emit, system_notification, user_deactivated
 from itcook.validation import paginate
 
@@ -56,6 +57,8 @@ def set_active(admin: User, user_id: int, active: bool) -> dict[str, Any]:
     changed = user.is_active != active
     if changed:
         user.is_active = active
+        if not active:
+            end_sessions(user)  # enabling again does not bring back what was issued before
         db.session.commit()
     if changed and not active:
         emit(user_deactivated, user_id=user_id, reason="disabled")
@@ -69,6 +72,14 @@ def delete_user(admin: User, user_id: int) -> None:
     # The rows go away in SQL below; the ORM copy must not linger in the identity map.
     db.session.expunge(user)
     retract_user_activity(user_id)
+    # Their logged events go in the same transaction: their personal channel, their posts'
+    # and their groups' channels (the rows go with the user below), their posts' news, and
+    # their comments and group posts elsewhere.
+    posts = db.session.scalars(select(Post.id).where(Post.author_id == user_id)).all()
+    groups = db.session.scalars(select(Group.id).where(Group.owner_id == user_id)).all()
+    realtime.purge(db.session, [f"user:{user_id}", *(f"post:{p}" for p in posts),
+                                *(f"group:{g}" for g in groups)],
+                   community_posts=posts, author=user_id)
     # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
     # its foreign keys on), so everything the user owned goes with the row.
     db.session.execute(delete(User).where(User.id == user_id))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
-from flask_jwt_extended import create_access_token, get_jwt_identity, jwt_required
+from flask_jwt_extended import create_access_token, jwt_required
 
 from itcook.auth import bp
 from itcook.auth.services import authenticate, create_user, current_user, issue_tokens
+from itcook.auth.throttle import check_attempt
 from itcook.errors import ApiError
 from itcook.validation import get_str, json_body
 
@@ -19,6 +20,7 @@ def register() -> tuple[Response, int]:
     password = get_str(body, "password", max_len=128, strip=False)
     display_name = get_str(body, "display_name", required=False, max_len=64)
     assert username is not None and password is not None
+    check_attempt(username)
     user = create_user(username, password, display_name)
     return jsonify({"user": user.to_dict(), **issue_tokens(user)}), 201
 
@@ -30,6 +32,7 @@ def login() -> Response:
     username = get_str(body, "username", max_len=32)
     password = get_str(body, "password", max_len=128, strip=False)
     assert username is not None and password is not None
+    check_attempt(username)
     user = authenticate(username, password)
     return jsonify({"user": user.to_dict(), **issue_tokens(user)})
 
@@ -41,7 +44,7 @@ def refresh() -> Response:
     user = current_user()
     if user is None:  # pragma: no cover - the lookup loader already answered 401
         raise ApiError(401, "user_inactive", "the user no longer exists")
-    return jsonify({"access_token": create_access_token(identity=get_jwt_identity())})
+    return jsonify({"access_token": create_access_token(identity=user)})
 
 
 @bp.get("/me")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -16,12 +17,16 @@ from flask_jwt_extended import (
     get_current_user,
     verify_jwt_in_request,
 )
+from gevent import monkey
+from gevent.threadpool import ThreadPool
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from itcook.auth.throttle import init_app as init_throttle
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
-from itcook.models import User
+from itcook.models import User, new_session_key
+from itcook.realtime.auth import SESSION_CLAIM  # every token binds to User.session_key by it
 from itcook.validation import is_row_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,15 +35,58 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 
-
 class _Passwords:
-    """The app's argon2id hasher and a dummy hash for users that do not exist."""
+    """The app's argon2id hasher, run on a bounded pool of OS threads off the event loop.
 
-    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    One hash costs ~130 ms of CPU with the default parameters; on the loop it would stall every
+    request and stream of the process for that long. argon2's C code releases the GIL, so the
+    loop keeps serving while the pool's threads hash.
+    """
+
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int, threads: int) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
                                      parallelism=parallelism)
+        self.threads = max(1, threads)
+        self._pool: ThreadPool | None = None
         # Verifying against this keeps "unknown user" as slow as "wrong password".
         self.dummy_hash = self.hasher.hash("not-a-real-password")
+
+    @property
+    def pool(self) -> ThreadPool:
+        # Made on first use, in the serving process and its hub (not in a preloading parent).
+        if self._pool is None:
+            self._pool = ThreadPool(self.threads, idle_task_timeout=60.0)
+        return self._pool
+
+    def hash(self, password: str) -> str:
+        """The argon2id hash of ``password``, computed on the pool."""
+        return cast(str, self.pool.apply(_niced, (self.hasher.hash, password)))
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash``, checked on the pool."""
+        return bool(self.pool.apply(_niced, (self._verify, password_hash, password)))
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+#: The OS thread id of the calling thread (the real one: ``threading`` may be patched by gevent).
+_native_thread_id = monkey.get_original("threading", "get_native_id")
+#: Niceness of the hashing threads (and of argon2's lane threads, which inherit it).
+HASH_NICENESS = 10
+
+
+def _niced(func: Callable[..., Any], *args: Any) -> Any:
+    # On a busy core the loop's thread comes first: a flood of logins waits for CPU, the
+    # requests and streams of everyone else do not (Linux: niceness is per thread).
+    if hasattr(os, "setpriority"):
+        tid = _native_thread_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < HASH_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, tid, HASH_NICENESS)
+    return func(*args)
 
 
 def _passwords() -> _Passwords:
@@ -63,7 +111,7 @@ def validate_password(password: str) -> None:
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
-    return _passwords().hasher.hash(password)
+    return _passwords().hash(password)
 
 
 def create_user(username: str, password: str, display_name: str | None = None,
@@ -88,9 +136,7 @@ def authenticate(username: str, password: str) -> User:
     """Return the active user with these credentials, or raise the same 401 for any failure."""
     user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     passwords = _passwords()
-    try:
-        passwords.hasher.verify(user.password_hash if user else passwords.dummy_hash, password)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(user.password_hash if user else passwords.dummy_hash, password):
         user = None
     if user is None or not user.is_active:
         raise ApiError(401, "invalid_credentials", "wrong username or password")
@@ -104,6 +150,15 @@ def issue_tokens(user: User) -> dict[str, str]:
     """Return a fresh access and refresh token pair for ``user``."""
     return {"access_token": create_access_token(identity=user),
             "refresh_token": create_refresh_token(identity=user)}
+
+
+def end_sessions(user: User) -> None:
+    """Draw a new session key: every token and ticket issued to ``user`` so far stops working.
+
+    Runs in the caller's transaction; whatever disables an account or changes its password
+    calls it. The caller commits.
+    """
+    user.session_key = new_session_key()
 
 
 def current_user() -> User:
@@ -137,13 +192,28 @@ def load_active_user(user_id: Any) -> User | None:
 
 
 def init_jwt(app: Flask) -> None:
-    """Set up password hashing, identity handling and JSON error bodies for every JWT failure."""
+    """Set up password hashing, the login throttles, identity handling and JWT error bodies."""
+    init_throttle(app)
     app.extensions["itcook.passwords"] = _Passwords(
-        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"])
+        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"],
+        app.config["PASSWORD_HASH_THREADS"])
 
     @jwt.user_identity_loader
     def _identity(user: User | int | str) -> str:
         return str(user.id if isinstance(user, User) else user)
+
+    @jwt.additional_claims_loader
+    def _claims(user: User | int | str) -> dict[str, str]:
+        # Refresh passes the verified user too: every token names the key it was issued under.
+        return {SESSION_CLAIM: user.session_key} if isinstance(user, User) else {}
+
+    @jwt.token_in_blocklist_loader
+    def _revoked_session(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        # A token of an active user that carries another session key (or none) was issued
+        # before its account's sessions ended (end_sessions), or to an earlier account. The
+        # row stays in the session's identity map: the user lookup below costs no second query.
+        user = load_active_user(payload.get("sub"))
+        return user is not None and payload.get(SESSION_CLAIM) != user.session_key
 
     @jwt.user_lookup_loader
     def _lookup(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:

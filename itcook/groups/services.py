@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from itcook.community.services import display_names, get_active_user
 from itcook.errors import ApiError
-from itcook.extensions import db
+from itcook.extensions import db, realtime
+from itcook.locking import lock_for_update
 from itcook.models import Group, GroupInvite, GroupMember, GroupPost, User, isoformat, utcnow
 from itcook.signals import (
     emit,
@@ -42,6 +43,17 @@ def _get_group(group_id: int) -> Group:
     if group is None:
         raise ApiError(404, "not_found", "group not found")
     return group
+
+
+def _lock_group(group_id: int) -> Group:
+    """The group, its membership and invitations held for this transaction (404 if gone).
+
+    Joining, inviting, revoking and removing check memberships and invitations, then write:
+    one request at a time per group, so that what was checked still holds at the commit.
+    """
+    if not is_row_id(group_id) or not lock_for_update(Group, group_id):
+        raise ApiError(404, "not_found", "group not found")
+    return _get_group(group_id)
 
 
 def _require_member(group: Group, user: User) -> None:
@@ -123,6 +135,7 @@ def delete_group(owner: User, group_id: int) -> None:
     _require_owner(group, owner)
     db.session.expunge(group)
     db.session.execute(delete(Group).where(Group.id == group_id))
+    realtime.purge(db.session, [f"group:{group_id}"])
     db.session.commit()
     emit(group_deleted, group_id=group_id)
 
@@ -137,7 +150,7 @@ def _membership(group_id: int, user_id: int) -> dict[str, Any]:
 
 def join_group(user: User, group_id: int) -> tuple[dict[str, Any], bool]:
     """Join an open group, or a closed one the user is invited to; True if newly joined."""
-    group = _get_group(group_id)
+    group = _lock_group(group_id)
     if is_member(group_id, user.id):
         return _membership(group_id, user.id), False
     invite = db.session.get(GroupInvite, (group_id, user.id))
@@ -159,7 +172,7 @@ def join_group(user: User, group_id: int) -> tuple[dict[str, Any], bool]:
 
 def remove_member(actor: User, group_id: int, user_id: int) -> dict[str, Any]:
     """A member leaves (``user_id`` is the actor) or the owner removes one; idempotent."""
-    group = _get_group(group_id)
+    group = _lock_group(group_id)
     leaving = user_id == actor.id
     if not leaving:
         _require_owner(group, actor)
@@ -198,7 +211,7 @@ def _invite_dict(invite: GroupInvite) -> dict[str, Any]:
 
 def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bool]:
     """The owner invites an active user; True if the invitation is new (then it is announced)."""
-    group = _get_group(group_id)
+    group = _lock_group(group_id)
     _require_owner(group, owner)
     get_active_user(user_id)
     if is_member(group_id, user_id):
@@ -208,6 +221,8 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
         return _invite_dict(existing), False
     created = GroupInvite(group_id=group_id, user_id=user_id, invited_by=owner.id, created_at=utcnow())
     db.session.add(created)
+    # Shaped before the commit: the invited user may accept (delete) it right after.
+    answer, group_name = _invite_dict(created), group.name
     try:
         db.session.commit()
     except IntegrityError:
@@ -216,9 +231,9 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
         if existing is not None:
             return _invite_dict(existing), False
         raise
-    emit(group_invitation_sent, group_id=group_id, group_name=group.name, user_id=user_id,
+    emit(group_invitation_sent, group_id=group_id, group_name=group_name, user_id=user_id,
          invited_by_id=owner.id, invited_by_name=owner.display_name)
-    return _invite_dict(created), True
+    return answer, True
 
 
 def list_invites(owner: User, group_id: int) -> dict[str, Any]:
@@ -232,7 +247,7 @@ def list_invites(owner: User, group_id: int) -> dict[str, Any]:
 
 def cancel_invite(actor: User, group_id: int, user_id: int) -> None:
     """The owner revokes an invitation, or the invited user declines it; idempotent."""
-    group = _get_group(group_id)
+    group = _lock_group(group_id)
     if user_id != actor.id:
         _require_owner(group, actor)
     db.session.execute(delete(GroupInvite).where(GroupInvite.group_id == group_id,

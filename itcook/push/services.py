@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.locking import lock_for_update
 from itcook.models import PushBudget, PushPreference, PushSubscription, User, isoformat, utcnow
 from itcook.notifications import PUSH_TYPES
 from itcook.push import egress
@@ -95,6 +96,9 @@ def _to_dict(sub: PushSubscription) -> dict[str, Any]:
 
 def subscribe(user: User, endpoint: str, p256dh: str, auth: str) -> tuple[dict[str, Any], bool]:
     """Store a subscription for ``user``; True if new. A known endpoint moves to this user."""
+    # Held until the commit: concurrent subscriptions of this user trim one after the other,
+    # so that at most MAX_PER_USER survive.
+    lock_for_update(User, user.id)
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     created = sub is None
     if sub is None:

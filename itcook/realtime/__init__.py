@@ -6,9 +6,12 @@ load a connecting user and which ``<prefix>:<id>`` channels exist (``register_ch
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from itcook import signals
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader
@@ -139,6 +142,21 @@ class Realtime:
         channel = "system" if user_id is None else f"user:{user_id}"
         return self.publish(channel, "SystemNotification",
                             {"title": title, "message": message, "level": level})
+
+    def purge(self, session: Session | Connection, channels: Collection[str],
+              community_posts: Collection[int] = (), author: int | None = None,
+              app: Flask | None = None) -> int:
+        """Delete, in the caller's transaction, the logged events of ``channels``, the
+        ``community`` events of ``community_posts`` and what ``author`` wrote on post and group
+        channels: call it where they are deleted, and ``forget_recent`` after the commit."""
+        from itcook.realtime.history import purge
+
+        return purge(session, self.state(app).tables["events"], channels, community_posts, author)
+
+    def forget_recent(self) -> None:
+        """After a purge is committed: every process drops the purged events it holds in memory
+        (its whole window of recent events; resumes read the log until it fills again)."""
+        self.state().forget_recent()
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
         """Take ``user_id``'s connections (everyone's if None) off ``channel`` in every process,

@@ -14,13 +14,15 @@ from flask import Request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select
+from sqlalchemy.engine import Connection, Engine
 
 from itcook.errors import ApiError
 
 SUBPROTOCOL = "itcook.v1"
 BEARER_PREFIX = "bearer."
+#: The access token's claim that must equal ``Principal.session`` (the host's tokens carry it).
+SESSION_CLAIM = "ses"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,9 @@ class Principal:
     user_id: int
     name: str
     is_admin: bool = False  # may read the status page
+    # The user's current session: a token or ticket issued under another one was revoked
+    # (the host ended the account's sessions, or it names an earlier account). None: not checked.
+    session: str | None = None
 
 
 #: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
@@ -47,6 +52,8 @@ def define_ticket_table(metadata: MetaData) -> Table:
         # Only a hash is stored: the database never holds a usable credential.
         Column("ticket_hash", String(64), primary_key=True),
         Column("user_id", Integer, nullable=False),
+        # The session of the token that asked for it: a ticket dies with its token.
+        Column("session", String(64), nullable=True),
         Column("expires_at", DateTime, nullable=False, index=True),
     )
 
@@ -65,13 +72,21 @@ class Tickets:
     def __init__(self, engine: Engine, table: Table, ttl: float) -> None:
         self.engine, self.table, self.ttl = engine, table, ttl
 
-    def issue(self, user_id: int) -> str:
-        """Return a new ticket for ``user_id``, valid once for ``ttl`` seconds."""
+    def issue(self, user_id: int, cap: int, session: str | None = None) -> str | None:
+        """Return a new ticket for ``user_id`` in ``session``, valid once for ``ttl`` seconds;
+        None if the user already holds ``cap`` unused ones (every process together)."""
         ticket = secrets.token_urlsafe(32)
         now = _now()
+        table = self.table
         with self.engine.begin() as conn:
-            conn.execute(insert(self.table).values(
-                ticket_hash=_hash(ticket), user_id=user_id,
+            _lock_user_tickets(conn, user_id)
+            conn.execute(delete(table).where(table.c.user_id == user_id, table.c.expires_at <= now))
+            held = conn.execute(select(func.count()).select_from(table)
+                                .where(table.c.user_id == user_id)).scalar_one()
+            if held >= cap:
+                return None
+            conn.execute(insert(table).values(
+                ticket_hash=_hash(ticket), user_id=user_id, session=session,
                 expires_at=now + dt.timedelta(seconds=self.ttl)))
         return ticket
 
@@ -80,16 +95,33 @@ class Tickets:
         with self.engine.begin() as conn:
             return conn.execute(delete(self.table).where(self.table.c.expires_at < _now())).rowcount
 
-    def consume(self, ticket: str) -> int | None:
-        """Return the ticket's user id and delete it; None if unknown, used or expired."""
+    def consume(self, ticket: str) -> tuple[int, str | None] | None:
+        """Return the ticket's user id and session and delete it; None if unknown, used or expired."""
         if not 10 <= len(ticket) <= 100:
             return None
         table = self.table
         with self.engine.begin() as conn:
             row = conn.execute(
                 delete(table).where(table.c.ticket_hash == _hash(ticket), table.c.expires_at > _now())
-                .returning(table.c.user_id)).first()
-        return int(row[0]) if row else None
+                .returning(table.c.user_id, table.c.session)).first()
+        return (int(row[0]), row[1]) if row else None
+
+
+#: First key of the PostgreSQL advisory locks that serialize one user's ticket issues.
+_TICKET_LOCK_KEY = 0x17C7
+
+
+def _lock_user_tickets(conn: Connection, user_id: int) -> None:
+    """Hold, until the transaction ends, the right to count and add ``user_id``'s tickets."""
+    if conn.dialect.name == "sqlite":
+        # No row locks: take the database's write lock before the count (pysqlite has not
+        # begun a transaction yet; it only does so at the first write).
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+        return
+    # The user's row lives outside the plugin: an advisory lock names the user instead.
+    conn.execute(select(func.pg_advisory_xact_lock(_TICKET_LOCK_KEY, user_id & 0x7FFFFFFF)))
 
 
 def offered_subprotocols(request: Request) -> list[str]:
@@ -103,26 +135,27 @@ class VerifiedTokens:
 
     Checking a JWT (two base64 and JSON decodes, an HMAC, the claims) costs about a tenth of
     a millisecond, on every handshake; a client that reconnects, or opens a second tab,
-    presents the same token again. A token is the same bytes or not at all, so a remembered
-    one is exactly as valid as when it was checked, until its ``exp``.
+    presents the same token again. A token is the same bytes or not at all, so its remembered
+    claims are exactly as valid as when they were checked, until its ``exp``. Revocation is
+    not remembered here: the claimed session is compared with the user's on every handshake.
     """
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        self._cache: TLRUCache[str, tuple[int, float]] = TLRUCache(
-            maxsize, ttu=lambda _token, value, _now: value[1], timer=time.time)
+        self._cache: TLRUCache[str, tuple[int, str | None, float]] = TLRUCache(
+            maxsize, ttu=lambda _token, value, _now: value[2], timer=time.time)
 
-    def user_id(self, token: str) -> int:
-        """The user id of a valid access token, or a 401 ``ApiError`` (never remembered)."""
+    def claims(self, token: str) -> tuple[int, str | None]:
+        """The user id and session of a valid access token, or a 401 ``ApiError`` (never remembered)."""
         known = self._cache.get(token)
         if known is not None:
-            return known[0]
-        user_id, expires = _token_claims(token)
+            return known[0], known[1]
+        user_id, session, expires = _token_claims(token)
         if expires > time.time() + 1:  # one that expires this very second is not worth keeping
-            self._cache[token] = (user_id, expires)
-        return user_id
+            self._cache[token] = (user_id, session, expires)
+        return user_id, session
 
 
-def _token_claims(token: str) -> tuple[int, float]:
+def _token_claims(token: str) -> tuple[int, str | None, float]:
     try:
         claims = decode_token(token)
     except ExpiredSignatureError:
@@ -133,7 +166,8 @@ def _token_claims(token: str) -> tuple[int, float]:
     if claims.get("type") != "access":
         raise ApiError(401, "invalid_token", "an access token is required, not a refresh token")
     try:
-        return int(claims["sub"]), float(claims.get("exp", 0))
+        session = claims.get(SESSION_CLAIM)
+        return int(claims["sub"]), str(session) if session is not None else None, float(claims.get("exp", 0))
     except (KeyError, TypeError, ValueError):
         # As on the REST routes: a subject that names no user is no active user.
         raise ApiError(401, "user_inactive", "the user of this credential does not exist") from None
@@ -143,17 +177,19 @@ def authenticate(request: Request, tickets: Tickets, load: PrincipalLoader,
                  allow_cookie: str | None = None, verified: VerifiedTokens | None = None) -> Principal:
     """Return the connecting principal or raise a 401 ``ApiError`` before any upgrade."""
     ticket = request.args.get("ticket")
-    user_id: int | None
     if ticket is not None:
-        user_id = tickets.consume(ticket)
-        if user_id is None:
+        redeemed = tickets.consume(ticket)
+        if redeemed is None:
             raise ApiError(401, "invalid_ticket", "the ticket is unknown, expired or already used")
+        user_id, session = redeemed
     else:
         token = _bearer_token(request, allow_cookie)
-        user_id = verified.user_id(token) if verified is not None else _token_claims(token)[0]
+        user_id, session = verified.claims(token) if verified is not None else _token_claims(token)[:2]
     principal = load(user_id)
     if principal is None:
         raise ApiError(401, "user_inactive", "the user of this credential no longer exists or is disabled")
+    if principal.session is not None and session != principal.session:
+        raise ApiError(401, "token_revoked", "this credential was revoked (the account's sessions ended)")
     return principal
 
 
@@ -187,9 +223,8 @@ def check_origin(request: Request, allowed: list[str]) -> None:
     if "*" in allowed or origin in allowed:
         return
     # The server's own origin is scheme, host and port (RFC 6454): a page on another port or
-    # over the other scheme is another site. Behind a TLS proxy the scheme is the proxy's
-    # X-Forwarded-Proto (a page cannot set that header on a WebSocket or EventSource request).
-    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip().lower()
-    if origin.lower() == f"{scheme}://{(request.host or '').lower()}":
+    # over the other scheme is another site. Behind a proxy both are the public ones only when
+    # ITCOOK_PROXY_COUNT trusts its X-Forwarded-Proto and -Host (ProxyFix, see create_app).
+    if origin.lower() == f"{request.scheme}://{(request.host or '').lower()}":
         return
     raise ApiError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")

@@ -66,8 +66,10 @@ def connect(app: Flask, rt: Realtime) -> None:
                             user_id: int | None = None, **_: Any) -> None:
         rt.notify_system(title, message, level, user_id)
 
-    def user_deactivated(user_id: int, **_: Any) -> None:
+    def user_deactivated(user_id: int, reason: str = "", **_: Any) -> None:
         rt.disconnect_user(user_id)
+        if reason == "deleted":  # admin.delete_user purged their events: memory follows
+            rt.forget_recent()
 
     def group_post_created(group_id: int, post_id: int, author_id: int, author_name: str,
                            content: str, **_: Any) -> None:
@@ -86,6 +88,7 @@ def connect(app: Flask, rt: Realtime) -> None:
 
     def group_deleted(group_id: int, **_: Any) -> None:
         rt.revoke(f"group:{group_id}")
+        rt.forget_recent()  # its events were purged with it
 
     def notifications_read(user_id: int, ids: list[int] | None, up_to_id: int | None,
                            unread_count: int, **_: Any) -> None:

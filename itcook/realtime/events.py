@@ -126,6 +126,15 @@ def sse_message(payload: bytes, event_type: str, event_id: int | None) -> bytes:
     return f"{head}event: {event_type}\n".encode() + b"data: " + payload + b"\n\n"
 
 
+def sse_going_away(retry_ms: int) -> bytes:
+    """The last bytes of an SSE stream the server closes (1001): come back in ``retry_ms``.
+
+    EventSource reconnects by itself after a stream ends, with ``Last-Event-ID``; the comment
+    names the reason for a person reading the stream.
+    """
+    return f": server_shutdown\nretry: {retry_ms}\n\n".encode()
+
+
 class Encoded:
     """An event encoded once per process: the WebSocket frame now, SSE bytes on first use."""
 

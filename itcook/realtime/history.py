@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from sqlalchemy import (
     JSON,
@@ -17,13 +17,17 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    cast,
     delete,
     func,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from itcook.realtime.dbapi import PooledStatements
 from itcook.realtime.events import Event
@@ -49,6 +53,39 @@ def define_tables(metadata: MetaData) -> Table:
         Index("ix_realtime_events_channel_id", "channel", "id"),
         sqlite_autoincrement=True,
     )
+
+
+#: Most values in one ``IN (...)`` of a purge (SQLite binds at most 32766 parameters).
+PURGE_CHUNK = 500
+
+
+def purge(executor: Session | Connection, table: Table, channels: Collection[str],
+          community_posts: Collection[int] = (), author: int | None = None) -> int:
+    """Delete the logged events of ``channels``, the ``community`` events of ``community_posts``
+    and what ``author`` wrote on ``post:`` and ``group:`` channels (comments, group posts).
+
+    Runs on the caller's session or connection, so in the transaction that deletes what the
+    events were about: once it commits, nothing of it can be replayed. Returns rows removed.
+    """
+    def mention(field: str, ids: list[int]) -> ColumnElement[bool]:
+        # Compared as text, SQLite's json_extract numbers included: on PostgreSQL a cast of
+        # another event's non-numeric value to an integer would abort the caller's transaction.
+        return cast(table.c.data[field].as_string(), String).in_([str(i) for i in ids])
+
+    removed = 0
+    names, posts = list(channels), list(community_posts)
+    for i in range(0, len(names), PURGE_CHUNK):
+        removed += executor.execute(
+            delete(table).where(table.c.channel.in_(names[i:i + PURGE_CHUNK]))).rowcount
+    for i in range(0, len(posts), PURGE_CHUNK):
+        removed += executor.execute(delete(table).where(
+            table.c.channel == "community",
+            mention("post_id", posts[i:i + PURGE_CHUNK]))).rowcount
+    if author is not None:
+        removed += executor.execute(delete(table).where(
+            or_(table.c.channel.startswith("post:"), table.c.channel.startswith("group:")),
+            mention("author_id", [author]))).rowcount
+    return removed
 
 
 def _naive_utc_now() -> dt.datetime:

@@ -130,6 +130,9 @@ class Hub:
         self.revocations = 0
         # user id -> True (first connection here) / False (last one gone), for the presence report.
         self.presence_changes: dict[int, bool] = {}
+        # Users whose count here (connections + admissions) went down since the last report to
+        # the broker; a rise is reported at once, by the admission (RealtimeState.reserve_connection).
+        self.count_changes: set[int] = set()
 
     # -- membership -------------------------------------------------------------------------
     def add(self, conn: Connection) -> None:
@@ -162,6 +165,7 @@ class Hub:
             if not user_conns:
                 del self.by_user[conn.user_id]
                 self.presence_changes[conn.user_id] = False
+            self.count_changes.add(conn.user_id)
         self.stats.disconnects[reason] += 1
 
     def heard_from(self, conn: Connection, now: float) -> None:
@@ -202,6 +206,7 @@ class Hub:
             self.admitting[user_id] = left
         else:
             self.admitting.pop(user_id, None)
+        self.count_changes.add(user_id)  # unless the stream joins next: then it is one more report
 
     def subscribe(self, conn: Connection, channel: str) -> None:
         """Add ``conn`` to ``channel`` (an internal key such as ``user:7``); not once removed."""

@@ -50,6 +50,8 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
     hub.add(conn)
     try:
         conn.deliver(_headers(origin, cfg["sse_retry_ms"]))
+        if state.closing:  # admitted just before a stop began: it must not outlive it
+            state.going_away(conn)
         resume.join(state, conn, channels, after_id, dropped)
     except Exception:
         log.exception("SSE stream of user %s failed", principal.user_id)

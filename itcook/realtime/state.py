@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import secrets
 import socket
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
-from itcook.realtime.connection import WS, Connection
+from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
@@ -30,6 +31,7 @@ from itcook.realtime.events import (
     Event,
     ProtocolError,
     dumps,
+    sse_going_away,
     utc_ts,
     ws_frame,
 )
@@ -45,7 +47,9 @@ log = logging.getLogger(__name__)
 DISCONNECT_USER = "_DisconnectUser"
 #: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
 UNSUBSCRIBE = "_Unsubscribe"
-_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE)
+#: Internal event type: empty the window of recent events (logged events were purged).
+FORGET_RECENT = "_ForgetRecent"
+_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE, FORGET_RECENT)
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
 _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
@@ -93,6 +97,12 @@ def _runs(batch: list[Event]) -> list[list[Event]]:
     return runs
 
 
+def _tick_interval(cfg: dict[str, Any]) -> float:
+    """Seconds between two rounds of the ticker (heartbeats, idle checks, presence changes)."""
+    return float(max(0.02, min(cfg["heartbeat_interval"], cfg["sse_keepalive_interval"],
+                               cfg["idle_timeout"] / 4, cfg["typing_timeout"] / 4, 1.0)))
+
+
 class RealtimeState:
     """Everything the plugin keeps for one app; ``app.extensions["realtime"]``."""
 
@@ -132,6 +142,9 @@ class RealtimeState:
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
         self.started_at = time.time()
+        # Presence and connection counts are refreshed every report, but no sooner than the
+        # next tick: they outlive three of either (a dead process's expire by themselves).
+        self.presence_ttl = max(3 * config["stats_interval"], 3 * _tick_interval(config), 2.0)
 
     # -- lazily bound resources -------------------------------------------------------------
     def _engine(self) -> Any:
@@ -168,14 +181,25 @@ class RealtimeState:
             self._greenlets.append(gevent.spawn(self._recheck_loop))
         self.broker.start(self._queue.put, self.resync)
 
-    def shutdown(self) -> None:
-        """Close every connection with 1001, refuse new ones, stop the background greenlets."""
-        # The server may still accept for a moment (gevent closes its listener after this, and
-        # does not wait for handlers it does not track): a client reconnecting at once to this
-        # process would get a stream that nothing closes.
+    def close_streams(self) -> None:
+        """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
+        # Refused from now on: a stream opened later would be one that nothing closes. One
+        # admitted just before joins the hub after this and closes itself (``closing``).
         self.closing = True
         for conn in list(self.hub.connections):
-            conn.abort(CLOSE_GOING_AWAY)
+            self.going_away(conn)
+
+    def going_away(self, conn: Connection) -> None:
+        """Close ``conn`` because this process stops: 1001 on a WebSocket; an SSE stream is
+        told to come back soon (a random delay spreads the reconnects) and ends."""
+        if conn.transport == SSE and not conn.closed:
+            retry = min(self.config["sse_retry_ms"], 1000)
+            conn.deliver(sse_going_away(random.randint(retry // 4, retry)))
+        conn.abort(CLOSE_GOING_AWAY)
+
+    def shutdown(self) -> None:
+        """Close every connection with 1001, refuse new ones, stop the background greenlets."""
+        self.close_streams()
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
         self.broker.stop()
@@ -218,6 +242,27 @@ class RealtimeState:
         self.ensure_started()
         self.broker.publish(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
 
+    def forget_recent(self) -> None:
+        """Empty the window of recent events in every process: resumes read the log again."""
+        self.ensure_started()
+        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}))
+
+    def reserve_connection(self, user_id: int) -> bool:
+        """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
+
+        The local reservation comes first (simultaneous handshakes here), then the broker's
+        atomic check of what the other processes reported (simultaneous ones elsewhere).
+        """
+        cap = self.config["max_connections_per_user"]
+        hub = self.hub
+        if not hub.reserve(user_id, cap):
+            return False
+        held = hub.user_connection_count(user_id) + hub.admitting[user_id] - 1
+        if self.broker.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
+            return True
+        hub.release(user_id)
+        return False
+
     def is_user_online(self, user_id: int) -> bool:
         """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
         return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
@@ -250,6 +295,8 @@ class RealtimeState:
                 conn.abort(int(event.data["code"]))
         elif event.type == UNSUBSCRIBE:
             self.hub.revoke(event.channel, event.data.get("user_id"))
+        elif event.type == FORGET_RECENT:
+            self.hub.recent.reset()
         else:
             self.hub.fanout_run(run)
             newest = max((e.id for e in run if e.id is not None), default=0)
@@ -261,12 +308,12 @@ class RealtimeState:
         cfg = self.config
         beat_every, keepalive_every = cfg["heartbeat_interval"], cfg["sse_keepalive_interval"]
         idle = cfg["idle_timeout"]
-        tick = max(0.02, min(beat_every, keepalive_every, idle / 4, cfg["typing_timeout"] / 4, 1.0))
+        tick = _tick_interval(cfg)
         next_beat = time.monotonic() + beat_every
         next_keepalive = time.monotonic() + keepalive_every
         report_every = cfg["stats_interval"]
-        # A refresh comes every report, but no sooner than the next tick: outlive three of either.
-        presence_ttl = max(3 * report_every, 3 * tick, 2.0)
+        presence_ttl = self.presence_ttl
+        shared = not isinstance(self.broker, MemoryBroker)  # one process: no counts to share
         next_report = time.monotonic()
         hub = self.hub
         while True:
@@ -298,6 +345,15 @@ class RealtimeState:
                     online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
                     offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
                     self.broker.set_presence(self.process_id, online, offline, presence_ttl)
+                changed: set[int] = set()
+                if hub.count_changes:  # taken before the report yields: later ones wait a tick
+                    changed, hub.count_changes = hub.count_changes, set()
+                if shared and (report or changed):
+                    # What this process holds of each user's connection cap (every process's
+                    # admissions add them up): changes each tick, everyone per report.
+                    users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
+                    self.broker.report_connections(self.process_id, {
+                        u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, presence_ttl)
             except Exception:
                 log.exception("realtime ticker failed")
 

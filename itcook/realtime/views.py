@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 from flask_sock import Sock
 
 from itcook.errors import ApiError
 from itcook.realtime import sse, websocket
-from itcook.realtime.auth import Principal, authenticate, check_origin
+from itcook.realtime.auth import SESSION_CLAIM, Principal, authenticate, check_origin
 from itcook.realtime.events import ProtocolError
 from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
 from itcook.realtime.takeover import take_socket
@@ -95,8 +95,9 @@ def admit() -> Admission:
                                  verified=state.verified_tokens)
         cap = state.config["max_connections_per_user"]
         # A slot is reserved now and counts until the stream joins the hub (or the request
-        # ends): simultaneous handshakes of one user cannot all pass the cap.
-        if not state.hub.reserve(principal.user_id, cap):
+        # ends): simultaneous handshakes of one user, here or in other processes, cannot all
+        # pass the cap.
+        if not state.reserve_connection(principal.user_id):
             raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
         g.realtime_reserved = principal.user_id
         channels, dropped = _channels(state, principal)
@@ -202,7 +203,12 @@ def sse_stream() -> Response:
 def ticket() -> tuple[Response, int]:
     """Issue a short-lived, single-use ticket for browsers (``?ticket=`` on /ws and /sse)."""
     state = _state()
-    value = state.tickets.issue(int(get_jwt_identity()))
+    cap = state.config["max_tickets_per_user"]
+    # The token was verified against its user's session just now: the ticket inherits it.
+    value = state.tickets.issue(int(get_jwt_identity()), cap, get_jwt().get(SESSION_CLAIM))
+    if value is None:
+        raise ApiError(429, "too_many_tickets", f"at most {cap} unused tickets per user; "
+                       f"use one or let it expire ({int(state.config['ticket_ttl'])} s)")
     return jsonify({"ticket": value, "expires_in": int(state.config["ticket_ttl"])}), 201
 
 

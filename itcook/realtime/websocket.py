@@ -232,6 +232,8 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
     session = Session(state, principal, conn, ws.ws)
     state.ensure_started()
     hub.add(conn)
+    if state.closing:  # admitted just before a stop began: it must not outlive it
+        state.going_away(conn)
     try:
         resume.join(state, conn, channels, after_id, dropped)
         while not conn.closed and session.close_code is None:

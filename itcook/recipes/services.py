@@ -23,7 +23,8 @@ from sqlalchemy import Select, func, select, update
 
 from itcook.errors import ApiError
 from itcook.extensions import db
-from itcook.models import FridgeItem, Recipe, RecipeJob, isoformat, utcnow
+from itcook.locking import lock_for_update
+from itcook.models import FridgeItem, Recipe, RecipeJob, User, isoformat, utcnow
 from itcook.recipes.generators import GenerationError, Generator, make_generator, parse_draft
 from itcook.signals import emit, recipe_failed, recipe_generated
 from itcook.validation import unstorable
@@ -130,6 +131,8 @@ def start_job(user_id: int, ingredients: list[str] | None) -> str:
         if not ingredients:
             raise ApiError(400, "no_ingredients",
                            "send ingredients, or add unexpired items to your fridge first")
+    # Held until the commit: concurrent requests of this user count one after the other.
+    lock_for_update(User, user_id)
     pending = db.session.scalar(select(func.count()).select_from(RecipeJob).where(
         RecipeJob.user_id == user_id, RecipeJob.status == "pending"))
     if (pending or 0) >= recipes.max_pending:

@@ -1,7 +1,7 @@
 """nearby: opt-in areas with a spatial index (R*Tree / PostGIS), offers, recipients, blocks
 
 Revision ID: a7c3e1f4b920
-Revises: 5e1f0c2a7d93
+Revises: a7c31e0d5b21
 Create Date: 2026-12-02 18:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7c3e1f4b920'
-down_revision = '5e1f0c2a7d93'
+down_revision = 'a7c31e0d5b21'
 branch_labels = None
 depends_on = None
 

@@ -111,6 +111,8 @@ class Cluster:
             "ITCOOK_JWT_SECRET": JWT_SECRET,
             "ITCOOK_ARGON2_TIME_COST": "1", "ITCOOK_ARGON2_MEMORY_KIB": "1024",
             "ITCOOK_ARGON2_PARALLELISM": "1",
+            "ITCOOK_AUTH_LIMIT_PER_ADDRESS": "100000/minute",
+            "ITCOOK_AUTH_LIMIT_PER_ACCOUNT": "100000/minute",
             "ITCOOK_EXPIRY_SCAN_INTERVAL": "0",
             "ITCOOK_LOG_LEVEL": "WARNING",
             "ITCOOK_REALTIME_STATS_INTERVAL": "0.2",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
 
+from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push.vapid import load_vapid, public_key
+from tests.conftest import concurrently
 from tests.push.conftest import VAPID_PUBLIC
 from tests.push.pushservice import b64url
+from tests.realtime.wsclient import Api
 
 
 def _subscription(endpoint: str = "https://push.example.net/send/abc") -> dict:
@@ -161,3 +166,17 @@ def test_bad_preferences_are_refused(client, auth, body, code) -> None:
     anna = auth.register("anna")
     response = client.put("/api/v1/push/preferences", json=body, headers=anna["headers"])
     assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+
+
+def test_a_burst_of_subscriptions_keeps_the_limit(app, live_server) -> None:
+    from itcook.push.services import MAX_PER_USER
+
+    api = Api(live_server)
+    anna = api.register("anna")
+    answers = concurrently(3 * MAX_PER_USER, lambda i: requests.post(
+        f"{api.base}/push/subscriptions", headers=anna["headers"], timeout=30,
+        json=_subscription(f"https://push.example.net/send/burst-{i}")).status_code)
+    assert set(answers) == {201}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == MAX_PER_USER
+    assert len(api.call("GET", "/push/subscriptions", anna, expect=200).json()["items"]) == MAX_PER_USER

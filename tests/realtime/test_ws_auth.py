@@ -11,7 +11,9 @@ import warnings
 
 import jwt as pyjwt
 import pytest
+import requests
 
+from tests.conftest import concurrently
 from tests.realtime.conftest import raw_handshake, wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ConnectionClosed, HandshakeRefused, ws_connect
@@ -21,10 +23,19 @@ def _status_and_code(exc: HandshakeRefused) -> tuple[int, str]:
     return exc.status, exc.code
 
 
+def _session_key(app, user_id: int) -> str | None:
+    from itcook.extensions import db
+    from itcook.models import User
+
+    with app.app_context():
+        user = db.session.get(User, user_id) if isinstance(user_id, int) and user_id < 2**31 else None
+        return user.session_key if user is not None else None
+
+
 def _forged(app, user_id: int, **changes) -> str:
     now = dt.datetime.now(dt.UTC)
     claims = {"sub": str(user_id), "type": "access", "fresh": False, "jti": "j", "iat": now,
-              "nbf": now, "exp": now + dt.timedelta(minutes=5)}
+              "nbf": now, "exp": now + dt.timedelta(minutes=5), "ses": _session_key(app, user_id)}
     key = changes.pop("key", app.config["JWT_SECRET_KEY"])
     alg = changes.pop("alg", "HS256")
     claims.update(changes)
@@ -387,3 +398,19 @@ def test_database_failure_while_admitting_is_json_500_and_the_pool_recovers(live
     assert live_server.state.hub.connections == set()
     ws_connect(live_server, anna["access_token"]).close()
     SseStream(live_server, anna["access_token"]).close()
+
+
+@pytest.mark.realtime_config(REALTIME_MAX_TICKETS_PER_USER=4)
+def test_a_burst_of_ticket_requests_keeps_the_per_user_limit(live_server) -> None:
+    api = Api(live_server)
+    anna, bob = api.register("anna"), api.register("bob")
+    answers = concurrently(16, lambda i: requests.post(
+        f"{api.base}/realtime/ticket", headers=anna["headers"], timeout=30))
+    assert sorted(r.status_code for r in answers) == [201] * 4 + [429] * 12
+    assert {r.json()["error"]["code"] for r in answers if r.status_code == 429} == {"too_many_tickets"}
+    api.call("POST", "/realtime/ticket", bob, expect=201)  # per user
+    # A used ticket no longer counts.
+    ticket = next(r.json()["ticket"] for r in answers if r.status_code == 201)
+    ws_connect(live_server, query=f"?ticket={ticket}").close()
+    api.call("POST", "/realtime/ticket", anna, expect=201)
+    api.call("POST", "/realtime/ticket", anna, expect=429)

@@ -193,7 +193,8 @@ def ws_connect(server: Any, token: str | None = None, *, query: str = "",
         extra["Origin"] = origin
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     proto = WSConnection(ConnectionType.CLIENT)
-    request = Request(host=f"127.0.0.1:{server.port}", target="/api/v1/realtime/ws" + query,
+    host = extra.pop("Host", f"127.0.0.1:{server.port}")  # a proxy in front may rewrite it
+    request = Request(host=host, target="/api/v1/realtime/ws" + query,
                       subprotocols=subprotocols or [],
                       extra_headers=[(k.encode(), v.encode()) for k, v in extra.items()])
     sock.sendall(proto.send(request))

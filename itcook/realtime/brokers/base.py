@@ -13,8 +13,9 @@ Handler = Callable[[Event], None]
 class Broker:
     """Carries events to every process (this one included) that called ``start``.
 
-    Also the cluster's shared memory for two small things: a lock with expiry (so a periodic
-    job runs once per cluster) and the per-process statistics that ``/stats`` merges.
+    Also the cluster's shared memory for a few small things: a lock with expiry (so a periodic
+    job runs once per cluster), the per-process statistics that ``/stats`` merges, who is
+    connected (presence) and how many connections each user holds (the per-user cap).
     """
 
     #: True while events published now reach every process (False during an outage).
@@ -45,6 +46,15 @@ class Broker:
 
     def set_presence(self, process_id: str, online: list[int], offline: list[int], ttl: float) -> None:
         """Record which users hold connections in this process (``online`` kept for ``ttl`` s)."""
+
+    def claim_connection(self, process_id: str, user_id: int, held_here: int, cap: int,
+                         ttl: float) -> bool:
+        """Atomically: whether ``held_here`` plus what other processes hold is under ``cap``; if
+        so, record ``held_here + 1`` for this process (kept ``ttl`` s). True when unknown."""
+        return True  # one process: its own count is the whole count
+
+    def report_connections(self, process_id: str, counts: dict[int, int], ttl: float) -> None:
+        """Record how many connections (and admissions) each user holds here; 0 removes."""
 
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""

@@ -48,6 +48,7 @@ class RedisBroker(Broker):
         self._on_reconnect: Callable[[], None] = lambda: None
         self._listener: gevent.Greenlet | None = None
         self.outages = 0
+        self._claim: Any = None  # the registered claim script (redis-py Script)
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler, self._on_reconnect = handler, on_reconnect
@@ -157,6 +158,64 @@ class RedisBroker(Broker):
                 pipe.pexpire(key, max(1, int(ttl * 1000)))
             for user_id in offline:
                 pipe.hdel(f"{self.prefix}:presence:{user_id}", process_id)
+            pipe.execute()
+        except redis_lib.RedisError:
+            pass  # the next report writes everything again
+
+    # Connections per user (the cap of every process together): one hash per user, a field per
+    # process holding "<count>:<expiry ms>". An admission adds up the live fields of the other
+    # processes and sets its own in one script, so two processes cannot both take the last slot.
+    _CLAIM = """
+    local now, me, held, cap = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+    local total = held
+    local fields = redis.call('HGETALL', KEYS[1])
+    for i = 1, #fields, 2 do
+      if fields[i] ~= me then
+        local count, expiry = string.match(fields[i + 1], '^(%d+):(%d+)$')
+        if count and tonumber(expiry) > now then
+          total = total + tonumber(count)
+        else
+          redis.call('HDEL', KEYS[1], fields[i])
+        end
+      end
+    end
+    if total >= cap then return 0 end
+    redis.call('HSET', KEYS[1], me, (held + 1) .. ':' .. ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], ARGV[6])
+    return 1
+    """
+
+    def _connections_key(self, user_id: int) -> str:
+        return f"{self.prefix}:connections:{user_id}"
+
+    def claim_connection(self, process_id: str, user_id: int, held_here: int, cap: int,
+                         ttl: float) -> bool:
+        if not self.connected:
+            return True  # an outage: a handshake must not wait for Redis's timeout; own cap holds
+        now_ms = int(time.time() * 1000)
+        ttl_ms = max(1, int(ttl * 1000))
+        try:
+            if self._claim is None:
+                self._claim = self.client.register_script(self._CLAIM)
+            return bool(self._claim(keys=[self._connections_key(user_id)],
+                                    args=[now_ms, process_id, held_here, cap, now_ms + ttl_ms, ttl_ms]))
+        except redis_lib.RedisError:
+            return True  # Redis is down: this process's own cap still holds
+
+    def report_connections(self, process_id: str, counts: dict[int, int], ttl: float) -> None:
+        if not counts:
+            return
+        ttl_ms = max(1, int(ttl * 1000))
+        until = int(time.time() * 1000) + ttl_ms
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for user_id, count in counts.items():
+                key = self._connections_key(user_id)
+                if count > 0:
+                    pipe.hset(key, process_id, f"{count}:{until}")
+                    pipe.pexpire(key, ttl_ms)
+                else:
+                    pipe.hdel(key, process_id)
             pipe.execute()
         except redis_lib.RedisError:
             pass  # the next report writes everything again

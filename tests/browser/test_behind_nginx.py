@@ -1,0 +1,26 @@
+"""The demo page in Chromium behind deploy/nginx.conf and gunicorn: it stays on WebSocket."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import demo_register
+from tests.deploy.conftest import Deployment, deployment, skip_reason  # noqa: F401 (a fixture)
+from tests.realtime.wsclient import Api
+
+_reason = skip_reason()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+
+
+def test_demo_page_stays_on_websocket_behind_nginx(deployment: Deployment, new_page) -> None:  # noqa: F811
+    """nginx sends ``Host $host`` (no port); the page's origin has the port: with
+    ITCOOK_PROXY_COUNT=1 the app sees the public host and port and accepts the WebSocket."""
+    page = new_page()
+    demo_register(page, deployment, "boris_nginx")
+    assert page.text_content("#conn-transport") == "websocket"
+    api = Api(deployment)
+    anna = api.register("anna_nginx")
+    api.call("POST", "/community/posts", anna, expect=201, json={"content": "served by nginx"})
+    page.wait_for_selector("#feed li[data-post-id] .content >> text=served by nginx")
+    assert page.text_content("#conn-transport") == "websocket"
+    assert page.get_attribute("#conn", "data-state") == "open"
