@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.locking import lock_for_update
 from itcook.models import (
     FridgeItem,
     NearbyArea,
@@ -71,6 +72,8 @@ def delete_area(user: User) -> None:
 
 
 def _rate_limit(column: Any, since_column: Any, user_id: int, limit: int, what: str) -> None:
+    # The user's row lock makes count-then-write hold when one user sends requests in parallel.
+    lock_for_update(User, user_id)
     since = utcnow() - dt.timedelta(hours=1)
     count = db.session.scalar(select(func.count()).select_from(NearbyOffer)
                               .where(column == user_id, since_column >= since)) or 0

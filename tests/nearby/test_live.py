@@ -111,3 +111,19 @@ def test_concurrent_claims_have_exactly_one_winner(live_server, api) -> None:
     assert watcher.recv_type("OfferClaimed", timeout=10)["data"]["offer_id"] == offer["id"]
     assert [f["type"] for f in _until_marker(live_server, watcher, anna)] == []
     watcher.close()
+
+
+@pytest.mark.realtime_config(NEARBY_OFFERS_PER_HOUR=2)
+def test_parallel_offers_of_one_user_stop_exactly_at_the_limit(live_server, api) -> None:
+    anna = api.register("anna")
+    start = gevent.event.Event()
+
+    def offer() -> int:
+        start.wait(10)
+        return Api(live_server).call("POST", "/nearby/offers", anna, json={
+            "title": "Soup", "lat": EXACT[0], "lon": EXACT[1], "pickup_until": SOON}).status_code
+
+    jobs = [gevent.spawn(offer) for _ in range(6)]
+    start.set()
+    gevent.joinall(jobs, timeout=30, raise_error=True)
+    assert sorted(job.value for job in jobs) == [201, 201, 429, 429, 429, 429]
