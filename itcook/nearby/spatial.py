@@ -45,7 +45,6 @@ SQLITE_DROP = ("DROP TRIGGER IF EXISTS nearby_areas_boxes_delete",
 
 POSTGIS_MISSING = ("Nearby needs PostGIS on PostgreSQL: install the server package "
                    "(Debian: postgresql-<version>-postgis-3) and let the migration create the extension")
-POSTGRES_EXTENSION = "CREATE EXTENSION IF NOT EXISTS postgis"
 # 5 % + 100 m beyond the radius: ST_Buffer's 64-gon (edges sag 0.12 %) and its local projection
 # (a few % of scale error near the poles) must still cover the whole circle.
 POSTGRES_DDL = (
@@ -80,11 +79,11 @@ class AreaHit:
     distance_km: float
 
 
-def ensure_postgis(conn: Connection) -> None:
+def ensure_postgis(conn: Connection, extension: str = "postgis") -> None:
     """Create the PostGIS extension, or fail with a message saying what to install."""
     try:
         with conn.begin_nested():
-            conn.execute(text(POSTGRES_EXTENSION))
+            conn.exec_driver_sql(f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
     except DBAPIError as exc:
         raise RuntimeError(f"{POSTGIS_MISSING} ({exc.orig})") from exc
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pytest
+from sqlalchemy import create_engine
+
 from itcook.nearby.geo import distance_km
-from tests.cluster.conftest import Cluster
+from itcook.nearby.spatial import ensure_postgis
+from tests.cluster.conftest import PG_URL, Cluster, reset_database
 from tests.realtime.wsclient import Api, ws_connect
 
 
@@ -50,3 +54,15 @@ def test_an_offer_reaches_exactly_the_matching_users_on_every_process(cluster: C
         else:
             assert types == ["NewFollower"], (uid, frames)
         client.close()
+
+
+def test_postgresql_without_postgis_fails_with_a_message_naming_the_package() -> None:
+    reset_database()
+    engine = create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            ensure_postgis(conn)  # installed here: nothing to say
+            with pytest.raises(RuntimeError, match=r"Nearby needs PostGIS.*postgresql-<version>-postgis-3"):
+                ensure_postgis(conn, extension="postgis_not_installed_here")
+    finally:
+        engine.dispose()
