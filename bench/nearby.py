@@ -36,13 +36,14 @@ def _build(url: str, n: int, rng: random.Random) -> tuple[Any, float]:
     for i, (lat, lon) in enumerate(_points(rng, n), start=1):
         clat, clon = coarsen(lat, lon)
         radius = rng.uniform(*RADII)
-        users.append({"id": i, "u": f"area{i}"})
+        users.append({"id": i, "u": f"area{i}", "k": f"{i:032x}"})
         areas.append({"id": i, "lat": clat, "lon": clon, "r": radius})
         boxes += [{"id": i * 2 + k, "a": b[0], "b": b[1], "c": b[2], "d": b[3]}
                   for k, b in enumerate(bounding_boxes(clat, clon, radius))]
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, is_active, "
-                          "created_at) VALUES (:id, :u, :u, '-', 'user', true, CURRENT_TIMESTAMP)"), users)
+                          "created_at, session_key) "
+                          "VALUES (:id, :u, :u, '-', 'user', true, CURRENT_TIMESTAMP, :k)"), users)
         conn.execute(text("INSERT INTO nearby_areas (user_id, lat, lon, radius_km, updated_at) "
                           "VALUES (:id, :lat, :lon, :r, CURRENT_TIMESTAMP)"), areas)
         if engine.dialect.name == "sqlite":
