@@ -237,6 +237,22 @@ def build_table(results: dict[str, Any], params: Params) -> list[dict[str, Any]]
                      "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
                      "target": "≤ 50 ms", "holds": _holds(ok)})
 
+    for db in ("sqlite", "postgresql"):
+        nb = results.get(f"nearby_{db}", {})
+        if "p50_ms" in nb:
+            burst = nb["burst"]
+            text = (f"{_num(nb['p50_ms'], 2)} / {_num(nb['p99_ms'], 2)} ({_num(nb['matched_median'], 0)} "
+                    f"areas matched, median; no index {_num(nb['brute_force_median_ms'])}); burst of "
+                    f"{burst['offers']} offers → {burst['notified']:,} NearbyOffer in {burst['seconds']} s "
+                    f"({_num(burst['notifications_per_s'])}/s, offer p99 {_num(burst['offer_p99_ms'])} ms)")
+        else:
+            text = f"skipped: {nb['skipped']}" if nb.get("skipped") else nb.get("error", "—")
+        if nb:
+            rows.append({"scenario": f"Nearby: match one offer against {params.nearby_areas:,} areas, "
+                                     f"{db}: p50 / p99 (ms)",
+                         "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
+                         "target": "issue 21: measured", "holds": "—"})
+
     hb = results.get("heartbeats", {})
     if "beating" in hb:
         def lat(r: dict[str, Any]) -> str:

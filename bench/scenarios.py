@@ -37,6 +37,7 @@ from bench.harness import (
     register_user,
     request,
 )
+from bench.nearby import nearby
 from bench.servers.frames import PAD
 
 
@@ -69,13 +70,17 @@ class Params:
     beats_events: int = 300            # personal notifications timed meanwhile
     flood_clients: int = 6             # clients looping on failed logins (login_flood)
     flood_samples: int = 100           # REST requests and deliveries timed, idle and under flood
+    nearby_areas: int = 100_000        # opted-in areas one offer is matched against
+    nearby_offers: int = 300           # offers timed one by one (p50 / p99)
+    nearby_burst: int = 20             # offers posted back to back (the fan-out's writes)
 
     @classmethod
     def quick_set(cls) -> Params:
         return cls(quick=True, steps=(1000, 5000), reps=3, sustained_events=40, sustained_reps=1,
                    sse_n=5000, e2e_requests=100, storm_n=2000, log_rows=100_000, replay_reps=5,
                    held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100,
-                   paired_n=5000, paired_rounds=4, flood_samples=40)
+                   paired_n=5000, paired_rounds=4, flood_samples=40, nearby_areas=20_000,
+                   nearby_offers=100)
 
 
 @dataclass
@@ -860,4 +865,6 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "paired": paired,
     "paired_sse": lambda ctx: paired(ctx, "sse"),
     "login_flood": login_flood,
+    "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
+    "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
 }

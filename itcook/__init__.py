@@ -44,16 +44,33 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     # render_as_batch: SQLite can only ALTER tables by copying them; Alembic's batch mode does it.
+    from itcook.nearby.spatial import include_name
+
+    # include_name: autogenerate must not drop the spatial index that lives beside the models.
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir,
-                                                     "migrations"), render_as_batch=True)
+                                                     "migrations"), render_as_batch=True,
+                     include_name=include_name)
     jwt.init_app(app)
     register_error_handlers(app)
 
-    from itcook import admin, auth, community, fridge, goals, groups, notifications, push, recipes, web
+    from itcook import (
+        admin,
+        auth,
+        community,
+        fridge,
+        goals,
+        groups,
+        nearby,
+        notifications,
+        push,
+        recipes,
+        web,
+    )
     from itcook.cli import register_cli
 
     auth.init_jwt(app)
-    for module in (auth, community, fridge, goals, recipes, admin, web, notifications, groups, push):
+    for module in (auth, community, fridge, goals, recipes, admin, web, notifications, groups, push,
+                   nearby):
         app.register_blueprint(module.bp)
     fridge.init_app(app)
     push.init_app(app)

@@ -155,6 +155,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUSH_ALLOW_PRIVATE_ADDRESSES", _bool, False, "accept and contact push endpoints on "
             "loopback, private and other non-public addresses (local push services in tests); "
             "production refuses to start with it"),
+    Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
+    Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
+    Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
 )
 
 

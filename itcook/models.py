@@ -289,3 +289,64 @@ class PushBudget(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime)
     used: Mapped[int] = mapped_column(Integer)
+
+
+class NearbyArea(db.Model):
+    """A user's opt-in to Nearby: a circle around a coarsened point (never the exact one).
+
+    The spatial index beside it is database-specific: see ``itcook/nearby/spatial.py``."""
+
+    __tablename__ = "nearby_areas"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NearbyOffer(db.Model):
+    """Food offered for pickup near a coarsened point until ``pickup_until``; the first claim wins."""
+
+    __tablename__ = "nearby_offers"
+    __table_args__ = (Index("ix_nearby_offers_user_id_created_at", "user_id", "created_at"),
+                      Index("ix_nearby_offers_claimed_by_claimed_at", "claimed_by", "claimed_at"),
+                      Index("ix_nearby_offers_status_lat", "status", "approx_lat"),
+                      NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(120))
+    approx_lat: Mapped[float] = mapped_column(Float)
+    approx_lon: Mapped[float] = mapped_column(Float)
+    pickup_until: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: open or claimed; an open offer past ``pickup_until`` has expired.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NearbyRecipient(db.Model):
+    """Who was told of an offer: they hear when it is taken."""
+
+    __tablename__ = "nearby_recipients"
+
+    offer_id: Mapped[int] = mapped_column(ForeignKey("nearby_offers.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+
+
+class NearbyBlock(db.Model):
+    """``user_id`` does not want ``blocked_id`` to hear of, see or claim their offers."""
+
+    __tablename__ = "nearby_blocks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

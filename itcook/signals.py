@@ -45,11 +45,17 @@ group_member_removed = _signals.signal("group-member-removed")
 group_deleted = _signals.signal("group-deleted")
 #: user_id, ids (list, or None), up_to_id (int, or None), unread_count
 notifications_read = _signals.signal("notifications-read")
+#: offer_id, title, approx_lat, approx_lon, pickup_until, by_id, by_name,
+#: recipients (list of {user_id, distance_km}: the opted-in users whose area holds the offer)
+nearby_offer_created = _signals.signal("nearby-offer-created")
+#: offer_id, offerer_id, by_id, by_name, recipients (list of user ids told of the offer)
+nearby_offer_claimed = _signals.signal("nearby-offer-claimed")
 
 ALL_SIGNALS: tuple[Signal, ...] = (
     post_created, post_liked, comment_created, user_followed, items_expiring,
     goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
+    nearby_offer_created, nearby_offer_claimed,
 )
 
 #: Sent by the real-time plugin (not a domain) in the publishing process, once a durable event

@@ -122,8 +122,10 @@
     client.on("SystemNotification", (d) => toast("🔔 " + d.title, d.message, d.level));
     client.on("UserTyping", showTyping);
     client.on("*", (data, frame) => {
-      // Every durable event on the personal channel is a notification, except NotificationsRead.
-      if (frame.channel === "personal" && frame.id != null && frame.type !== "NotificationsRead") {
+      // Every durable event on the personal channel is a notification, except NotificationsRead
+      // and NearbyOfferTaken (live updates, not filed in the inbox).
+      if (frame.channel === "personal" && frame.id != null && frame.type !== "NotificationsRead" &&
+          frame.type !== "NearbyOfferTaken") {
         countNotification(frame.id);
       }
     });
@@ -163,6 +165,8 @@
       loadInbox().catch((err) => toast("Error", err.message, "error"));
     });
     client.connect();
+    // Panels in their own files (nearby.js) hook in here.
+    window.dispatchEvent(new CustomEvent("itcook:ready", { detail: { client, api } }));
   }
 
   function showState(state, info) {
@@ -491,6 +495,7 @@
 
   function logout(message) {
     if (client) client.disconnect();
+    window.dispatchEvent(new CustomEvent("itcook:logout"));
     client = null;
     closePost();
     groups.clear();

@@ -17,8 +17,9 @@ from itcook.validation import paginate
 
 log = logging.getLogger(__name__)
 
-#: Personal events that are not notifications: the inbox's own "read elsewhere" event.
-NOT_NOTIFICATIONS = frozenset({"NotificationsRead"})
+#: Personal events that are not notifications: the inbox's own "read elsewhere" event, and an
+#: offer taken (the client just hides it).
+NOT_NOTIFICATIONS = frozenset({"NotificationsRead", "NearbyOfferTaken"})
 
 #: The kinds one person can repeat at will by toggling (follow/unfollow, invite/cancel,
 #: like/unlike), with the data fields naming their actor and object: at most one notification

@@ -31,6 +31,9 @@ _TEXTS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "RecipeGenerated": lambda d: ("Your recipe is ready", str(d.get("title", ""))),
     "RecipeFailed": lambda d: ("The recipe could not be written", str(d.get("error", ""))),
     "SystemNotification": lambda d: (str(d.get("title") or "Notice"), str(d.get("message", ""))),
+    "NearbyOffer": lambda d: ("Food to share near you", f"{_name(d, 'by_name')} offers "
+                              f"{d.get('title', 'food')}, {d.get('distance_km', '?')} km away"),
+    "OfferClaimed": lambda d: ("Your offer was claimed", f"{_name(d, 'by_name')} will pick it up"),
     "GroupInvitation": lambda d: ("Group invitation", f"{_name(d, 'invited_by_name')} invites you "
                                   f"to {d.get('group_name', 'a group')}"),
 }

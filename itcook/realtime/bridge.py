@@ -95,6 +95,22 @@ def connect(app: Flask, rt: Realtime) -> None:
         rt.publish(f"user:{user_id}", "NotificationsRead",
                    {"ids": ids, "up_to_id": up_to_id, "unread_count": unread_count})
 
+    def nearby_offer_created(offer_id: int, title: str, approx_lat: float, approx_lon: float,
+                             pickup_until: str, by_name: str, recipients: list[dict[str, Any]],
+                             **_: Any) -> None:
+        for recipient in recipients:
+            rt.publish(f"user:{recipient['user_id']}", "NearbyOffer", {
+                "offer_id": offer_id, "title": title, "approx_lat": approx_lat,
+                "approx_lon": approx_lon, "distance_km": recipient["distance_km"],
+                "pickup_until": pickup_until, "by_name": by_name})
+
+    def nearby_offer_claimed(offer_id: int, offerer_id: int, by_id: int, by_name: str,
+                             recipients: list[int], **_: Any) -> None:
+        rt.publish(f"user:{offerer_id}", "OfferClaimed",
+                   {"offer_id": offer_id, "by_id": by_id, "by_name": by_name})
+        for user_id in recipients:
+            rt.publish(f"user:{user_id}", "NearbyOfferTaken", {"offer_id": offer_id})
+
     pairs = {
         signals.post_created: post_created, signals.post_liked: post_liked,
         signals.comment_created: comment_created, signals.user_followed: user_followed,
@@ -106,6 +122,8 @@ def connect(app: Flask, rt: Realtime) -> None:
         signals.group_invitation_sent: group_invitation_sent,
         signals.group_member_removed: group_member_removed, signals.group_deleted: group_deleted,
         signals.notifications_read: notifications_read,
+        signals.nearby_offer_created: nearby_offer_created,
+        signals.nearby_offer_claimed: nearby_offer_claimed,
     }
     receivers = []
     for signal, handler in pairs.items():

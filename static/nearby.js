@@ -1,0 +1,200 @@
+/**
+ * The demo page's Nearby panel: set my area (the browser's location, or coordinates typed in),
+ * see open offers near me with distance and pickup time, offer food (my expiring fridge items
+ * too), claim, and watch offers appear and get taken live (NearbyOffer, NearbyOfferTaken,
+ * OfferClaimed). Self-contained: demo.js announces its real-time client and REST helper with an
+ * `itcook:ready` event and its logout with `itcook:logout`. No map; everything the server sends
+ * is written with textContent. Coordinates shown are the server's coarsened ones (~500 m).
+ */
+(function () {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const state = { api: null, offs: [], area: null, expiring: [] };
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text != null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function say(text, level) {
+    const status = $("nearby-status");
+    status.textContent = text;
+    status.dataset.level = level || "info";
+  }
+
+  const fail = (err) => say(err.message, "error");
+
+  function pickupText(iso) {
+    const when = new Date(iso);
+    return "pick up until " + when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function offerItem(offer) {
+    const existing = document.querySelector(`#nearby-offers li[data-offer-id="${offer.offer_id}"]`);
+    if (existing) return existing;
+    const li = el("li", null, "fresh");
+    li.dataset.offerId = String(offer.offer_id);
+    li.dataset.status = "open";
+    li.append(el("b", offer.title, "title"));
+    li.append(el("span", " · " + offer.by_name + " · " + Number(offer.distance_km).toFixed(1) + " km · " +
+      pickupText(offer.pickup_until), "meta"));
+    const status = el("span", "", "state");
+    li.append(status);
+    if (offer.mine) {
+      li.dataset.mine = "true";
+      status.textContent = " · yours";
+    } else {
+      const claim = el("button", "Claim", "secondary claim");
+      claim.type = "button";
+      claim.addEventListener("click", () => {
+        claim.disabled = true;
+        state.api("POST", "/nearby/offers/" + offer.offer_id + "/claim")
+          .then(() => setStatus(offer.offer_id, "claimed", "claimed by you"))
+          .catch((err) => { setStatus(offer.offer_id, "taken", "taken"); fail(err); });
+      });
+      li.append(claim);
+    }
+    return li;
+  }
+
+  function addOffer(offer, fresh) {
+    const list = $("nearby-offers");
+    const li = offerItem(offer);
+    if (fresh) list.prepend(li); else list.append(li);
+    $("nearby-empty").hidden = list.children.length > 0;
+  }
+
+  function setStatus(offerId, status, text) {
+    const li = document.querySelector(`#nearby-offers li[data-offer-id="${offerId}"]`);
+    if (!li) return;
+    li.dataset.status = status;
+    li.querySelector(".state").textContent = " · " + text;
+    const claim = li.querySelector("button.claim");
+    if (claim) claim.remove();
+  }
+
+  function showArea(area) {
+    state.area = area;
+    $("nearby-area-state").textContent = area
+      ? "Your area: around " + area.approx_lat.toFixed(3) + ", " + area.approx_lon.toFixed(3) +
+        " (±500 m), " + area.radius_km + " km"
+      : "Not opted in: nobody tells you about food nearby.";
+    $("nearby-optout").hidden = !area;
+  }
+
+  async function loadOffers() {
+    $("nearby-offers").replaceChildren();
+    $("nearby-empty").hidden = false;
+    if (!state.area) return;
+    const q = "?lat=" + state.area.approx_lat + "&lon=" + state.area.approx_lon + "&radius_km=" + state.area.radius_km;
+    const answer = await state.api("GET", "/nearby/offers" + q);
+    answer.items.forEach((o) => addOffer(Object.assign({ offer_id: o.id }, o), false));
+  }
+
+  async function loadArea() {
+    try {
+      showArea(await state.api("GET", "/nearby/area"));
+    } catch (err) {
+      showArea(null);  // 404 not_opted_in
+    }
+    await loadOffers();
+  }
+
+  function point() {
+    const lat = Number($("nearby-lat").value);
+    const lon = Number($("nearby-lon").value);
+    if ($("nearby-lat").value === "" || $("nearby-lon").value === "") throw new Error("Enter a latitude and a longitude");
+    return { lat, lon };
+  }
+
+  async function saveArea() {
+    const area = await state.api("PUT", "/nearby/area",
+      Object.assign(point(), { radius_km: Number($("nearby-radius").value) }));
+    showArea(area);
+    say("Area saved. Only its ~500 m cell is stored.", "ok");
+    await loadOffers();
+  }
+
+  async function offer(title, itemIds) {
+    const hours = Number($("nearby-hours").value);
+    const until = new Date(Date.now() + hours * 3600 * 1000).toISOString();
+    const body = Object.assign(point(), { title, pickup_until: until });
+    if (itemIds && itemIds.length) body.fridge_item_ids = itemIds;
+    const made = await state.api("POST", "/nearby/offers", body);
+    addOffer({ offer_id: made.id, title: made.title, by_name: "you", distance_km: 0,
+      pickup_until: made.pickup_until, mine: true }, true);
+    say("Offered: " + made.title, "ok");
+  }
+
+  async function offerExpiring() {
+    const answer = await state.api("GET", "/fridge/items/expiring?days=3");
+    if (!answer.items.length) throw new Error("Nothing in your fridge expires within 3 days");
+    const names = answer.items.slice(0, 4).map((i) => i.name).join(", ");
+    await offer(names + (answer.items.length > 4 ? " and more" : ""), answer.items.map((i) => i.id));
+  }
+
+  function useLocation() {
+    if (!navigator.geolocation) return say("This browser cannot tell its location: type coordinates.", "error");
+    say("Asking the browser for its location…");
+    navigator.geolocation.getCurrentPosition((pos) => {
+      $("nearby-lat").value = pos.coords.latitude.toFixed(5);
+      $("nearby-lon").value = pos.coords.longitude.toFixed(5);
+      say("Location filled in: press Save area (the server keeps only a ~500 m cell).");
+    }, (err) => say("No location (" + err.message + "): type coordinates.", "error"),
+    { enableHighAccuracy: false, timeout: 10000, maximumAge: 600000 });
+  }
+
+  function ready(client, api) {
+    state.api = api;
+    state.offs.forEach((off) => off());
+    state.offs = [
+      client.on("NearbyOffer", (d) => {
+        addOffer(d, true);
+        say("New offer nearby: " + d.title + " (" + d.distance_km + " km)", "ok");
+      }),
+      client.on("NearbyOfferTaken", (d) => {
+        // The claimer hears it too (its other pages): "claimed by you" stays.
+        const li = document.querySelector(`#nearby-offers li[data-offer-id="${d.offer_id}"]`);
+        if (li && li.dataset.status !== "claimed") setStatus(d.offer_id, "taken", "taken");
+      }),
+      client.on("OfferClaimed", (d) => {
+        setStatus(d.offer_id, "claimed", "claimed by " + d.by_name);
+        say(d.by_name + " claimed your offer", "ok");
+      }),
+      client.on("ExpiringItems", (d) => {
+        $("nearby-offer-expiring").textContent = "Offer these " + d.items.length + " item(s) nearby";
+      }),
+    ];
+    $("nearby").hidden = false;
+    loadArea().catch(fail);
+  }
+
+  window.addEventListener("itcook:ready", (event) => ready(event.detail.client, event.detail.api));
+  window.addEventListener("itcook:logout", () => {
+    state.offs.forEach((off) => off());
+    state.offs = [];
+    state.api = null;
+    $("nearby").hidden = true;
+    $("nearby-offers").replaceChildren();
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("nearby-area-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveArea().catch(fail);
+    });
+    $("nearby-locate").addEventListener("click", useLocation);
+    $("nearby-optout").addEventListener("click", () => {
+      state.api("DELETE", "/nearby/area").then(() => { showArea(null); return loadOffers(); })
+        .then(() => say("Opted out: your area is deleted."), fail);
+    });
+    $("nearby-offer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      offer($("nearby-title").value.trim()).then(() => { $("nearby-title").value = ""; }).catch(fail);
+    });
+    $("nearby-offer-expiring").addEventListener("click", () => offerExpiring().catch(fail));
+  });
+})();
