@@ -123,8 +123,8 @@ def delete_group(owner: User, group_id: int) -> None:
     _require_owner(group, owner)
     db.session.expunge(group)
     db.session.execute(delete(Group).where(Group.id == group_id))
-    db.session.commit()
     emit(group_deleted, group_id=group_id)
+    db.session.commit()
 
 
 # --- membership ------------------------------------------------------------------------------
@@ -168,10 +168,10 @@ def remove_member(actor: User, group_id: int, user_id: int) -> dict[str, Any]:
                        "the owner cannot leave or be removed; delete the group instead")
     removed = db.session.execute(delete(GroupMember).where(
         GroupMember.group_id == group_id, GroupMember.user_id == user_id)).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
     if removed:
         emit(group_member_removed, group_id=group_id, user_id=user_id,
              reason="left" if leaving else "removed")
+    db.session.commit()
     return _membership(group_id, user_id)
 
 
@@ -209,6 +209,10 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
     created = GroupInvite(group_id=group_id, user_id=user_id, invited_by=owner.id, created_at=utcnow())
     db.session.add(created)
     try:
+        db.session.flush()  # a concurrent identical invitation fails here, before the announcement
+        body = _invite_dict(created)
+        emit(group_invitation_sent, group_id=group_id, group_name=group.name, user_id=user_id,
+             invited_by_id=owner.id, invited_by_name=owner.display_name)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -216,9 +220,7 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
         if existing is not None:
             return _invite_dict(existing), False
         raise
-    emit(group_invitation_sent, group_id=group_id, group_name=group.name, user_id=user_id,
-         invited_by_id=owner.id, invited_by_name=owner.display_name)
-    return _invite_dict(created), True
+    return body, True
 
 
 def list_invites(owner: User, group_id: int) -> dict[str, Any]:
@@ -248,10 +250,11 @@ def create_post(author: User, group_id: int, content: str) -> dict[str, Any]:
     _require_member(group, author)
     post = GroupPost(group_id=group_id, author_id=author.id, content=content, created_at=utcnow())
     db.session.add(post)
-    db.session.commit()
+    db.session.flush()  # the id
     body = _post_dicts([post])[0]
     emit(group_post_created, group_id=group_id, post_id=post.id, author_id=author.id,
          author_name=body["author_name"], content=post.content, created_at=body["created_at"])
+    db.session.commit()
     return body
 
 

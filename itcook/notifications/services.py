@@ -6,8 +6,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, BigInteger, DateTime, String, func, insert, literal, select, update
 
 from itcook.extensions import db
 from itcook.models import Notification, User, isoformat, utcnow
@@ -29,21 +28,22 @@ def _parse_ts(ts: str | None) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+def is_notification(event_type: str) -> bool:
+    """Whether a personal event of this type is kept in the inbox."""
+    return event_type not in NOT_NOTIFICATIONS
+
+
 def record(user_id: int, event_id: int, event_type: str, data: dict[str, Any],
            ts: str | None = None) -> bool:
-    """File a personal event as ``user_id``'s notification; True if it is one and was stored."""
-    if event_type in NOT_NOTIFICATIONS:
+    """File a personal event as ``user_id``'s notification in the current transaction (the
+    event's own: both commit or neither does); True if it was filed."""
+    if not is_notification(event_type):
         return False
-    db.session.add(Notification(id=event_id, user_id=user_id, type=event_type, data=data,
-                                created_at=_parse_ts(ts)))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The user was deleted meanwhile (or the id is already filed): nothing to keep.
-        db.session.rollback()
-        log.info("notification %s for user %s not filed", event_id, user_id)
-        return False
-    return True
+    # Only for an existing user: an event to a deleted account is logged, but has no inbox.
+    row = select(literal(event_id, BigInteger), User.id, literal(event_type, String),
+                 literal(data, JSON), literal(_parse_ts(ts), DateTime)).where(User.id == user_id)
+    columns = ["id", "user_id", "type", "data", "created_at"]
+    return bool(db.session.execute(insert(Notification).from_select(columns, row)).rowcount)
 
 
 def to_dict(note: Notification) -> dict[str, Any]:
@@ -89,10 +89,10 @@ def mark_read(user: User, ids: list[int] | None, up_to_id: int | None) -> dict[s
     else:
         stmt = stmt.where(Notification.id <= up_to_id)
     changed = sorted(db.session.scalars(stmt.execution_options(synchronize_session=False)))
-    db.session.commit()
     count = unread_count(user.id)
     if changed:
         # The user's other connections update their inbox and badge from this.
         emit(notifications_read, user_id=user.id, ids=changed if ids is not None else None,
              up_to_id=up_to_id, unread_count=count)
+    db.session.commit()
     return {"marked": len(changed), "unread_count": count}

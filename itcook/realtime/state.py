@@ -12,12 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gevent
-import gevent.lock
 import gevent.queue
 from flask import Flask, current_app, has_app_context
 
 from itcook.realtime.auth import Principal, PrincipalLoader, Tickets, VerifiedTokens
-from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
+from itcook.realtime.brokers import Broker, make_broker
 from itcook.realtime.connection import WS, Connection
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
@@ -31,6 +30,7 @@ from itcook.realtime.events import (
 )
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
+from itcook.realtime.outbox import Outbox, stage
 from itcook.realtime.presence import TypingTracker
 from itcook.realtime.recent import RecentEvents
 from itcook.realtime.stats import merge_snapshots
@@ -74,6 +74,18 @@ def write_in_slices(live: set[Connection], ws: bytes, sse: bytes) -> int:
     return written
 
 
+def _open_transaction() -> Any:
+    """The current app context's ``db.session`` if it is inside a transaction, else None."""
+    if not has_app_context():
+        return None
+    from itcook.extensions import db
+
+    if not db.session.registry.has():  # no session yet: not one made just to ask
+        return None
+    session = db.session()
+    return session if session.in_transaction() else None
+
+
 def _runs(batch: list[Event]) -> list[list[Event]]:
     """Split ``batch`` into runs of consecutive events of one channel; internal ones alone."""
     runs: list[list[Event]] = []
@@ -109,14 +121,14 @@ class RealtimeState:
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
-        #: Called in the publishing greenlet once a durable event is logged (bridge.py sets it).
+        #: Called in the domain's transaction as a durable event is written in it (bridge.py).
+        self.on_logged: Callable[[Event], None] | None = None
+        #: Called once a durable event went to the broker, after its commit (bridge.py sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
+        self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None
-        # Ids are taken and events handed to the broker under one lock, so this process
-        # publishes in id order (a resume point never skips a lower id still in flight).
-        self._publish_lock = gevent.lock.Semaphore()
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
         # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
@@ -133,9 +145,14 @@ class RealtimeState:
     @property
     def history(self) -> History:
         if self._history is None:
-            self._history = History(self._engine(), self.tables["events"],
-                                    cluster_lock=not isinstance(self.broker, MemoryBroker))
+            self._history = History(self._engine(), self.tables["events"])
         return self._history
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox(self._engine(), self.tables["events"], self.tables["outbox"])
+        return self._outbox
 
     @property
     def tickets(self) -> Tickets:
@@ -147,7 +164,8 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
-        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
+                           gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])]
         self.broker.start(self._queue.put, self.resync)
 
     def shutdown(self) -> None:
@@ -160,23 +178,67 @@ class RealtimeState:
             conn.abort(CLOSE_GOING_AWAY)
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
+        if self._outbox is not None:
+            try:
+                self._outbox.flush()  # else the relay would publish the last ones again
+            except Exception:
+                log.exception("realtime: could not clear published events from the outbox")
         self.broker.stop()
 
     # -- publishing -------------------------------------------------------------------------
     def publish_event(self, event: Event) -> Event:
-        """Store a durable event (id), then hand it to the broker; never waits on fan-out."""
+        """Publish ``event``: inside the caller's transaction, with it (durable ones are written
+        in it, and go out after its commit); outside one, at once (durable ones logged first)."""
         self.ensure_started()
-        with self._publish_lock:
-            if event.durable:
-                self.history.append(event, then=self.broker.publish)
-            else:
-                self.broker.publish(event)
-        if event.durable and self.after_publish is not None:
+        session = _open_transaction()
+        if session is not None:
+            self._log(session, event)
+        elif event.durable:
+            from itcook.extensions import db
+
+            with self.app.app_context():  # a transaction (and a session) of its own
+                self._log(db.session(), event)
+                db.session.commit()
+        else:
+            self.hand_over([event])
+        return event
+
+    def _log(self, session: Any, event: Event) -> None:
+        """Write ``event`` in ``session``'s transaction if durable; publish it after the commit."""
+        if event.durable:
+            self.outbox.write(session, event)
+            if self.on_logged is not None:
+                self.on_logged(event)  # the app's own rows of it (the inbox), in the transaction
+        stage(session, self, event)
+
+    def hand_over(self, events: list[Event]) -> None:
+        """Give committed events to the broker, in order; never waits on fan-out."""
+        published = []
+        for event in events:
+            if self.broker.publish(event) is not False and event.id is not None:
+                published.append(event)
+        if published:
+            self.outbox.published(e.id for e in published if e.id is not None)
+            self._after_publish(published)
+
+    def relay(self) -> int:
+        """Publish what is logged but was not published (its process died first); return count."""
+        self.ensure_started()
+        events = self.outbox.relay(self.broker.publish, self.config["outbox_grace"])
+        if events:
+            log.warning("realtime: relayed %d logged events their process did not publish "
+                        "(ids %s..%s)", len(events), events[0].id, events[-1].id)
+            self._after_publish(events)
+        return len(events)
+
+    def _after_publish(self, events: list[Event]) -> None:
+        if self.after_publish is None:
+            return
+        for event in events:
             try:
                 self.after_publish(event)
             except Exception:  # the event is out; what listens afterwards must not undo that
                 log.exception("after-publish hook failed for event %s", event.id)
-        return event
 
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
@@ -184,14 +246,13 @@ class RealtimeState:
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
     def disconnect_user(self, user_id: int, code: int) -> None:
-        """Close every connection of ``user_id`` in every process."""
-        self.ensure_started()
-        self.broker.publish(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
+        """Close every connection of ``user_id`` in every process (after the caller's commit)."""
+        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
-        """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process."""
-        self.ensure_started()
-        self.broker.publish(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
+        """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
+        (after the caller's commit)."""
+        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
 
     def is_user_online(self, user_id: int) -> bool:
         """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
