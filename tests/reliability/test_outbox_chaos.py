@@ -32,9 +32,9 @@ from tests.reliability.harness import SoakClient, drain
 
 #: Kill signals, one per cycle: each leaves requests that committed without an answer.
 CYCLES = (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGTERM)
-POSTERS = 4
+POSTERS = 10
 #: Changes committed per cycle before the kill (with the posters still going).
-PER_CYCLE = 24
+PER_CYCLE = 12
 
 
 def _reachable(port: int) -> bool:
