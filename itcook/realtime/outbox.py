@@ -93,6 +93,7 @@ class Outbox:
                 f"INSERT INTO {outbox_name} (event_id) VALUES ({param})"]
         self._published: list[int] = []  # handed over, still in the outbox table
         self._wake = gevent.event.Event()
+        self.stopping = False  # set by ``stop``; cleared by whoever starts ``flush_loop``
 
     # -- in the domain's transaction ---------------------------------------------------------
     def write(self, session: Session, event: Event) -> None:
@@ -125,15 +126,23 @@ class Outbox:
         return len(ids)
 
     def flush_loop(self, pause: float) -> None:
-        """Flush whenever ids were handed over, at most once per ``pause`` seconds (a greenlet)."""
-        while True:
+        """Flush whenever ids were handed over, at most once per ``pause`` seconds (a greenlet);
+        after ``stop``, flush once more and return."""
+        while not self.stopping:
             self._wake.wait()
             self._wake.clear()
-            gevent.sleep(pause)  # what the next moments hand over goes in the same DELETE
+            if not self.stopping:
+                self._wake.wait(pause)  # what the next moments hand over goes in the same DELETE
             try:
                 self.flush()
             except Exception:
                 log.exception("realtime: could not clear published events from the outbox")
+
+    def stop(self) -> None:
+        """Make ``flush_loop`` flush now and return (not killed mid-statement: a connection
+        interrupted while it waits for an answer cannot go back to the pool)."""
+        self.stopping = True
+        self._wake.set()
 
     # -- the relay ---------------------------------------------------------------------------
     def relay(self, publish: Callable[[Event], bool], grace_seconds: float,

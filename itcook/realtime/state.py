@@ -117,7 +117,8 @@ class RealtimeState:
         self.last_dispatched_id = 0
         self.resyncs = 0  # broker outages caught up so far
         self.closing = False  # set by shutdown: admission refuses new streams (503)
-        self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
+        # Typing is ephemeral and never part of a transaction: straight to the broker.
+        self.typing = TypingTracker(self.publish_now, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
@@ -133,6 +134,7 @@ class RealtimeState:
         # Most events the dispatcher takes off its queue at once (see Hub.fanout_run).
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
+        self._flusher: gevent.Greenlet | None = None
         self.started_at = time.time()
 
     # -- lazily bound resources -------------------------------------------------------------
@@ -164,8 +166,9 @@ class RealtimeState:
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
-        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
-                           gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])]
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop)]
+        self.outbox.stopping = False
+        self._flusher = gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])
         self.broker.start(self._queue.put, self.resync)
 
     def shutdown(self) -> None:
@@ -178,11 +181,12 @@ class RealtimeState:
             conn.abort(CLOSE_GOING_AWAY)
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
-        if self._outbox is not None:
-            try:
-                self._outbox.flush()  # else the relay would publish the last ones again
-            except Exception:
-                log.exception("realtime: could not clear published events from the outbox")
+        if self._flusher is not None:
+            # Its last flush takes the published ids out (else the relay publishes them again).
+            self.outbox.stop()
+            self._flusher.join(timeout=5)
+            self._flusher.kill(block=True, timeout=1)
+            self._flusher = None
         self.broker.stop()
 
     # -- publishing -------------------------------------------------------------------------
@@ -201,6 +205,12 @@ class RealtimeState:
                 db.session.commit()
         else:
             self.hand_over([event])
+        return event
+
+    def publish_now(self, event: Event) -> Event:
+        """Hand a non-durable event to the broker at once, whatever transaction is open."""
+        self.ensure_started()
+        self.hand_over([event])
         return event
 
     def _log(self, session: Any, event: Event) -> None:
