@@ -74,9 +74,9 @@ def write_in_slices(live: set[Connection], ws: bytes, sse: bytes) -> int:
     return written
 
 
-def _open_transaction() -> Any:
-    """The current app context's ``db.session`` if it is inside a transaction, else None."""
-    if not has_app_context():
+def _open_transaction(app: Flask) -> Any:
+    """``app``'s ``db.session`` in the current app context if it is inside a transaction."""
+    if not has_app_context() or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
         return None
     from itcook.extensions import db
 
@@ -194,7 +194,7 @@ class RealtimeState:
         """Publish ``event``: inside the caller's transaction, with it (durable ones are written
         in it, and go out after its commit); outside one, at once (durable ones logged first)."""
         self.ensure_started()
-        session = _open_transaction()
+        session = _open_transaction(self.app)
         if session is not None:
             self._log(session, event)
         elif event.durable:
