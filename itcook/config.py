@@ -117,6 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
             "(a resume from before them is reported incomplete)"),
     Setting("REALTIME_RETENTION_COUNT", int, 1_000_000, "the log keeps at most this many newest events"),
     Setting("REALTIME_PRUNE_INTERVAL", float, 300.0, "seconds between log prunes; 0 = never prune"),
+    Setting("REALTIME_OUTBOX_INTERVAL", float, 2.0, "seconds between runs of the outbox relay, "
+            "which publishes events logged by a process that died before publishing them; 0 = off"),
+    Setting("REALTIME_OUTBOX_GRACE", float, 5.0, "the relay publishes a logged event only once it "
+            "is this old (younger ones are on their way from the process that logged them)"),
+    Setting("REALTIME_OUTBOX_FLUSH_DELAY", float, 0.05, "seconds a process gathers published ids "
+            "before taking them out of the outbox in one statement"),
     Setting("REALTIME_REPLAY_BATCH", int, 500, "events read and sent per batch while resuming"),
     Setting("REALTIME_REPLAY_CACHE", int, 10_000, "newest events each process keeps encoded in "
             "memory, so that a resume within them skips the log; 0 = always read the log"),

@@ -52,29 +52,42 @@ def _group_channel(user_id: int, group_id: int) -> bool:
     return is_member(group_id, user_id)
 
 
-def _file_and_push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
-                   data: dict[str, Any], ts: str | None = None, **_: Any) -> None:
-    """A logged personal event goes into its user's inbox, and to Web Push if they are away."""
-    if user_id is None:
-        return
+def _file(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
+          data: dict[str, Any], ts: str | None = None, **_: Any) -> None:
+    """A personal event goes into its user's inbox, in the transaction that writes the event."""
+    if user_id is not None:
+        from itcook import notifications
+
+        notifications.record(user_id, event_id, event_type, data, ts)
+
+
+def _push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
+          data: dict[str, Any], **_: Any) -> None:
+    """A published personal notification goes to Web Push if its user is away (best effort)."""
     from itcook import notifications, push
 
+    if user_id is None or not notifications.is_notification(event_type):
+        return
     try:
         with sender.app_context():
-            if notifications.record(user_id, event_id, event_type, data, ts):
-                push.notify(sender, user_id, event_id, event_type, *notifications.describe(event_type, data))
-    except Exception:  # the event is delivered live and logged; the inbox must not fail it
-        log.exception("could not file event %s for user %s", event_id, user_id)
+            from itcook.models import Notification
+
+            if db.session.get(Notification, event_id) is None:
+                return  # not filed: a repeat of one filed the same day (notifications.DEDUPED)
+            push.notify(sender, user_id, event_id, event_type, *notifications.describe(event_type, data))
+    except Exception:  # the event is delivered live and in the inbox; a push must not fail it
+        log.exception("could not push event %s to user %s", event_id, user_id)
 
 
 def init_realtime(app: Flask) -> None:
     """Register the plugin; tell it about users and ``post:<id>`` / ``group:<id>`` channels;
-    file its logged personal events in the inbox and push them to users who are away."""
+    file its personal events in the inbox as they are logged, push them once published."""
     realtime.init_app(app)
     realtime.set_principal_loader(app, _principal, _active_users)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
-    signals.event_published.connect(_file_and_push, sender=app, weak=False)
+    signals.event_logged.connect(_file, sender=app, weak=False)
+    signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)
     app.extensions["push"].sender.is_online = state.is_user_online
     # The broker is the cluster's lock: a periodic job (expiry scan, log pruning) runs once

@@ -1,9 +1,11 @@
 """Every domain signal, in one private namespace.
 
-Each signal is sent *after* the database commit, with the real app object as sender
-and keyword arguments that carry everything an event needs. Receivers connect with
-``sender=app``. This module is the contract between the domain blueprints and the
-real-time plugin (see README, "Signals").
+Each signal is sent *inside* the transaction of the change it announces, before the commit,
+with the real app object as sender and keyword arguments that carry everything an event needs.
+Receivers connect with ``sender=app``, write in that transaction (``db.session``) and leave
+what must wait for the commit to it (the real-time plugin publishes after the commit, and
+drops its events with a rollback). The sender commits. This module is the contract between
+the domain blueprints and the real-time plugin (docs/outbox.md).
 """
 
 from __future__ import annotations
@@ -58,14 +60,17 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     nearby_offer_created, nearby_offer_claimed,
 )
 
-#: Sent by the real-time plugin (not a domain) in the publishing process, once a durable event
-#: is in the log: event_id, event_type, channel, user_id (the addressee of a personal event,
-#: else None), data, ts. ``itcook/plugins.py`` files personal events in the inbox and pushes them.
+#: Sent by the real-time plugin (not a domain) as a durable event is written, in the transaction
+#: of its change: event_id, event_type, channel, user_id (the addressee of a personal event,
+#: else None), data, ts. ``itcook/plugins.py`` files personal events in the inbox, in it too.
+event_logged = _signals.signal("realtime-event-logged")
+#: Sent by the real-time plugin once a durable event went to the broker after its commit (or
+#: was relayed after a crash); same arguments. ``itcook/plugins.py`` queues Web Push.
 event_published = _signals.signal("realtime-event-published")
 
 
 def emit(signal: Signal, **kwargs: Any) -> None:
-    """Send ``signal`` with the real app (not the proxy) as sender; call only after commit."""
+    """Send ``signal`` with the real app (not the proxy) as sender; call before the commit."""
     signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
 
 #: Sent by the HTTP layer (``serving.py``, ``errors.py``) when it refuses a request before any

@@ -185,13 +185,13 @@ def test_progress_on_another_users_goal_is_404(client, auth, signals) -> None:
     assert signals.calls == []
 
 
-def test_signal_is_sent_after_commit(app, client, auth) -> None:
+def test_signal_is_sent_inside_the_transaction(app, client, auth) -> None:
     anna = auth.register("anna")
     goal = create(client, anna["headers"], target=2)
     seen: list[Any] = []
 
     def receiver(sender, **kwargs) -> None:
-        # A separate connection already sees the achievement: the commit came first.
+        # A separate connection does not see the achievement yet: the event joins its commit.
         with db.engine.connect() as conn:
             seen.append(conn.execute(db.select(Goal.current_value, Goal.achieved_at)
                                      .where(Goal.id == kwargs["goal_id"])).one())
@@ -201,7 +201,7 @@ def test_signal_is_sent_after_commit(app, client, auth) -> None:
         progress(client, anna["headers"], goal["id"], 2)
     finally:
         goal_achieved.disconnect(receiver, sender=app)
-    assert len(seen) == 1 and seen[0][0] == 2 and seen[0][1] is not None
+    assert len(seen) == 1 and seen[0][0] == 0 and seen[0][1] is None
 
 
 def test_concurrent_progress_achieves_exactly_once(app, client, auth, signals) -> None:

@@ -253,15 +253,14 @@ def test_generate_from_explicit_ingredients(app, client, auth, signals) -> None:
         assert row.finished_at is not None and row.ingredients == ["Chicken", "broccoli", "rice"]
 
 
-def test_signal_is_sent_after_the_commit(app, client, auth) -> None:
+def test_signal_is_sent_in_the_transaction_that_finishes_the_job(app, client, auth) -> None:
     anna = auth.register("anna")
     seen: list[Any] = []
 
     def receiver(sender: Flask, **kwargs: Any) -> None:
-        # A receiver on another session must already see the finished job and the recipe.
-        with sender.app_context():
-            job = db.session.get(RecipeJob, kwargs["job_id"])
-            seen.append((job.status, job.recipe_id, db.session.get(Recipe, kwargs["recipe_id"]).title))
+        # The job's own session: the finished job and the recipe commit with the event.
+        job = db.session.get(RecipeJob, kwargs["job_id"])
+        seen.append((job.status, job.recipe_id, db.session.get(Recipe, kwargs["recipe_id"]).title))
 
     recipe_generated.connect(receiver, sender=app)
     try:
@@ -271,7 +270,7 @@ def test_signal_is_sent_after_the_commit(app, client, auth) -> None:
     assert seen == [("done", job["recipe_id"], LocalGenerator().generate(["eggs"]).title)]
 
 
-def test_a_failing_signal_receiver_does_not_crash_the_job(app, client, auth, spawned) -> None:
+def test_a_failing_signal_receiver_fails_the_job_without_crashing(app, client, auth, spawned) -> None:
     anna = auth.register("anna")
 
     def broken(sender: Flask, **kwargs: Any) -> None:
@@ -286,7 +285,8 @@ def test_a_failing_signal_receiver_does_not_crash_the_job(app, client, auth, spa
         recipe_generated.disconnect(broken, sender=app)
     assert greenlet.dead and greenlet.exception is None
     job = client.get(response.headers["Location"], headers=anna["headers"]).get_json()
-    assert job["status"] == "done"
+    # Never "done" without its RecipeGenerated: the recipe's transaction did not commit.
+    assert job["status"] == "failed" and "recipe_id" not in job
 
 
 def test_same_ingredients_in_another_order_give_the_same_recipe(app, client, auth) -> None:

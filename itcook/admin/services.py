@@ -40,6 +40,7 @@ def send_notification(title: str, message: str, level: str, user_id: int | None)
     if user_id is not None:
         _get_user(user_id)
     emit(system_notification, title=title, message=message, level=level, user_id=user_id)
+    db.session.commit()
     return {"title": title, "message": message, "level": level, "user_id": user_id}
 
 
@@ -59,14 +60,14 @@ def set_active(admin: User, user_id: int, active: bool) -> dict[str, Any]:
         user.is_active = active
         if not active:
             end_sessions(user)  # enabling again does not bring back what was issued before
+            # The disconnects go out once the commit is done.
+            emit(user_deactivated, user_id=user_id, reason="disabled")
         db.session.commit()
-    if changed and not active:
-        emit(user_deactivated, user_id=user_id, reason="disabled")
     return user_to_admin_dict(user)
 
 
 def delete_user(admin: User, user_id: int) -> None:
-    """Delete an account and everything that belongs to it, then send ``user_deactivated``."""
+    """Delete an account and everything that belongs to it; ``user_deactivated`` with it."""
     user = _get_user(user_id)
     _refuse_self(admin, user_id)
     # The rows go away in SQL below; the ORM copy must not linger in the identity map.
@@ -83,5 +84,5 @@ def delete_user(admin: User, user_id: int) -> None:
     # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
     # its foreign keys on), so everything the user owned goes with the row.
     db.session.execute(delete(User).where(User.id == user_id))
-    db.session.commit()
     emit(user_deactivated, user_id=user_id, reason="deleted")
+    db.session.commit()

@@ -115,7 +115,7 @@ def _follow_state(user_id: int, following: bool) -> dict[str, Any]:
 # --- posts -----------------------------------------------------------------------------------
 
 def create_post(author: User, content: str) -> dict[str, Any]:
-    """Store a post, then announce it with ``post_created``."""
+    """Store a post and announce it with ``post_created``, in one transaction."""
     post = Post(author_id=author.id, content=content, likes_count=0, comments_count=0,
                 created_at=utcnow())
     db.session.add(post)
@@ -123,9 +123,9 @@ def create_post(author: User, content: str) -> dict[str, Any]:
     # Built from what is being written, before the commit expires it: reading it back costs
     # queries, and the notification waits for this answer.
     body = _post_dict(post, author.display_name, liked=False)
-    db.session.commit()
     emit(post_created, post_id=body["id"], author_id=body["author_id"], author_name=body["author_name"],
          content=content, created_at=body["created_at"])
+    db.session.commit()
     return body
 
 
@@ -156,6 +156,9 @@ def like_post(user: User, post_id: int) -> tuple[dict[str, Any], bool]:
         # The counter moves in SQL, in the like's transaction: concurrent likes never lose one.
         db.session.execute(update(Post).where(Post.id == post_id)
                            .values(likes_count=Post.likes_count + 1))
+        state = _like_state(post_id, True)
+        emit(post_liked, post_id=post_id, post_author_id=post_author_id, user_id=user.id,
+             user_name=user.display_name, likes_count=state["likes_count"])
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -164,9 +167,6 @@ def like_post(user: User, post_id: int) -> tuple[dict[str, Any], bool]:
             return _like_state(post_id, True), False
         _get_post(post_id)  # deleted meanwhile -> 404
         raise
-    state = _like_state(post_id, True)
-    emit(post_liked, post_id=post_id, post_author_id=post_author_id, user_id=user.id,
-         user_name=user.display_name, likes_count=state["likes_count"])
     return state, True
 
 
@@ -185,7 +185,7 @@ def unlike_post(user: User, post_id: int) -> dict[str, Any]:
 # --- comments --------------------------------------------------------------------------------
 
 def add_comment(author: User, post_id: int, content: str) -> dict[str, Any]:
-    """Store a comment, bump the post's counter, then announce it with ``comment_created``."""
+    """Store a comment, bump the post's counter and announce it with ``comment_created``."""
     post = _get_post(post_id)
     post_author_id = post.author_id
     comment = Comment(post_id=post_id, author_id=author.id, content=content, created_at=utcnow())
@@ -194,10 +194,10 @@ def add_comment(author: User, post_id: int, content: str) -> dict[str, Any]:
     body = _comment_dict(comment, author.display_name)  # before the commit expires it: no re-reads
     db.session.execute(update(Post).where(Post.id == post_id)
                        .values(comments_count=Post.comments_count + 1))
-    db.session.commit()
     emit(comment_created, comment_id=body["id"], post_id=post_id, post_author_id=post_author_id,
          author_id=body["author_id"], author_name=body["author_name"], content=content,
          created_at=body["created_at"])
+    db.session.commit()
     return body
 
 
@@ -225,6 +225,9 @@ def follow_user(follower: User, user_id: int) -> tuple[dict[str, Any], bool]:
         return _follow_state(user_id, True), False
     try:
         db.session.add(Follow(follower_id=follower.id, followed_id=user_id, created_at=utcnow()))
+        db.session.flush()  # a concurrent identical follow fails here, before the announcement
+        emit(user_followed, follower_id=follower.id, follower_name=follower.display_name,
+             followed_id=user_id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -232,8 +235,6 @@ def follow_user(follower: User, user_id: int) -> tuple[dict[str, Any], bool]:
             return _follow_state(user_id, True), False
         get_active_user(user_id)
         raise
-    emit(user_followed, follower_id=follower.id, follower_name=follower.display_name,
-         followed_id=user_id)
     return _follow_state(user_id, True), True
 
 

@@ -88,9 +88,9 @@ def notify_expiring(user_id: int, days: int, today: dt.date | None = None) -> li
     # Rendered before the commit, which expires the objects (no reload per item after it).
     shown = [item_to_dict(i, today) for i in items]
     payload = [announced_to_dict(i, today) for i in items]
-    db.session.commit()
     if payload:
         emit(items_expiring, user_id=user_id, items=payload, days=days)
+    db.session.commit()
     return shown
 
 
@@ -101,17 +101,11 @@ def scan_expiring(days: int, today: dt.date | None = None) -> int:
     by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in _claim(today, days, active):
         by_user[item.user_id].append(announced_to_dict(item, today))
-    db.session.commit()
-    notified = 0
+    # The marks and the announcements commit together: a failure leaves both to the next scan.
     for user_id, payload in sorted(by_user.items()):
-        try:
-            emit(items_expiring, user_id=user_id, items=payload, days=days)
-        except Exception:
-            # The items are already marked: one failing receiver must not cost the other
-            # users their announcement.
-            log.exception("items_expiring for user %s failed", user_id)
-            continue
-        notified += 1
+        emit(items_expiring, user_id=user_id, items=payload, days=days)
+    db.session.commit()
+    notified = len(by_user)
     return notified
 
 

@@ -66,8 +66,8 @@ def add_progress(user_id: int, goal_id: int, value: float) -> Goal:
                Goal.current_value >= Goal.target_value)
         .values(achieved_at=utcnow())
         .execution_options(synchronize_session=False))
-    db.session.commit()  # also expires ``goal``: the response reads the committed values
     if achieved.rowcount == 1:
         emit(goal_achieved, user_id=user_id, goal_id=goal.id, title=goal.title,
              target_value=goal.target_value, unit=goal.unit)
+    db.session.commit()  # also expires ``goal``: the response reads the committed values
     return goal

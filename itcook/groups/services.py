@@ -136,8 +136,8 @@ def delete_group(owner: User, group_id: int) -> None:
     db.session.expunge(group)
     db.session.execute(delete(Group).where(Group.id == group_id))
     realtime.purge(db.session, [f"group:{group_id}"])
-    db.session.commit()
     emit(group_deleted, group_id=group_id)
+    db.session.commit()
 
 
 # --- membership ------------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def remove_member(actor: User, group_id: int, user_id: int) -> dict[str, Any]:
                        "the owner cannot leave or be removed; delete the group instead")
     removed = db.session.execute(delete(GroupMember).where(
         GroupMember.group_id == group_id, GroupMember.user_id == user_id)).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
     if removed:
         emit(group_member_removed, group_id=group_id, user_id=user_id,
              reason="left" if leaving else "removed")
+    db.session.commit()
     return _membership(group_id, user_id)
 
 
@@ -221,9 +221,12 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
         return _invite_dict(existing), False
     created = GroupInvite(group_id=group_id, user_id=user_id, invited_by=owner.id, created_at=utcnow())
     db.session.add(created)
-    # Shaped before the commit: the invited user may accept (delete) it right after.
-    answer, group_name = _invite_dict(created), group.name
     try:
+        db.session.flush()  # a concurrent identical invitation fails here, before the announcement
+        # Shaped before the commit: the invited user may accept (delete) it right after.
+        body = _invite_dict(created)
+        emit(group_invitation_sent, group_id=group_id, group_name=group.name, user_id=user_id,
+             invited_by_id=owner.id, invited_by_name=owner.display_name)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -231,9 +234,7 @@ def invite(owner: User, group_id: int, user_id: int) -> tuple[dict[str, Any], bo
         if existing is not None:
             return _invite_dict(existing), False
         raise
-    emit(group_invitation_sent, group_id=group_id, group_name=group_name, user_id=user_id,
-         invited_by_id=owner.id, invited_by_name=owner.display_name)
-    return answer, True
+    return body, True
 
 
 def list_invites(owner: User, group_id: int) -> dict[str, Any]:
@@ -263,10 +264,11 @@ def create_post(author: User, group_id: int, content: str) -> dict[str, Any]:
     _require_member(group, author)
     post = GroupPost(group_id=group_id, author_id=author.id, content=content, created_at=utcnow())
     db.session.add(post)
-    db.session.commit()
+    db.session.flush()  # the id
     body = _post_dicts([post])[0]
     emit(group_post_created, group_id=group_id, post_id=post.id, author_id=author.id,
          author_name=body["author_name"], content=post.content, created_at=body["created_at"])
+    db.session.commit()
     return body
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, BigInteger, DateTime, String, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itcook.extensions import db
 from itcook.models import Notification, User, isoformat, utcnow
@@ -48,25 +49,28 @@ def dedupe_key(event_type: str, data: dict[str, Any], created_at: dt.datetime) -
     return f"{event_type}:{data.get(actor)}:{data.get(obj) if obj else ''}:{created_at.date().isoformat()}"
 
 
+def is_notification(event_type: str) -> bool:
+    """Whether a personal event of this type is kept in the inbox."""
+    return event_type not in NOT_NOTIFICATIONS
+
+
 def record(user_id: int, event_id: int, event_type: str, data: dict[str, Any],
            ts: str | None = None) -> bool:
-    """File a personal event as ``user_id``'s notification; True if it is one and was stored
-    (False for a duplicate of one filed the same day: see ``DEDUPED``)."""
-    if event_type in NOT_NOTIFICATIONS:
+    """File a personal event as ``user_id``'s notification in the current transaction (the
+    event's own: both commit or neither does); True if it was filed, False for a duplicate of
+    one filed the same day (see ``DEDUPED``)."""
+    if not is_notification(event_type):
         return False
     created_at = _parse_ts(ts)
-    db.session.add(Notification(id=event_id, user_id=user_id, type=event_type, data=data,
-                                created_at=created_at,
-                                dedupe_key=dedupe_key(event_type, data, created_at)))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A duplicate (the unique index holds across processes), the user was deleted meanwhile,
-        # or the id is already filed: nothing to keep, nothing to push.
-        db.session.rollback()
-        log.info("notification %s (%s) for user %s not filed", event_id, event_type, user_id)
-        return False
-    return True
+    # Only for an existing user: an event to a deleted account is logged, but has no inbox.
+    row = select(literal(event_id, BigInteger), User.id, literal(event_type, String),
+                 literal(data, JSON), literal(created_at, DateTime),
+                 literal(dedupe_key(event_type, data, created_at), String)).where(User.id == user_id)
+    columns = ["id", "user_id", "type", "data", "created_at", "dedupe_key"]
+    # A duplicate is skipped, not raised: an error here would fail the change that sent the event.
+    dialect_insert = sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else pg_insert
+    stmt = dialect_insert(Notification).from_select(columns, row).on_conflict_do_nothing()
+    return bool(db.session.execute(stmt).rowcount)
 
 
 def to_dict(note: Notification) -> dict[str, Any]:
@@ -112,10 +116,10 @@ def mark_read(user: User, ids: list[int] | None, up_to_id: int | None) -> dict[s
     else:
         stmt = stmt.where(Notification.id <= up_to_id)
     changed = sorted(db.session.scalars(stmt.execution_options(synchronize_session=False)))
-    db.session.commit()
     count = unread_count(user.id)
     if changed:
         # The user's other connections update their inbox and badge from this.
         emit(notifications_read, user_id=user.id, ids=changed if ids is not None else None,
              up_to_id=up_to_id, unread_count=count)
+    db.session.commit()
     return {"marked": len(changed), "unread_count": count}

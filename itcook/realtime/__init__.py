@@ -36,14 +36,16 @@ class Realtime:
         from itcook.realtime.auth import define_ticket_table
         from itcook.realtime.counts import define_day_table
         from itcook.realtime.history import define_tables
+        from itcook.realtime.outbox import define_outbox_table, install_session_hooks
         from itcook.realtime.views import bp, count_http_refusal, sock
         from itcook.realtime.websocket import SERVER_OPTIONS
 
         config = {**app.config.get_namespace("REALTIME_"),
                   "broker_url": app.config.get("BROKER_URL", "memory://"),
                   "broker_prefix": app.config.get("BROKER_PREFIX", "itcook")}
-        tables = {"events": define_tables(db.metadata), "tickets": define_ticket_table(db.metadata),
-                  "days": define_day_table(db.metadata)}
+        tables = {"events": define_tables(db.metadata), "outbox": define_outbox_table(db.metadata),
+                  "tickets": define_ticket_table(db.metadata), "days": define_day_table(db.metadata)}
+        install_session_hooks()
         state = RealtimeState(app, config, tables)
         app.extensions["realtime"] = state
         app.config.setdefault("SOCK_SERVER_OPTIONS", SERVER_OPTIONS)
@@ -56,6 +58,8 @@ class Realtime:
 
         # Retention: one periodic job prunes the log (and expired tickets); off when 0.
         jobs.register(app, "realtime-log-prune", config["prune_interval"], state.prune)
+        # The outbox relay: at start, then periodically, once per cluster (the jobs' lock).
+        jobs.register(app, "realtime-outbox-relay", config["outbox_interval"], state.relay)
 
     # -- the app's hooks --------------------------------------------------------------------
     @staticmethod

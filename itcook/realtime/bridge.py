@@ -1,4 +1,8 @@
-"""Signal receivers → events. A receiver never lets an exception reach the request that sent it."""
+"""Signal receivers → events, written in the transaction of the change that sent the signal.
+
+A receiver's failure to write its event fails that change too (the transaction must not commit
+without its event); what can fail after the commit (the broker, Web Push) is caught there.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from itcook import signals
 
@@ -18,17 +22,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _guarded(name: str, handler: Callable[..., Any]) -> Callable[..., None]:
+def _in_app(name: str, handler: Callable[..., Any]) -> Callable[..., None]:
     @functools.wraps(handler)
     def receive(sender: Flask, **kwargs: Any) -> None:
-        try:
+        # The sender's own context keeps its ``db.session``: the event joins its transaction.
+        if has_app_context() and current_app._get_current_object() is sender:  # type: ignore[attr-defined]
+            handler(**kwargs)
+        else:
             with sender.app_context():
                 handler(**kwargs)
-        except Exception:
-            # The domain change is committed; the log write or publish failed. Log it loudly,
-            # never fail the user's request for it.
-            log.exception("realtime: could not publish %s", name)
 
+    receive.__name__ = f"realtime_{name}"
     return receive
 
 
@@ -127,16 +131,22 @@ def connect(app: Flask, rt: Realtime) -> None:
     }
     receivers = []
     for signal, handler in pairs.items():
-        receiver = _guarded(signal.name, handler)
+        receiver = _in_app(signal.name, handler)
         # weak=False: the closures live only here; blinker would drop weakly held ones at once.
         signal.connect(receiver, sender=app, weak=False)
         receivers.append((signal, receiver))
     app.extensions["realtime.receivers"] = receivers
 
-    def published(event: Event) -> None:
-        user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
-        signals.event_published.send(app, event_id=event.id, event_type=event.type,
-                                     channel=event.channel, user_id=user_id, data=event.data, ts=event.ts)
+    def announce(signal: Any) -> Callable[[Event], None]:
+        def send(event: Event) -> None:
+            user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
+            signal.send(app, event_id=event.id, event_type=event.type, channel=event.channel,
+                        user_id=user_id, data=event.data, ts=event.ts)
 
-    # Durable events, once logged, are announced to the app (the inbox files personal ones).
-    rt.state(app).after_publish = published
+        return send
+
+    # Durable events are announced to the app as they are written (the inbox files personal
+    # ones in the same transaction) and once published (Web Push).
+    state = rt.state(app)
+    state.on_logged = announce(signals.event_logged)
+    state.after_publish = announce(signals.event_published)

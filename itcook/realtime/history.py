@@ -1,11 +1,9 @@
-"""The durable event log: every durable event gets its id here before it is sent."""
+"""The durable event log: replay for resumes, bounds, retention (``outbox.py`` writes it)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -21,16 +19,13 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     or_,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from itcook.realtime.dbapi import PooledStatements
 from itcook.realtime.events import Event
 
 
@@ -93,90 +88,15 @@ def _naive_utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-APPEND_ATTEMPTS = 3
-log = logging.getLogger(__name__)
-
-#: pg_advisory_lock key of the cluster-wide publish order ("itcook" in ASCII).
-PUBLISH_LOCK_KEY = 0x6974636F6F6B
-
-
 class History:
-    """Append, replay and prune the event log through its own connections (not the request's)."""
+    """Replay, bound and prune the event log through its own connections (not the request's).
 
-    def __init__(self, engine: Engine, table: Table, cluster_lock: bool = False) -> None:
+    Events are written by the outbox (``outbox.py``), in the transaction of their change.
+    """
+
+    def __init__(self, engine: Engine, table: Table) -> None:
         self.engine = engine
         self.table = table
-        # Several processes publishing: ids must reach the broker in id order, or a client
-        # that resumes from id N could skip a lower id still on its way. On PostgreSQL an
-        # advisory lock spans "take an id, commit, hand to the broker" across the cluster.
-        self.cluster_lock = cluster_lock and engine.dialect.name == "postgresql"
-
-    def _insert(self, conn: Connection, event: Event) -> None:
-        event_id = conn.execute(
-            insert(self.table).values(type=event.type, channel=event.channel, data=event.data,
-                                      ts=event.ts, created_at=_naive_utc_now())
-            .returning(self.table.c.id)
-        ).scalar_one()
-        conn.commit()
-        event.id = int(event_id)
-
-    def append(self, event: Event, then: Callable[[Event], object] | None = None) -> int:
-        """Store ``event`` (its id is set, committed), then call ``then(event)`` in id order.
-
-        A connection the database dropped (restart, failover, an administrator's kill) is
-        retried on a fresh one: the domain change is already committed, so giving up would
-        lose its event.
-        """
-        for attempt in range(APPEND_ATTEMPTS):
-            try:
-                return self._append(event, then)
-            except DBAPIError as exc:
-                if not exc.connection_invalidated or attempt == APPEND_ATTEMPTS - 1:
-                    raise
-                log.warning("realtime: event log connection lost (%s); retrying", exc.orig)
-        raise AssertionError("unreachable")
-
-    def _append(self, event: Event, then: Callable[[Event], object] | None) -> int:
-        if self.cluster_lock:
-            return self._append_in_cluster_order(event, then)
-        with self.engine.connect() as conn:
-            self._insert(conn, event)
-            if then is not None:
-                then(event)
-            return event.id or 0
-
-    def _append_in_cluster_order(self, event: Event, then: Callable[[Event], object] | None) -> int:
-        """Lock, insert and commit, hand over, unlock: no other process publishes in between.
-
-        On the pool's DB-API connection: the lock is held for all of it, and it bounds how many
-        events the whole cluster publishes per second (through Core execution 1.7 ms per event,
-        here 0.7 ms).
-        """
-        table = self.engine.dialect.identifier_preparer.format_table(self.table)
-        with PooledStatements(self.engine) as db:
-            db.run("SELECT pg_advisory_lock(?)", (PUBLISH_LOCK_KEY,))
-            try:
-                # The lock is the session's, not the transaction's: one commit for both.
-                row = db.run(f"INSERT INTO {table} (type, channel, data, ts, created_at) "
-                             "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                             (event.type, event.channel, json.dumps(event.data), event.ts,
-                              _naive_utc_now())).fetchone()
-                db.commit()
-                event.id = int(row[0])
-                if then is not None:
-                    then(event)
-            finally:
-                try:
-                    db.rollback()  # a failed insert left its transaction aborted (else a no-op)
-                    db.run("SELECT pg_advisory_unlock(?)", (PUBLISH_LOCK_KEY,))
-                    db.commit()
-                except Exception as exc:
-                    # A pooled connection must never keep the lock: the session goes instead.
-                    # Not raised: if the event was stored and handed over, the append is done
-                    # (a retry would store it twice); if not, the first error is on its way.
-                    db.discard()
-                    log.warning("realtime: releasing the publish lock failed (%s); session dropped", exc)
-        return event.id or 0
 
     def replay(self, channels: Iterable[str], after_id: int, limit: int,
                upto: int | None = None) -> list[Event]:

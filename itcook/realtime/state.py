@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gevent
-import gevent.lock
 import gevent.queue
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +36,7 @@ from itcook.realtime.events import (
 )
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
+from itcook.realtime.outbox import Outbox, stage
 from itcook.realtime.presence import TypingTracker
 from itcook.realtime.recent import RecentEvents
 from itcook.realtime.relay import Unsent
@@ -86,6 +86,18 @@ def write_in_slices(live: set[Connection], ws: bytes, sse: bytes) -> int:
     return written
 
 
+def _open_transaction(app: Flask) -> Any:
+    """``app``'s ``db.session`` in the current app context if it is inside a transaction."""
+    if not has_app_context() or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+        return None
+    from itcook.extensions import db
+
+    if not db.session.registry.has():  # no session yet: not one made just to ask
+        return None
+    session = db.session()
+    return session if session.in_transaction() else None
+
+
 def _runs(batch: list[Event]) -> list[list[Event]]:
     """Split ``batch`` into runs of consecutive events of one channel; internal ones alone."""
     runs: list[list[Event]] = []
@@ -123,22 +135,23 @@ class RealtimeState:
         self.last_dispatched_id = 0
         self.resyncs = 0  # broker outages caught up so far
         self.closing = False  # set by shutdown: admission refuses new streams (503)
-        self.typing = TypingTracker(self.publish_event, config["typing_throttle"],
+        # Typing is ephemeral and never part of a transaction: straight to the broker.
+        self.typing = TypingTracker(self.publish_now, config["typing_throttle"],
                                     config["typing_timeout"])
         self.principal_loader: PrincipalLoader = lambda user_id: None
         #: Which of some user ids are still active, in one query (set by the app; the default
         #: asks ``principal_loader`` once per id).
         self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
-        #: Called in the publishing greenlet once a durable event is logged (bridge.py sets it).
+        #: Called in the domain's transaction as a durable event is written in it (bridge.py).
+        self.on_logged: Callable[[Event], None] | None = None
+        #: Called once a durable event went to the broker, after its commit (bridge.py sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
+        self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None
         self._counts: EventCounts | None = None
-        # Ids are taken and events handed to the broker under one lock, so this process
-        # publishes in id order (a resume point never skips a lower id still in flight).
-        self._publish_lock = gevent.lock.Semaphore()
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
         # Between the broker and the dispatcher: durable events in id order, each once, holes
         # filled from the log (the log is the truth, the broker a doorbell).
@@ -151,6 +164,7 @@ class RealtimeState:
         self.dispatch_batch = max(1, int(config["dispatch_batch"]))
         self._greenlets: list[gevent.Greenlet] = []
         self._sequencing: gevent.Greenlet | None = None
+        self._flusher: gevent.Greenlet | None = None
         self.started_at = time.time()
         # Presence and connection counts are refreshed every report, but no sooner than the
         # next tick: they outlive three of either (a dead process's expire by themselves).
@@ -166,8 +180,7 @@ class RealtimeState:
     @property
     def history(self) -> History:
         if self._history is None:
-            self._history = History(self._engine(), self.tables["events"],
-                                    cluster_lock=not isinstance(self.broker, MemoryBroker))
+            self._history = History(self._engine(), self.tables["events"])
         return self._history
 
     @property
@@ -175,6 +188,12 @@ class RealtimeState:
         if self._counts is None:
             self._counts = EventCounts(self._engine(), self.tables["events"], self.tables["days"])
         return self._counts
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox(self._engine(), self.tables["events"], self.tables["outbox"])
+        return self._outbox
 
     @property
     def tickets(self) -> Tickets:
@@ -191,6 +210,8 @@ class RealtimeState:
                            self._sequencing]
         if self.config["principal_recheck_interval"] > 0:
             self._greenlets.append(gevent.spawn(self._recheck_loop))
+        self.outbox.stopping = False
+        self._flusher = gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])
         self.broker.start(self.sequencer.offer, self.resync)
 
     def close_streams(self) -> None:
@@ -220,29 +241,82 @@ class RealtimeState:
             self._sequencing = None
         gevent.killall(self._greenlets, block=True, timeout=5)
         self._greenlets = []
+        if self._flusher is not None:
+            # Its last flush takes the published ids out (else the relay publishes them again).
+            self.outbox.stop()
+            self._flusher.join(timeout=5)
+            self._flusher.kill(block=True, timeout=1)
+            self._flusher = None
         self.broker.stop()
 
     # -- publishing -------------------------------------------------------------------------
     def publish_event(self, event: Event) -> Event:
-        """Store a durable event (id), then hand it to the broker; never waits on fan-out."""
+        """Publish ``event``: inside the caller's transaction, with it (durable ones are written
+        in it, and go out after its commit); outside one, at once (durable ones logged first)."""
         self.ensure_started()
-        with self._publish_lock:
-            if event.durable:
-                self.history.append(event, then=self._hand_over)
-            else:
-                self.broker.publish(event)
+        session = _open_transaction(self.app)
+        if session is not None:
+            self._log(session, event)
+        elif event.durable:
+            from itcook.extensions import db
+
+            with self.app.app_context():  # a transaction (and a session) of its own
+                self._log(db.session(), event)
+                db.session.commit()
+        else:
+            self.hand_over([event])
+        return event
+
+    def publish_now(self, event: Event) -> Event:
+        """Hand a non-durable event to the broker at once, whatever transaction is open."""
+        self.ensure_started()
+        self.hand_over([event])
+        return event
+
+    def _log(self, session: Any, event: Event) -> None:
+        """Write ``event`` in ``session``'s transaction if durable; publish it after the commit."""
         if event.durable:
+            self.outbox.write(session, event)
+            if self.on_logged is not None:
+                self.on_logged(event)  # the app's own rows of it (the inbox), in the transaction
+        stage(session, self, event)
+
+    def hand_over(self, events: list[Event]) -> None:
+        """Give committed events to the broker, in order; never waits on fan-out."""
+        published = []
+        for event in events:
+            if event.type == DISCONNECT_USER:
+                # Here at once, whatever the broker's state; other processes that miss the
+                # message find the user revoked at their next principal recheck.
+                self._disconnect_here(event)
+            if self.broker.publish(event) is False:
+                if event.id is not None:
+                    self.unsent.note(event)  # published again on reconnect (and by the relay)
+            elif event.id is not None:
+                published.append(event)
+        if published:
             self.counts.dirty = True
-        if event.durable and self.after_publish is not None:
+            self.outbox.published(e.id for e in published if e.id is not None)
+            self._after_publish(published)
+
+    def relay(self) -> int:
+        """Publish what is logged but was not published (its process died first); return count."""
+        self.ensure_started()
+        events = self.outbox.relay(self.broker.publish, self.config["outbox_grace"])
+        if events:
+            log.warning("realtime: relayed %d logged events their process did not publish "
+                        "(ids %s..%s)", len(events), events[0].id, events[-1].id)
+            self._after_publish(events)
+        return len(events)
+
+    def _after_publish(self, events: list[Event]) -> None:
+        if self.after_publish is None:
+            return
+        for event in events:
             try:
                 self.after_publish(event)
             except Exception:  # the event is out; what listens afterwards must not undo that
                 log.exception("after-publish hook failed for event %s", event.id)
-        return event
-
-    def _hand_over(self, event: Event) -> None:
-        if not self.broker.publish(event):
-            self.unsent.note(event)
 
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""
@@ -251,18 +325,18 @@ class RealtimeState:
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
     def disconnect_user(self, user_id: int, code: int) -> None:
-        """Close every connection of ``user_id`` in every process."""
-        self.ensure_started()
-        # Here at once, whatever the broker's state; other processes that miss the message
-        # find the user revoked at their next principal recheck (after a resync, or periodic).
+        """Close every connection of ``user_id`` in every process (after the caller's commit)."""
+        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
+
+    def _disconnect_here(self, event: Event) -> None:
+        user_id = int(event.channel.split(":", 1)[1])
         for conn in self.hub.user_connections(user_id):
-            conn.abort(code)
-        self.broker.publish(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
+            conn.abort(int(event.data["code"]))
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
-        """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process."""
-        self.ensure_started()
-        self.broker.publish(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
+        """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
+        (after the caller's commit)."""
+        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
 
     def forget_recent(self) -> None:
         """Empty the window of recent events in every process: resumes read the log again."""
@@ -312,9 +386,7 @@ class RealtimeState:
     def _dispatch(self, run: list[Event]) -> None:
         event = run[0]
         if event.type == DISCONNECT_USER:
-            user_id = int(event.channel.split(":", 1)[1])
-            for conn in self.hub.user_connections(user_id):
-                conn.abort(int(event.data["code"]))
+            self._disconnect_here(event)
         elif event.type == UNSUBSCRIBE:
             self.hub.revoke(event.channel, event.data.get("user_id"))
         elif event.type == FORGET_RECENT:

@@ -187,13 +187,12 @@ def _run(job_id: str) -> None:
         if not _finish(job_id, status="done", recipe_id=recipe_id):
             db.session.rollback()
             return
+        emit(recipe_generated, user_id=user_id, job_id=job_id, recipe_id=recipe_id, title=title)
         db.session.commit()
     except Exception:
         db.session.rollback()
         log.exception("recipe job %s could not store its recipe", job_id)
         _fail(job_id, user_id, "the recipe could not be stored")
-        return
-    emit(recipe_generated, user_id=user_id, job_id=job_id, recipe_id=recipe_id, title=title)
 
 
 def _finish(job_id: str, **values: Any) -> bool:
@@ -210,8 +209,8 @@ def _fail(job_id: str, user_id: int, error: str) -> None:
     if not _finish(job_id, status="failed", error=error):
         db.session.rollback()
         return
-    db.session.commit()
     emit(recipe_failed, user_id=user_id, job_id=job_id, error=error)
+    db.session.commit()
 
 
 def expire_stale_jobs(user_id: int) -> int:

@@ -234,84 +234,34 @@ def test_gunicorn_with_two_gevent_workers(tmp_path) -> None:
         log.close()
 
 
-def test_publish_lock_lost_after_the_event_went_out_stores_it_once(caplog) -> None:
-    """The publishing session dies once the event is stored and handed over (its unlock fails):
-    the append is done — one row, its id — the lock is free, and the next append works."""
-    from sqlalchemy import MetaData, create_engine, text
+def test_two_relays_never_publish_the_same_outbox_event() -> None:
+    """While one relay publishes an outbox row (locked), another relay skips it; the row is
+    gone once the first one commits, so a third finds nothing."""
+    from sqlalchemy import MetaData, create_engine
+    from sqlalchemy.orm import Session
 
     from itcook.realtime.events import Event
-    from itcook.realtime.history import PUBLISH_LOCK_KEY, History, define_tables
+    from itcook.realtime.history import define_tables
+    from itcook.realtime.outbox import Outbox, define_outbox_table
     from tests.cluster.conftest import PG_URL, reset_database
 
     reset_database()
-    engine, killer = create_engine(PG_URL, pool_pre_ping=True), create_engine(PG_URL)
-    history = History(engine, define_tables(MetaData()), cluster_lock=True)
-    handed: list[int | None] = []
-
-    def kill_publishing_session(event: Event) -> None:
-        handed.append(event.id)
-        with killer.connect() as conn:
-            killed = conn.execute(text(  # a bigint key: classid its high 32 bits, objid its low
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND granted AND classid = :high AND objid = :low AND objsubid = 1 "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ), {"high": PUBLISH_LOCK_KEY >> 32, "low": PUBLISH_LOCK_KEY & 0xFFFFFFFF}).scalar()
-            conn.commit()
-        assert killed == 1
-
-    def lock_is_free() -> bool:
-        with killer.connect() as conn:
-            free = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PUBLISH_LOCK_KEY}).scalar()
-            if free:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISH_LOCK_KEY})
-            conn.commit()
-        return bool(free)
-
+    engine = create_engine(PG_URL)
+    metadata = MetaData()
+    outbox = Outbox(engine, define_tables(metadata), define_outbox_table(metadata))
     try:
-        first = history.append(Event(type="SystemNotification", channel="system", data={"n": 1}),
-                               then=kill_publishing_session)
-        assert handed == [first] and first > 0
-        assert "releasing the publish lock failed" in caplog.text
-        wait_for(lock_is_free, timeout=10, what="the dropped session's lock to go")
-        second = history.append(Event(type="SystemNotification", channel="system", data={"n": 2}),
-                                then=lambda event: handed.append(event.id))
-        assert handed == [first, second] and second > first
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, data FROM realtime_events ORDER BY id")).all()
-        assert [(row.id, row.data) for row in rows] == [(first, {"n": 1}), (second, {"n": 2})]
-    finally:
-        engine.dispose()
-        killer.dispose()
+        with Session(engine) as session:
+            logged = Event(type="SystemNotification", channel="system", data={"n": 1})
+            outbox.write(session, logged)
+            session.commit()
+        second: list[list[Event]] = []
 
+        def publish_while_another_relay_runs(event: Event) -> bool:
+            second.append(outbox.relay(lambda e: True, grace_seconds=0))
+            return True
 
-
-def test_publish_that_the_database_refuses_releases_the_lock_on_a_live_session(caplog) -> None:
-    """An insert the database refuses (a channel past its column) aborts the transaction: the
-    error is the insert's, nothing is handed over or retried, and the lock is free at once,
-    released by the same session (it stays in the pool)."""
-    from sqlalchemy import MetaData, create_engine, text
-    from sqlalchemy.exc import DBAPIError
-
-    from itcook.realtime.events import Event
-    from itcook.realtime.history import PUBLISH_LOCK_KEY, History, define_tables
-    from tests.cluster.conftest import PG_URL, reset_database
-
-    reset_database()
-    engine = create_engine(PG_URL, pool_pre_ping=True, pool_size=1)
-    history = History(engine, define_tables(MetaData()), cluster_lock=True)
-    handed: list[int | None] = []
-    try:
-        with pytest.raises(DBAPIError) as refused:
-            history.append(Event(type="SystemNotification", channel="c" * 81, data={}),
-                           then=lambda event: handed.append(event.id))
-        assert "INSERT INTO" in str(refused.value) and not refused.value.connection_invalidated
-        assert handed == [] and "releasing the publish lock failed" not in caplog.text
-        with create_engine(PG_URL).connect() as other:  # another session can take it right away
-            assert other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PUBLISH_LOCK_KEY}).scalar()
-            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PUBLISH_LOCK_KEY})
-            other.commit()
-        assert engine.pool.checkedin() == 1  # the session was kept, not dropped
-        assert history.append(Event(type="SystemNotification", channel="system", data={}),
-                              then=lambda event: handed.append(event.id)) == handed[0]
+        first = outbox.relay(publish_while_another_relay_runs, grace_seconds=0)
+        assert [e.id for e in first] == [logged.id] and second == [[]]
+        assert outbox.relay(lambda e: True, grace_seconds=0) == [] and outbox.pending() == 0
     finally:
         engine.dispose()

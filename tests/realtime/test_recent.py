@@ -161,7 +161,13 @@ def test_a_broker_outage_during_a_replay_is_caught_up_from_the_log(live_server) 
     def outage_after_the_snapshot(event_id: int):
         snapshot = window_after(event_id)
         # Logged while the broker was down (never dispatched here), then the resync.
-        lost.append(rt.history.append(_event_without_id("system")))
+        from sqlalchemy.orm import Session
+
+        with Session(rt.outbox.engine) as session:
+            event = _event_without_id("system")
+            rt.outbox.write(session, event)
+            session.commit()
+        lost.append(event.id)
         rt.resync()
         return snapshot
 
