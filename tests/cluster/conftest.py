@@ -17,6 +17,7 @@ import gevent
 import pytest
 import requests
 from gevent.server import StreamServer
+from sqlalchemy import text
 
 from itcook import create_app
 from itcook.extensions import db
@@ -151,7 +152,11 @@ def reset_database() -> None:
     _ensure_database()
     app = create_app(make_test_config(Path("/tmp"), DATABASE_URL=PG_URL))
     with app.app_context():
-        db.drop_all()
+        # The whole schema goes, whatever another checkout's schema left in it (tables this
+        # code does not know would keep drop_all from dropping the ones they reference).
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
         db.create_all()
         db.engine.dispose()
 
