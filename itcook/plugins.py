@@ -70,10 +70,15 @@ def _push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
         return
     try:
         with sender.app_context():
+            from sqlalchemy import select
+
             from itcook.models import Notification
 
-            if db.session.get(Notification, event_id) is None:
-                return  # not filed: a repeat of one filed the same day (notifications.DEDUPED)
+            # Its own connection: this runs in the session's after-commit hook, where the
+            # session cannot run SQL.
+            with db.engine.connect() as conn:
+                if conn.execute(select(Notification.id).where(Notification.id == event_id)).first() is None:
+                    return  # not filed: a repeat of one filed the same day (notifications.DEDUPED)
             push.notify(sender, user_id, event_id, event_type, *notifications.describe(event_type, data))
     except Exception:  # the event is delivered live and in the inbox; a push must not fail it
         log.exception("could not push event %s to user %s", event_id, user_id)

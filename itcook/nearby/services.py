@@ -130,10 +130,11 @@ def create_offer(user: User, title: str, lat: float, lon: float, pickup_until: d
     db.session.flush()
     hits = matching_users(user.id, clat, clon)
     db.session.add_all(NearbyRecipient(offer_id=offer.id, user_id=h.user_id) for h in hits)
-    db.session.commit()
+    # Sent before the commit: the events are written in this transaction (docs/outbox.md).
     emit(nearby_offer_created, offer_id=offer.id, title=title, approx_lat=clat, approx_lon=clon,
          pickup_until=isoformat(pickup_until), by_id=user.id, by_name=user.display_name,
          recipients=[{"user_id": h.user_id, "distance_km": _km(h.distance_km)} for h in hits])
+    db.session.commit()
     return offer
 
 
@@ -190,9 +191,9 @@ def claim_offer(user: User, offer_id: int) -> NearbyOffer:
     recipients = list(db.session.scalars(select(NearbyRecipient.user_id).where(
         NearbyRecipient.offer_id == offer_id).order_by(NearbyRecipient.user_id)))
     offerer_id = offer.user_id
-    db.session.commit()
     emit(nearby_offer_claimed, offer_id=offer_id, offerer_id=offerer_id, by_id=user.id,
          by_name=user.display_name, recipients=recipients)
+    db.session.commit()
     return offer
 
 

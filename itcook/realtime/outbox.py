@@ -200,8 +200,12 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
     # A rollback (or a close without commit) of the outermost transaction: nothing happened.
     if transaction.parent is None:
         dropped = session.info.pop(_STAGED, None)
-        if dropped:
-            log.debug("realtime: %d staged events dropped with their transaction", len(dropped))
+        durable = [e for _, e in dropped or () if e.id is not None]
+        if durable:
+            # A failed change, or an event published after its change's commit (into a
+            # transaction that never commits): say which, so the second kind is found.
+            log.warning("realtime: %d logged events dropped with their transaction (ids %s)",
+                        len(durable), [e.id for e in durable])
 
 
 def install_session_hooks() -> None:
