@@ -148,12 +148,14 @@ def test_a_broker_outage_during_a_replay_is_caught_up_from_the_log(live_server) 
     from itcook.realtime.connection import SSE, Connection
 
     rt = live_server.state
+    # A real account: the resync re-checks every live user, and closes unknown ones (4003).
+    anna = Api(live_server).register("anna")["user"]
     with live_server.app.app_context():
         first = rt.publish_event(_event_without_id("system"))
         second = rt.publish_event(_event_without_id("system"))
     wait_for(lambda: rt.hub.recent.newest == second.id, what="the dispatcher")
     mine, theirs = socket.socketpair()
-    conn = Connection(mine, 1, "anna", SSE, max_bytes=1 << 20, max_frames=1000)
+    conn = Connection(mine, anna["id"], "anna", SSE, max_bytes=1 << 20, max_frames=1000)
     rt.hub.add(conn)
     lost: list[int] = []
     window_after = rt.hub.recent.after
