@@ -143,15 +143,17 @@ def server_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return Cluster(tmp_path, REDIS_PORT, **{**SETTINGS, **settings}).env
 
 
-def start_gunicorn(tmp_path: Path, workers: int = 2, **settings: str) -> Process:
-    """gunicorn -c gunicorn.conf.py wsgi:app, as the README and deploy/itcook.service run it."""
-    import gunicorn
-
+def start_gunicorn(tmp_path: Path, workers: int = 2, python: str = sys.executable,
+                   **settings: str) -> Process:
+    """gunicorn -c gunicorn.conf.py wsgi:app, as the README and deploy/itcook.service run it,
+    with the interpreter (and so the installed packages) of ``python``."""
     port = free_port()
     env = {**server_env(tmp_path, **settings), "ITCOOK_BIND": f"127.0.0.1:{port}",
            "ITCOOK_WORKERS": str(workers)}
-    args = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    if tuple(int(part) for part in gunicorn.__version__.split(".")[:2]) >= (25, 1):
+    version = subprocess.run([python, "-c", "import gunicorn; print(gunicorn.__version__)"],
+                             capture_output=True, text=True, check=True).stdout
+    args = [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    if tuple(int(part) for part in version.split(".")[:2]) >= (25, 1):
         args.append("--no-control-socket")  # one per user by default: parallel runs would share it
     server = Process(args, env, tmp_path / "gunicorn.log", port)
     server.wait_ready()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import time
-import tomllib
 
 import requests
 
-from tests.cluster.conftest import ROOT
 from tests.deploy.conftest import (
     PROXY_READ_TIMEOUT,
     Deployment,
@@ -33,14 +31,6 @@ def _next_post(client: Client, timeout: float = 10.0) -> dict:
 def _connected(api: Api, user: dict, count: int) -> None:
     wait_until(lambda: api.call("GET", "/realtime/stats", user).json()["connected_clients"] == count,
                20, f"{count} clients in the merged statistics")
-
-
-def test_gunicorn_starts_from_the_runtime_dependencies_alone() -> None:
-    """gunicorn's gevent worker imports packaging, which gunicorn does not declare (the
-    deployment fixture shows the worker boots; this, that a runtime install brings it)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = {dep.split(">")[0].split("=")[0].split("[")[0].strip().lower() for dep in project["dependencies"]}
-    assert {"gunicorn", "gevent", "packaging"} <= names
 
 
 def test_rest_websocket_and_sse_through_nginx(deployment: Deployment) -> None:
