@@ -206,6 +206,8 @@
       }),
     ];
     $("nearby").hidden = false;
+    // Opened from a Nearby (or ExpiringItems) push: the panel was hidden when the browser looked.
+    if (location.hash === "#nearby") $("nearby").scrollIntoView();
     loadArea().catch(fail);
   }
 
