@@ -205,3 +205,18 @@ def test_blocking_is_listed_validated_and_lifted(client, auth, signals) -> None:
     _offer(client, anna)
     assert _recipients(signals) == [[], [boris["user"]["id"]]]
     assert client.get(f"/api/v1/nearby/offers/{blocked['id']}", headers=boris["headers"]).status_code == 200
+
+
+def test_the_listing_is_nearest_first_within_the_radius_across_the_antimeridian(client, auth) -> None:
+    anna, boris = auth.register("anna"), auth.register("boris")
+    here = (-16.5, 179.99)
+    made = {}
+    for name, (lat, lon) in {"3 km": (-16.5, -179.98), "1 km": (-16.5, 179.98), "8 km": (-16.5, 179.915),
+                             "20 km": (-16.5, -179.8)}.items():
+        made[name] = _offer(client, anna, lat, lon, title=name).get_json()["id"]
+    listing = client.get(f"/api/v1/nearby/offers?lat={here[0]}&lon={here[1]}&radius_km=10",
+                         headers=boris["headers"]).get_json()["items"]
+    assert [o["title"] for o in listing] == ["1 km", "3 km", "8 km"]
+    distances = [o["distance_km"] for o in listing]
+    assert distances == sorted(distances) and distances[-1] <= 10
+    assert all(not o["mine"] and o["by_name"] == "anna" for o in listing)
