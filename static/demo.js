@@ -339,7 +339,10 @@
     $("notifications").replaceChildren(...items.map((n) => {
       const li = el("li", null, n.read ? "read" : "unread");
       li.dataset.id = String(n.id);
+      li.dataset.type = n.type;
       li.append(el("b", n.title), el("span", n.body, "body"));
+      // Panels in their own files may add actions to it (nearby.js: "offer these nearby").
+      window.dispatchEvent(new CustomEvent("itcook:notification", { detail: { notification: n, element: li } }));
       return li;
     }));
   }

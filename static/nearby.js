@@ -43,6 +43,7 @@
       pickupText(offer.pickup_until), "meta"));
     const status = el("span", "", "state");
     li.append(status);
+    expireAt(offer.offer_id, offer.pickup_until);
     if (offer.mine) {
       li.dataset.mine = "true";
       status.textContent = " · yours";
@@ -53,11 +54,30 @@
         claim.disabled = true;
         state.api("POST", "/nearby/offers/" + offer.offer_id + "/claim")
           .then(() => setStatus(offer.offer_id, "claimed", "claimed by you"))
-          .catch((err) => { setStatus(offer.offer_id, "taken", "taken"); fail(err); });
+          .catch((err) => claimFailed(offer.offer_id, claim, err));
       });
       li.append(claim);
     }
     return li;
+  }
+
+  /** At the end of its pickup window an offer still open here shows expired, claimable no more. */
+  function expireAt(offerId, iso) {
+    const left = Date.parse(iso) - Date.now();
+    if (!(left < 2 ** 31)) return;  // beyond setTimeout's range (the server allows 72 h)
+    setTimeout(() => {
+      const li = document.querySelector(`#nearby-offers li[data-offer-id="${offerId}"]`);
+      if (li && li.dataset.status === "open") setStatus(offerId, "expired", "expired");
+    }, Math.max(0, left));
+  }
+
+  /** A refused claim: show what the offer became (taken, expired), or let the user try again. */
+  async function claimFailed(offerId, button, err) {
+    fail(err);
+    const now = await state.api("GET", "/nearby/offers/" + offerId).catch(() => null);
+    if (now && now.status === "claimed") setStatus(offerId, "taken", "taken");
+    else if (now && now.status === "expired") setStatus(offerId, "expired", "expired");
+    else button.disabled = false;  // still open (rate limited, offline…)
   }
 
   function addOffer(offer, fresh) {
@@ -103,11 +123,13 @@
     await loadOffers();
   }
 
-  function point() {
-    const lat = Number($("nearby-lat").value);
-    const lon = Number($("nearby-lon").value);
-    if ($("nearby-lat").value === "" || $("nearby-lon").value === "") throw new Error("Enter a latitude and a longitude");
-    return { lat, lon };
+  /** The point in the form; an offer made with the form empty is at my area's (coarsened) centre. */
+  function point(orArea) {
+    if ($("nearby-lat").value === "" || $("nearby-lon").value === "") {
+      if (orArea && state.area) return { lat: state.area.approx_lat, lon: state.area.approx_lon };
+      throw new Error("Enter a latitude and a longitude");
+    }
+    return { lat: Number($("nearby-lat").value), lon: Number($("nearby-lon").value) };
   }
 
   async function saveArea() {
@@ -121,7 +143,7 @@
   async function offer(title, itemIds) {
     const hours = Number($("nearby-hours").value);
     const until = new Date(Date.now() + hours * 3600 * 1000).toISOString();
-    const body = Object.assign(point(), { title, pickup_until: until });
+    const body = Object.assign(point(true), { title, pickup_until: until });
     if (itemIds && itemIds.length) body.fridge_item_ids = itemIds;
     const made = await state.api("POST", "/nearby/offers", body);
     addOffer({ offer_id: made.id, title: made.title, by_name: "you", distance_km: 0,
@@ -129,11 +151,25 @@
     say("Offered: " + made.title, "ok");
   }
 
-  async function offerExpiring() {
-    const answer = await state.api("GET", "/fridge/items/expiring?days=3");
-    if (!answer.items.length) throw new Error("Nothing in your fridge expires within 3 days");
-    const names = answer.items.slice(0, 4).map((i) => i.name).join(", ");
-    await offer(names + (answer.items.length > 4 ? " and more" : ""), answer.items.map((i) => i.id));
+  /** Offer fridge items: those given (an ExpiringItems notification's), else all expiring in 3 days. */
+  async function offerExpiring(items) {
+    if (!items) items = (await state.api("GET", "/fridge/items/expiring?days=3")).items;
+    if (!items.length) throw new Error("Nothing in your fridge expires within 3 days");
+    const names = items.slice(0, 4).map((i) => i.name).join(", ");
+    await offer(names + (items.length > 4 ? " and more" : ""), items.map((i) => i.id));
+  }
+
+  /** An ExpiringItems notification in the inbox links to offering its items nearby. */
+  function linkNotification(note, li) {
+    if (note.type !== "ExpiringItems" || !note.data || !Array.isArray(note.data.items)) return;
+    const button = el("button", "Offer these nearby", "link offer-nearby");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      $("nearby").scrollIntoView({ block: "nearest" });
+      offerExpiring(note.data.items).catch((err) => { button.disabled = false; fail(err); });
+    });
+    li.append(button);
   }
 
   function useLocation() {
@@ -165,18 +201,24 @@
         say(d.by_name + " claimed your offer", "ok");
       }),
       client.on("ExpiringItems", (d) => {
+        state.expiring = d.items;
         $("nearby-offer-expiring").textContent = "Offer these " + d.items.length + " item(s) nearby";
       }),
     ];
     $("nearby").hidden = false;
+    // Opened from a Nearby (or ExpiringItems) push: the panel was hidden when the browser looked.
+    if (location.hash === "#nearby") $("nearby").scrollIntoView();
     loadArea().catch(fail);
   }
 
   window.addEventListener("itcook:ready", (event) => ready(event.detail.client, event.detail.api));
+  window.addEventListener("itcook:notification", (event) =>
+    linkNotification(event.detail.notification, event.detail.element));
   window.addEventListener("itcook:logout", () => {
     state.offs.forEach((off) => off());
     state.offs = [];
     state.api = null;
+    state.expiring = [];
     $("nearby").hidden = true;
     $("nearby-offers").replaceChildren();
   });
@@ -195,6 +237,7 @@
       event.preventDefault();
       offer($("nearby-title").value.trim()).then(() => { $("nearby-title").value = ""; }).catch(fail);
     });
-    $("nearby-offer-expiring").addEventListener("click", () => offerExpiring().catch(fail));
+    $("nearby-offer-expiring").addEventListener("click", () =>
+      offerExpiring(state.expiring.length ? state.expiring : null).catch(fail));
   });
 })();

@@ -38,6 +38,10 @@ _TEXTS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
                                   f"to {d.get('group_name', 'a group')}"),
 }
 
+#: The page a notification opens when clicked, where the page has a panel for it ("/" otherwise).
+#: ExpiringItems goes to Nearby: that is where its items can be offered to people nearby.
+_LINKS = {"ExpiringItems": "/#nearby", "NearbyOffer": "/#nearby", "OfferClaimed": "/#nearby"}
+
 #: The personal event types a user can have pushed (``/push/preferences`` lists these).
 PUSH_TYPES: tuple[str, ...] = tuple(_TEXTS)
 
@@ -52,3 +56,8 @@ def describe(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
     render = _TEXTS.get(event_type)
     title, body = render(data) if render is not None else (event_type, "")
     return _clip(title, TITLE_MAX), _clip(body, BODY_MAX)
+
+
+def link(event_type: str) -> str:
+    """The app's page a notification of this type opens (Web Push ``url``)."""
+    return _LINKS.get(event_type, "/")

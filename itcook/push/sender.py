@@ -28,6 +28,7 @@ import requests
 from flask import Flask
 from pywebpush import WebPushException, webpush
 
+from itcook.notifications.texts import link
 from itcook.push import egress, services
 from itcook.push.services import Target
 
@@ -51,7 +52,8 @@ class Job:
     def payload(self) -> str:
         """What the Service Worker receives (static/sw.js shows ``title`` and ``body``)."""
         return json.dumps({"title": self.title, "body": self.body, "type": self.event_type,
-                           "id": self.event_id, "tag": f"itcook-{self.event_id}", "url": "/"},
+                           "id": self.event_id, "tag": f"itcook-{self.event_id}",
+                           "url": link(self.event_type)},
                           separators=(",", ":"), ensure_ascii=False)
 
 

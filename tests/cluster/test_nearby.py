@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import gevent
+import gevent.event
 import pytest
 from sqlalchemy import create_engine
 
@@ -54,6 +56,40 @@ def test_an_offer_reaches_exactly_the_matching_users_on_every_process(cluster: C
         else:
             assert types == ["NewFollower"], (uid, frames)
         client.close()
+
+
+def test_concurrent_claims_on_two_processes_have_exactly_one_winner(cluster: Cluster) -> None:
+    a, b = cluster.start(2)
+    offerer = Api(a).register("offerer")
+    claimers = [Api(a).register(f"claimer{i}") for i in range(10)]
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    offer = Api(b).call("POST", "/nearby/offers", offerer, expect=201, json={
+        "title": "Soup", "lat": 59.93, "lon": 30.31, "pickup_until": until}).json()
+    watcher = ws_connect(a, offerer["access_token"])
+    start = gevent.event.Event()
+
+    def claim(server: object, user: dict) -> tuple[int, str | None]:
+        start.wait(10)
+        answer = Api(server).call("POST", f"/nearby/offers/{offer['id']}/claim", user)
+        return answer.status_code, answer.json().get("error", {}).get("code")
+
+    jobs = [gevent.spawn(claim, (a, b)[i % 2], user) for i, user in enumerate(claimers)]
+    start.set()
+    gevent.joinall(jobs, timeout=30, raise_error=True)
+    assert sorted(job.value for job in jobs) == [(200, None)] + [(409, "already_claimed")] * 9
+    winner = next(u for u, job in zip(claimers, jobs, strict=True) if job.value[0] == 200)
+    # A follow sent after the claims marks the end: exactly one OfferClaimed comes before it.
+    Api(b).call("POST", f"/community/users/{offerer['user']['id']}/follow", winner, expect=201)
+    frames = []
+    while not frames or frames[-1]["type"] != "NewFollower":
+        frames.append(watcher.recv(timeout=15))
+    personal = [f for f in frames if f.get("channel") == "personal"]
+    assert [f["type"] for f in personal] == ["OfferClaimed", "NewFollower"], frames
+    assert personal[0]["data"] == {"offer_id": offer["id"], "by_id": winner["user"]["id"],
+                                   "by_name": winner["user"]["display_name"]}
+    inbox = Api(a).call("GET", "/notifications", offerer, expect=200).json()["items"]
+    assert sorted(n["type"] for n in inbox) == ["NewFollower", "OfferClaimed"]
+    watcher.close()
 
 
 def test_postgresql_without_postgis_fails_with_a_message_naming_the_package() -> None:

@@ -181,3 +181,42 @@ def test_the_texts_of_a_nearby_notification_carry_no_coordinates() -> None:
     title, body = describe("NearbyOffer", {"offer_id": 1, "title": "Soup", "approx_lat": 55.755,
                                            "approx_lon": 37.616953, "distance_km": 1.2, "by_name": "anna"})
     assert "55.7" not in title + body and "37.6" not in title + body and "Soup" in body
+
+
+def test_blocking_is_listed_validated_and_lifted(client, auth, signals) -> None:
+    anna, boris = auth.register("anna"), auth.register("boris")
+    _area(client, boris, *MOSCOW)
+    blocks = "/api/v1/nearby/blocks"
+    for body, status, code in (({"user_id": anna["user"]["id"]}, 400, "invalid_field"),
+                               ({"user_id": "2"}, 400, "invalid_field"),
+                               ({"user_id": True}, 400, "invalid_field"), ({}, 400, "missing_field"),
+                               ({"user_id": 999999}, 404, "not_found")):
+        answer = client.post(blocks, headers=anna["headers"], json=body)
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (status, code), body
+    for _ in range(2):  # idempotent
+        answer = client.post(blocks, headers=anna["headers"], json={"user_id": boris["user"]["id"]})
+        assert answer.status_code == 204
+    assert client.get(blocks, headers=anna["headers"]).get_json() == {"user_ids": [boris["user"]["id"]]}
+    assert client.get(blocks, headers=boris["headers"]).get_json() == {"user_ids": []}  # mine only
+    blocked = _offer(client, anna).get_json()
+    assert client.get(f"/api/v1/nearby/offers/{blocked['id']}", headers=boris["headers"]).status_code == 404
+    assert client.delete(f"{blocks}/{boris['user']['id']}", headers=anna["headers"]).status_code == 204
+    assert client.get(blocks, headers=anna["headers"]).get_json() == {"user_ids": []}
+    _offer(client, anna)
+    assert _recipients(signals) == [[], [boris["user"]["id"]]]
+    assert client.get(f"/api/v1/nearby/offers/{blocked['id']}", headers=boris["headers"]).status_code == 200
+
+
+def test_the_listing_is_nearest_first_within_the_radius_across_the_antimeridian(client, auth) -> None:
+    anna, boris = auth.register("anna"), auth.register("boris")
+    here = (-16.5, 179.99)
+    made = {}
+    for name, (lat, lon) in {"3 km": (-16.5, -179.98), "1 km": (-16.5, 179.98), "8 km": (-16.5, 179.915),
+                             "20 km": (-16.5, -179.8)}.items():
+        made[name] = _offer(client, anna, lat, lon, title=name).get_json()["id"]
+    listing = client.get(f"/api/v1/nearby/offers?lat={here[0]}&lon={here[1]}&radius_km=10",
+                         headers=boris["headers"]).get_json()["items"]
+    assert [o["title"] for o in listing] == ["1 km", "3 km", "8 km"]
+    distances = [o["distance_km"] for o in listing]
+    assert distances == sorted(distances) and distances[-1] <= 10
+    assert all(not o["mine"] and o["by_name"] == "anna" for o in listing)

@@ -103,3 +103,13 @@ def test_known_hard_cases_across_the_antimeridian_and_the_poles(app) -> None:
             assert truth is inside, (lat, lon, radius, point)
             found = [h.user_id for h in areas_containing(db.session.connection(), *point)]
             assert found == ([user.id] if inside else []), (lat, lon, radius, point)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True, database=None)
+@given(_lat, _lon)
+def test_coarsening_moves_a_point_less_than_half_a_cell_and_is_stable(lat: float, lon: float) -> None:
+    cell = coarsen(lat, lon)
+    # A ~500 m cell: its centre is at most half a diagonal (~0.36 km, a little more by rounding) away.
+    assert distance_km(lat, lon, *cell) < 0.4
+    assert coarsen(*cell) == cell  # the stored point is a cell centre, whatever coarsens it again
+    assert -90 <= cell[0] <= 90 and -180 <= cell[1] < 180

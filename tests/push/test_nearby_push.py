@@ -1,4 +1,5 @@
-"""A NearbyOffer reaches an offline recipient by Web Push, without a coordinate in it."""
+"""A NearbyOffer reaches an offline recipient by Web Push, without a coordinate in it; Nearby's
+pushes (and ExpiringItems, which links to offering the items nearby) open the Nearby panel."""
 
 from __future__ import annotations
 
@@ -24,7 +25,22 @@ def test_an_offline_recipient_is_pushed_the_offer_without_coordinates(app, clien
     wait_for(lambda: len(push_service.to(sub)) == 1 and sender.idle(), what="the push")
     [received] = push_service.to(sub)
     assert received.payload["type"] == "NearbyOffer"
+    assert received.payload["url"] == "/#nearby"  # a click opens the Nearby panel
     assert received.payload["title"] == "Food to share near you"
     assert "Pelmeni" in received.payload["body"] and "anna" in received.payload["body"]
     text = json.dumps(received.payload)
     assert "59.93" not in text and "30.30" not in text and "30.31" not in text
+
+
+def test_a_pushed_expiring_items_notification_opens_the_nearby_panel(client, auth, push_service: PushService,
+                                                                      sender) -> None:
+    anna = auth.register("anna")
+    sub = push_service.subscribe()
+    assert client.post("/api/v1/push/subscriptions", json=sub, headers=anna["headers"]).status_code == 201
+    client.post("/api/v1/fridge/items", headers=anna["headers"],
+                json={"name": "Milk", "expires_on": dt.date.today().isoformat()})
+    assert client.post("/api/v1/fridge/notify-expiring", headers=anna["headers"]).get_json()["announced"] == 1
+    wait_for(lambda: len(push_service.to(sub)) == 1 and sender.idle(), what="the push")
+    [received] = push_service.to(sub)
+    # Where "offer these nearby" is: the panel's button and the inbox entry's link.
+    assert received.payload["type"] == "ExpiringItems" and received.payload["url"] == "/#nearby"
