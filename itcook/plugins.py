@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from itcook import jobs, signals
+from itcook import jobs, live, signals
 from itcook.extensions import db, realtime
 from itcook.realtime import Principal
 from itcook.realtime.dbapi import PooledStatements
@@ -46,7 +46,7 @@ def _post_channel(user_id: int, post_id: int) -> bool:
 
 
 def _group_channel(user_id: int, group_id: int) -> bool:
-    # Only members hear a group; losing membership revokes the channel (bridge.py).
+    # Only members hear a group; losing membership revokes the channel (itcook/live.py).
     from itcook.groups import is_member
 
     return is_member(group_id, user_id)
@@ -88,6 +88,7 @@ def init_realtime(app: Flask) -> None:
     """Register the plugin; tell it about users and ``post:<id>`` / ``group:<id>`` channels;
     file its personal events in the inbox as they are logged, push them once published."""
     realtime.init_app(app)
+    live.connect(app, realtime)
     realtime.set_principal_loader(app, _principal, _active_users)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")

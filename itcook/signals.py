@@ -5,7 +5,8 @@ with the real app object as sender and keyword arguments that carry everything a
 Receivers connect with ``sender=app``, write in that transaction (``db.session``) and leave
 what must wait for the commit to it (the real-time plugin publishes after the commit, and
 drops its events with a rollback). The sender commits. This module is the contract between
-the domain blueprints and the real-time plugin (docs/outbox.md).
+the domain blueprints and ``itcook/live.py``, whose table turns each signal into its events
+(docs/outbox.md).
 """
 
 from __future__ import annotations
@@ -60,12 +61,13 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     nearby_offer_created, nearby_offer_claimed,
 )
 
-#: Sent by the real-time plugin (not a domain) as a durable event is written, in the transaction
-#: of its change: event_id, event_type, channel, user_id (the addressee of a personal event,
-#: else None), data, ts. ``itcook/plugins.py`` files personal events in the inbox, in it too.
+#: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event
+#: is written, in the transaction of its change: event_id, event_type, channel, user_id (the
+#: addressee of a personal event, else None), data, ts. ``itcook/plugins.py`` files personal
+#: events in the inbox, in it too.
 event_logged = _signals.signal("realtime-event-logged")
-#: Sent by the real-time plugin once a durable event went to the broker after its commit (or
-#: was relayed after a crash); same arguments. ``itcook/plugins.py`` queues Web Push.
+#: Sent on the plugin's hook once a durable event went to the broker after its commit (or was
+#: relayed after a crash); same arguments. ``itcook/plugins.py`` queues Web Push.
 event_published = _signals.signal("realtime-event-published")
 
 

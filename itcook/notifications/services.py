@@ -12,15 +12,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itcook.extensions import db
 from itcook.models import Notification, User, isoformat, utcnow
-from itcook.notifications.texts import describe
+from itcook.notifications.texts import describe, is_notification
 from itcook.signals import emit, notifications_read
 from itcook.validation import paginate
 
 log = logging.getLogger(__name__)
-
-#: Personal events that are not notifications: the inbox's own "read elsewhere" event, and an
-#: offer taken (the client just hides it).
-NOT_NOTIFICATIONS = frozenset({"NotificationsRead", "NearbyOfferTaken"})
 
 #: The kinds one person can repeat at will by toggling (follow/unfollow, invite/cancel,
 #: like/unlike), with the data fields naming their actor and object: at most one notification
@@ -47,11 +43,6 @@ def dedupe_key(event_type: str, data: dict[str, Any], created_at: dt.datetime) -
         return None
     actor, obj = fields
     return f"{event_type}:{data.get(actor)}:{data.get(obj) if obj else ''}:{created_at.date().isoformat()}"
-
-
-def is_notification(event_type: str) -> bool:
-    """Whether a personal event of this type is kept in the inbox."""
-    return event_type not in NOT_NOTIFICATIONS
 
 
 def record(user_id: int, event_id: int, event_type: str, data: dict[str, Any],

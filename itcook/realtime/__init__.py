@@ -1,7 +1,8 @@
-"""The real-time plugin: a Flask extension that turns signals into events and streams them.
+"""The real-time plugin: a Flask extension that publishes events and streams them.
 
-It knows nothing of the domain blueprints beyond ``itcook.signals``; the app tells it how to
-load a connecting user and which ``<prefix>:<id>`` channels exist (``register_channel``).
+It knows nothing of the domain blueprints: the host publishes its events (IT Cook turns its
+signals into them in ``itcook/live.py``) and tells it how to load a connecting user and which
+``<prefix>:<id>`` channels exist (``register_channel``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ class Realtime:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Register the blueprint at ``/api/v1/realtime``, the tables and the signal bridge."""
+        """Register the blueprint at ``/api/v1/realtime`` and the tables."""
         from itcook.extensions import db
-        from itcook.realtime import bridge
         from itcook.realtime.auth import define_ticket_table
         from itcook.realtime.counts import define_day_table
         from itcook.realtime.history import define_tables
@@ -52,7 +52,6 @@ class Realtime:
         if "realtime" not in app.blueprints:
             app.register_blueprint(bp)
         sock.init_app(app)
-        bridge.connect(app, self)
         signals.request_refused.connect(count_http_refusal, sender=app, weak=False)
         from itcook import jobs
 
@@ -82,70 +81,14 @@ class Realtime:
         """Allow ``<prefix>:<id>`` channels where ``authorize(user_id, id)`` is true."""
         self.state(app).register_channel(prefix, authorize, denied_code)
 
-    # -- the service API (the seed's notify_* and a generic publish) -------------------------
-    def publish(self, channel: str, event_type: str, data: dict[str, Any], *,
+    # -- the service API ------------------------------------------------------------------------
+    def publish(self, channel: str, event_type: str, data: dict[str, Any], *, durable: bool = True,
                 exclude_user: int | None = None, app: Flask | None = None) -> Event:
-        """Publish ``event_type`` on ``channel`` (``community``, ``system``, ``user:<id>``, ``post:<id>``)."""
-        event = Event(type=event_type, channel=channel, data=data, exclude_user=exclude_user)
+        """Publish ``event_type`` on ``channel`` (``community``, ``system``, ``user:<id>``,
+        ``post:<id>``...): durable (logged with an id, replayed on resume) unless ``durable=False``."""
+        event = Event(type=event_type, channel=channel, data=data, exclude_user=exclude_user,
+                      durable=durable)
         return self.state(app).publish_event(event)
-
-    def notify_new_post(self, post_id: int, author_id: int, author_name: str, content: str,
-                        **extra: Any) -> Event:
-        """NewCommunityPost to ``community``."""
-        return self.publish("community", "NewCommunityPost", {
-            "post_id": post_id, "author_id": author_id, "author_name": author_name,
-            "content": content, **extra})
-
-    def notify_post_liked(self, author_id: int, post_id: int, user_id: int, user_name: str,
-                          likes_count: int) -> Event | None:
-        """PostLiked to the post's author (not for a like of one's own post)."""
-        if author_id == user_id:
-            return None
-        return self.publish(f"user:{author_id}", "PostLiked", {
-            "post_id": post_id, "user_id": user_id, "user_name": user_name,
-            "likes_count": likes_count})
-
-    def notify_new_comment(self, post_author_id: int, comment_id: int, post_id: int,
-                           author_id: int, author_name: str, content: str,
-                           **extra: Any) -> list[Event]:
-        """NewComment to ``post:<id>`` and to the post's author (unless they wrote it)."""
-        data = {"comment_id": comment_id, "post_id": post_id, "author_id": author_id,
-                "author_name": author_name, "content": content, **extra}
-        events = [self.publish(f"post:{post_id}", "NewComment", data)]
-        if post_author_id != author_id:
-            events.append(self.publish(f"user:{post_author_id}", "NewComment", data))
-        return events
-
-    def notify_new_follower(self, user_id: int, follower_id: int, follower_name: str) -> Event:
-        """NewFollower to the followed user."""
-        return self.publish(f"user:{user_id}", "NewFollower",
-                            {"follower_id": follower_id, "follower_name": follower_name})
-
-    def notify_expiring_items(self, user_id: int, items: list[dict[str, Any]], days: int) -> Event:
-        """ExpiringItems to the owner of the items."""
-        return self.publish(f"user:{user_id}", "ExpiringItems", {"items": items, "days": days})
-
-    def notify_goal_achieved(self, user_id: int, goal_id: int, title: str, **extra: Any) -> Event:
-        """GoalAchieved to the goal's owner."""
-        return self.publish(f"user:{user_id}", "GoalAchieved",
-                            {"goal_id": goal_id, "title": title, **extra})
-
-    def notify_recipe_generated(self, user_id: int, job_id: str, recipe_id: int,
-                                title: str) -> Event:
-        """RecipeGenerated to the user who asked for it."""
-        return self.publish(f"user:{user_id}", "RecipeGenerated",
-                            {"job_id": job_id, "recipe_id": recipe_id, "title": title})
-
-    def notify_recipe_failed(self, user_id: int, job_id: str, error: str) -> Event:
-        """RecipeFailed to the user who asked for it."""
-        return self.publish(f"user:{user_id}", "RecipeFailed", {"job_id": job_id, "error": error})
-
-    def notify_system(self, title: str, message: str, level: str = "info",
-                      user_id: int | None = None) -> Event:
-        """SystemNotification to everyone (``system``) or to one user (personal)."""
-        channel = "system" if user_id is None else f"user:{user_id}"
-        return self.publish(channel, "SystemNotification",
-                            {"title": title, "message": message, "level": level})
 
     def purge(self, session: Session | Connection, channels: Collection[str],
               community_posts: Collection[int] = (), author: int | None = None,

@@ -8,16 +8,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-# Durable event types: stored in the log with an id before they are sent (SPEC §3).
-DURABLE_TYPES = frozenset({
-    "NewCommunityPost", "PostLiked", "NewComment", "NewFollower", "ExpiringItems",
-    "GoalAchieved", "RecipeGenerated", "RecipeFailed", "SystemNotification",
-    "NewGroupPost", "GroupInvitation", "NotificationsRead",
-    "NearbyOffer", "OfferClaimed", "NearbyOfferTaken",
-})
-# Ephemeral types carry no id and are never replayed.
-EPHEMERAL_TYPES = frozenset({"UserTyping", "Heartbeat"})
-
 # Close codes: every reason has its own (README, "Close codes").
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -65,10 +55,10 @@ class Event:
     ts: str = field(default_factory=utc_ts)
     # Connections of this user do not receive the event (typing is not echoed).
     exclude_user: int | None = None
-
-    @property
-    def durable(self) -> bool:
-        return self.type in DURABLE_TYPES
+    # Any type is durable (logged with an id before it is sent, replayed on resume: SPEC §3)
+    # unless its publisher says otherwise: an unknown type must never be silently left out of
+    # the log. Read when published; a rebuilt event carries its id instead.
+    durable: bool = True
 
     def frame(self) -> dict[str, Any]:
         """The JSON object of SPEC §3, the same on WebSocket and SSE."""

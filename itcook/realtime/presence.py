@@ -23,7 +23,7 @@ class TypingTracker:
     def _announce(self, post_id: int, user_id: int, user_name: str, typing: bool) -> None:
         self._publish(Event(type="UserTyping", channel=f"post:{post_id}", exclude_user=user_id,
                             data={"post_id": post_id, "user_id": user_id, "user_name": user_name,
-                                  "typing": typing}))
+                                  "typing": typing}, durable=False))
 
     def start(self, post_id: int, user_id: int, user_name: str) -> bool:
         """Record typing; announce unless announced within the throttle window. True if announced."""

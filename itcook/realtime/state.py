@@ -143,9 +143,9 @@ class RealtimeState:
         #: asks ``principal_loader`` once per id).
         self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
-        #: Called in the domain's transaction as a durable event is written in it (bridge.py).
+        #: Called in the domain's transaction as a durable event is written in it (the host's).
         self.on_logged: Callable[[Event], None] | None = None
-        #: Called once a durable event went to the broker, after its commit (bridge.py sets it).
+        #: Called once a durable event went to the broker, after its commit (the host sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
         self._history: History | None = None
@@ -326,7 +326,8 @@ class RealtimeState:
 
     def disconnect_user(self, user_id: int, code: int) -> None:
         """Close every connection of ``user_id`` in every process (after the caller's commit)."""
-        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
+        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code},
+                                 durable=False))
 
     def _disconnect_here(self, event: Event) -> None:
         user_id = int(event.channel.split(":", 1)[1])
@@ -336,12 +337,14 @@ class RealtimeState:
     def revoke(self, channel: str, user_id: int | None = None) -> None:
         """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
         (after the caller's commit)."""
-        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
+        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id},
+                                 durable=False))
 
     def forget_recent(self) -> None:
         """Empty the window of recent events in every process: resumes read the log again."""
         self.ensure_started()
-        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}))
+        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={},
+                                  durable=False))
 
     def reserve_connection(self, user_id: int) -> bool:
         """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.

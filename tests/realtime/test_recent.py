@@ -90,7 +90,7 @@ def test_unencoded_events_are_encoded_once_on_demand() -> None:
     assert first[0].event is plain and first[0].ws == Encoded(plain).ws
     assert RecentEvents(0).after(0) is None  # size 0: off
     assert Event(type="UserTyping", channel="post:1", data={}).id is None
-    window.add(Event(type="UserTyping", channel="post:1", data={}))  # not durable: not kept
+    window.add(Event(type="UserTyping", channel="post:1", data={}, durable=False))  # not kept
     assert _ids(window.after(0)) == [1, 2]
 
 

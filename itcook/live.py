@@ -1,0 +1,230 @@
+"""IT Cook as the real-time plugin's host: its domain signals become events, by one table.
+
+Each row of ``EVENTS`` says which signal sends an event, its type, the channels it goes to,
+the signal arguments its data carries, whether it is durable, and what its notification says
+(title and body, the same in the inbox and in Web Push; no text: not a notification). A new
+event is one signal in ``itcook/signals.py`` and one row here.
+
+One receiver per signal publishes its rows' events in the sender's own app context, so the
+event joins the sender's ``db.session`` transaction (docs/outbox.md): it commits with the
+change or not at all, and a failure to write it fails the change. What can fail after the
+commit (the broker, Web Push) is caught where it runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from blinker import Signal
+from flask import Flask, current_app, has_app_context
+
+from itcook import signals
+
+if TYPE_CHECKING:
+    from itcook.realtime import Realtime
+    from itcook.realtime.events import Event
+
+Args = Mapping[str, Any]
+#: ``(title, body)`` of a notification, from the event's data.
+Text = Callable[[Args], tuple[str, str]]
+#: A channel: a template over the signal's arguments (``"user:{followed_id}"``), or a function.
+Channel = str | Callable[[Args], str]
+
+
+@dataclass(frozen=True, eq=False)
+class EventSpec:
+    """One row of the table: how a signal becomes an event."""
+
+    signal: Signal
+    type: str
+    channels: Channel | tuple[Channel, ...]
+    #: The signal's arguments the event's data carries, in this order.
+    fields: tuple[str, ...]
+    durable: bool = True
+    #: The notification's text for a personal event; None: it is not filed, nor pushed.
+    inbox: Text | None = None
+    #: The argument naming who acted: nobody is sent a personal copy of their own act.
+    actor: str | None = None
+    #: A list argument: one event per element; a dict element's keys join the arguments,
+    #: any other element is the argument ``item``.
+    each: str | None = None
+    #: The page of the web app a notification opens when clicked (its Web Push ``url``).
+    link: str = "/"
+
+    def events(self, args: Args) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(channel, data)`` of every event this row makes of a signal's ``args``."""
+        for one in self._each(args):
+            data = {name: one[name] for name in self.fields}
+            for channel in self.channels if isinstance(self.channels, tuple) else (self.channels,):
+                name = channel(one) if callable(channel) else channel.format_map(one)
+                if not (self.actor is not None and name == f"user:{one[self.actor]}"):
+                    yield name, data
+
+    def _each(self, args: Args) -> Iterator[Args]:
+        if self.each is None:
+            yield args
+            return
+        for element in args[self.each]:
+            yield {**args, **element} if isinstance(element, dict) else {**args, "item": element}
+
+
+def _name(data: Args, key: str) -> str:
+    return str(data.get(key) or "Someone")
+
+
+def _expiring(data: Args) -> tuple[str, str]:
+    items = data.get("items") if isinstance(data.get("items"), list) else []
+    names = ", ".join(str(item.get("name", "")) for item in items[:5] if isinstance(item, dict))
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return "Food is expiring", f"{len(items)} item(s) within {data.get('days', '?')} day(s): {names}{more}"
+
+
+def _system_or_personal(args: Args) -> str:
+    return "system" if args["user_id"] is None else f"user:{args['user_id']}"
+
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(signals.post_created, "NewCommunityPost", "community",
+              ("post_id", "author_id", "author_name", "content")),
+    EventSpec(signals.post_liked, "PostLiked", "user:{post_author_id}",
+              ("post_id", "user_id", "user_name", "likes_count"), actor="user_id",
+              inbox=lambda d: ("New like", f"{_name(d, 'user_name')} liked your post")),
+    # Everyone following the post's comments, and its author unless they wrote it.
+    EventSpec(signals.comment_created, "NewComment", ("post:{post_id}", "user:{post_author_id}"),
+              ("comment_id", "post_id", "author_id", "author_name", "content"), actor="author_id",
+              inbox=lambda d: ("New comment", f"{_name(d, 'author_name')}: {d.get('content', '')}")),
+    EventSpec(signals.user_followed, "NewFollower", "user:{followed_id}",
+              ("follower_id", "follower_name"),
+              inbox=lambda d: ("New follower", f"{_name(d, 'follower_name')} follows you now")),
+    EventSpec(signals.items_expiring, "ExpiringItems", "user:{user_id}",
+              ("items", "days"),
+              # Nearby is where expiring items can be offered to people close by.
+              inbox=_expiring, link="/#nearby"),
+    EventSpec(signals.goal_achieved, "GoalAchieved", "user:{user_id}",
+              ("goal_id", "title"),
+              inbox=lambda d: ("Goal achieved", str(d.get("title", "")))),
+    EventSpec(signals.recipe_generated, "RecipeGenerated", "user:{user_id}",
+              ("job_id", "recipe_id", "title"),
+              inbox=lambda d: ("Your recipe is ready", str(d.get("title", "")))),
+    EventSpec(signals.recipe_failed, "RecipeFailed", "user:{user_id}",
+              ("job_id", "error"),
+              inbox=lambda d: ("The recipe could not be written", str(d.get("error", "")))),
+    # To everyone, or to one user (``user_id``).
+    EventSpec(signals.system_notification, "SystemNotification", _system_or_personal,
+              ("title", "message", "level"),
+              inbox=lambda d: (str(d.get("title") or "Notice"), str(d.get("message", "")))),
+    EventSpec(signals.group_post_created, "NewGroupPost", "group:{group_id}",
+              ("group_id", "post_id", "author_id", "author_name", "content")),
+    EventSpec(signals.group_invitation_sent, "GroupInvitation", "user:{user_id}",
+              ("group_id", "group_name", "invited_by_id", "invited_by_name"),
+              inbox=lambda d: ("Group invitation", f"{_name(d, 'invited_by_name')} invites you "
+                               f"to {d.get('group_name', 'a group')}")),
+    # The inbox's own "read elsewhere": the user's other connections update their badge.
+    EventSpec(signals.notifications_read, "NotificationsRead", "user:{user_id}",
+              ("ids", "up_to_id", "unread_count")),
+    # One to each opted-in user whose area holds the offer (recipients: {user_id, distance_km}).
+    EventSpec(signals.nearby_offer_created, "NearbyOffer", "user:{user_id}",
+              ("offer_id", "title", "approx_lat", "approx_lon", "distance_km", "pickup_until", "by_name"),
+              each="recipients",
+              inbox=lambda d: ("Food to share near you", f"{_name(d, 'by_name')} offers "
+                               f"{d.get('title', 'food')}, {d.get('distance_km', '?')} km away"),
+              link="/#nearby"),
+    EventSpec(signals.nearby_offer_claimed, "OfferClaimed", "user:{offerer_id}",
+              ("offer_id", "by_id", "by_name"),
+              inbox=lambda d: ("Your offer was claimed", f"{_name(d, 'by_name')} will pick it up"),
+              link="/#nearby"),
+    # The others who were told of the offer just hide it (recipients: user ids).
+    EventSpec(signals.nearby_offer_claimed, "NearbyOfferTaken", "user:{item}",
+              ("offer_id",),
+              each="recipients"),
+)
+
+
+def spec(event_type: str) -> EventSpec | None:
+    """The row that sends ``event_type`` (the first, if several do), or None."""
+    return _by_type(EVENTS).get(event_type)
+
+
+@functools.lru_cache(maxsize=1)
+def _by_type(rows: tuple[EventSpec, ...]) -> dict[str, EventSpec]:
+    by_type: dict[str, EventSpec] = {}
+    for row in rows:
+        by_type.setdefault(row.type, row)
+    return by_type
+
+
+# Signals that change who may hear what, rather than announce an event.
+def _user_deactivated(rt: Realtime, user_id: int, reason: str = "", **_: Any) -> None:
+    rt.disconnect_user(user_id)
+    if reason == "deleted":  # admin.delete_user purged their events: memory follows
+        rt.forget_recent()
+
+
+def _group_member_removed(rt: Realtime, group_id: int, user_id: int, **_: Any) -> None:
+    rt.revoke(f"group:{group_id}", user_id)
+
+
+def _group_deleted(rt: Realtime, group_id: int, **_: Any) -> None:
+    rt.revoke(f"group:{group_id}")
+    rt.forget_recent()  # its events were purged with it
+
+
+ACTIONS: dict[Signal, Callable[..., None]] = {
+    signals.user_deactivated: _user_deactivated,
+    signals.group_member_removed: _group_member_removed,
+    signals.group_deleted: _group_deleted,
+}
+
+
+def _publisher(rows: tuple[EventSpec, ...]) -> Callable[..., None]:
+    def publish(rt: Realtime, **args: Any) -> None:
+        for row in rows:  # in table order: the ids follow it
+            for channel, data in row.events(args):
+                rt.publish(channel, row.type, data, durable=row.durable)
+
+    return publish
+
+
+def _receiver(name: str, rt: Realtime, handle: Callable[..., None]) -> Callable[..., None]:
+    def receive(sender: Flask, **args: Any) -> None:
+        # The sender's own context keeps its ``db.session``: the event joins its transaction.
+        if has_app_context() and current_app._get_current_object() is sender:  # type: ignore[attr-defined]
+            handle(rt, **args)
+        else:
+            with sender.app_context():
+                handle(rt, **args)
+
+    receive.__name__ = f"live_{name}"
+    return receive
+
+
+def connect(app: Flask, rt: Realtime) -> None:
+    """Connect one receiver per signal of ``EVENTS`` and ``ACTIONS``, with ``sender=app``; send
+    ``signals.event_logged`` / ``event_published`` as the plugin logs and publishes events."""
+    rows: dict[Signal, list[EventSpec]] = {}
+    for row in EVENTS:
+        rows.setdefault(row.signal, []).append(row)
+    handlers = {signal: _publisher(tuple(group)) for signal, group in rows.items()}
+    handlers.update(ACTIONS)
+    receivers = {signal: _receiver(signal.name, rt, handle) for signal, handle in handlers.items()}
+    for signal, receiver in receivers.items():
+        # weak=False: the receivers live only here; blinker would drop weakly held ones at once.
+        signal.connect(receiver, sender=app, weak=False)
+    app.extensions["live"] = receivers
+
+    def announce(signal: Signal) -> Callable[[Event], None]:
+        def send(event: Event) -> None:
+            user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
+            signal.send(app, event_id=event.id, event_type=event.type, channel=event.channel,
+                        user_id=user_id, data=event.data, ts=event.ts)
+
+        return send
+
+    # The inbox files a personal event as it is written (in its transaction), Web Push queues
+    # it once published (``itcook/plugins.py``).
+    state = rt.state(app)
+    state.on_logged = announce(signals.event_logged)
+    state.after_publish = announce(signals.event_published)
