@@ -18,7 +18,7 @@ DURABLE_TYPES = frozenset({
 # Ephemeral types carry no id and are never replayed.
 EPHEMERAL_TYPES = frozenset({"UserTyping", "Heartbeat"})
 
-# Close codes: every reason has its own (README, "Close codes").
+# Close codes: every reason has its own (docs/realtime-protocol.md, "Close codes").
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002  # found by the frame parser (wsproto)

@@ -144,7 +144,7 @@ def server_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 
 def start_gunicorn(tmp_path: Path, workers: int = 2, **settings: str) -> Process:
-    """gunicorn -c gunicorn.conf.py wsgi:app, as the README and deploy/itcook.service run it."""
+    """gunicorn -c gunicorn.conf.py wsgi:app, as docs/deployment.md and deploy/itcook.service run it."""
     import gunicorn
 
     port = free_port()
