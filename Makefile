@@ -31,7 +31,7 @@ run: migrate
 test: install-test
 	$(BIN)/python -m gevent.monkey --module pytest $(PYTEST_ARGS)
 
-# The long soak (README, "Reliability"): SOAK_ARGS="--clients 1000 --events 5000" to size it.
+# The long soak (docs/testing.md, "Reliability"): SOAK_ARGS="--clients 1000 --events 5000" to size it.
 SOAK_ARGS ?=
 soak: install-test
 	$(BIN)/python -m gevent.monkey --module tests.reliability.soak $(SOAK_ARGS)

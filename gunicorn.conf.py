@@ -1,4 +1,4 @@
-"""gunicorn settings for IT Cook: ``gunicorn -c gunicorn.conf.py wsgi:app`` (docs/DEPLOY.md).
+"""gunicorn settings for IT Cook: ``gunicorn -c gunicorn.conf.py wsgi:app`` (docs/deployment.md).
 
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """

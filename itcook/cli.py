@@ -38,7 +38,7 @@ def create_admin(username: str, password: str) -> None:
 
 @group.command("settings")
 def settings_table() -> None:
-    """Print the settings as the Markdown table of the README."""
+    """Print the settings as the Markdown table of docs/deployment.md."""
     click.echo("| variable | default | meaning |\n|---|---|---|")
     for setting in SETTINGS:
         default = setting.default

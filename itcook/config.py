@@ -1,6 +1,6 @@
 """Every setting with its default, read from ``ITCOOK_*`` environment variables.
 
-The table in README.md is generated from ``SETTINGS`` by ``flask itcook settings``,
+The table in docs/deployment.md is generated from ``SETTINGS`` by ``flask itcook settings``,
 so this module is the one place where a setting is declared.
 """
 

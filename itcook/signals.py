@@ -78,5 +78,5 @@ def emit(signal: Signal, **kwargs: Any) -> None:
 #: Sent by the HTTP layer (``serving.py``, ``errors.py``) when it refuses a request before any
 #: view runs: reason ("malformed_request", "header_timeout", "websocket_required"), path (None
 #: when no request line was read). The real-time plugin counts the ones aimed at it with its
-#: handshake failures (README, "Stats").
+#: handshake failures (docs/realtime-protocol.md, "Statistics").
 request_refused = _signals.signal("request-refused")

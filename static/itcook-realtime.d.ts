@@ -1,5 +1,5 @@
 // Type declarations of the IT Cook real-time client (itcook-realtime.js / itcook-realtime.mjs).
-// The wire protocol is documented in the README, section "Real-time".
+// The wire protocol is documented in docs/realtime-protocol.md.
 
 export type State = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 export type Transport = "websocket" | "sse";

@@ -10,7 +10,7 @@
  *
  *     import { ITCookRealtime } from "/static/itcook-realtime.mjs";
  *
- * The wire protocol is the server's (README, "Real-time"); this file only speaks it:
+ * The wire protocol is the server's (docs/realtime-protocol.md); this file only speaks it:
  * - credentials: a single-use ticket from `POST /api/v1/realtime/ticket` in `?ticket=` (both
  *   transports), or the WebSocket subprotocols `itcook.v1, bearer.<jwt>`;
  * - resume: `?last_event_id=` with the highest durable id seen; the server replays what was

@@ -52,11 +52,11 @@ def test_wrong_method_is_json_405(client) -> None:
     assert response.get_json()["error"]["code"] == "method_not_allowed"
 
 
-def test_readme_settings_table_is_current(runner) -> None:
-    """The README's settings table is `flask itcook settings`: a new setting must be documented."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def test_settings_table_is_current(runner) -> None:
+    """docs/deployment.md's settings table is `flask itcook settings`: a new setting must be documented."""
+    document = (Path(__file__).resolve().parents[1] / "docs" / "deployment.md").read_text()
     table = runner.invoke(args=["itcook", "settings"]).output.strip()
-    assert table in readme, "run `flask --app wsgi itcook settings` and paste it into README.md"
+    assert table in document, "run `flask --app wsgi itcook settings` and paste it into docs/deployment.md"
 
 
 def test_serving_processes_make_full_collections_rarer(tmp_path) -> None:

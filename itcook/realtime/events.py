@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-# Close codes: every reason has its own (README, "Close codes").
+# Close codes: every reason has its own (docs/realtime-protocol.md, "Close codes").
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002  # found by the frame parser (wsproto)

@@ -145,7 +145,7 @@ def server_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 def start_gunicorn(tmp_path: Path, workers: int = 2, python: str = sys.executable,
                    **settings: str) -> Process:
-    """gunicorn -c gunicorn.conf.py wsgi:app, as the README and deploy/itcook.service run it,
+    """gunicorn -c gunicorn.conf.py wsgi:app, as docs/deployment.md and deploy/itcook.service run it,
     with the interpreter (and so the installed packages) of ``python``."""
     port = free_port()
     env = {**server_env(tmp_path, **settings), "ITCOOK_BIND": f"127.0.0.1:{port}",

@@ -96,7 +96,7 @@ def test_permessage_deflate_is_not_negotiated(live_server) -> None:
 CASES = [
     ("missing", "missing_token"),
     ("malformed", "invalid_token"),
-    ("not_bearer", "missing_token"),  # as on the REST routes (README, "Errors")
+    ("not_bearer", "missing_token"),  # as on the REST routes (docs/api.md, "Errors")
     ("huge", "invalid_token"),
     ("wrong_key", "invalid_token"),
     ("alg_none", "invalid_token"),

@@ -1,5 +1,5 @@
-"""What the server must answer, computed from the documents (README "Client → server frames",
-"Channels", "Close codes"; RFC 6455 §5 and §7.4) — not from the server's code.
+"""What the server must answer, computed from the documents (docs/realtime-protocol.md: "Client → server
+frames", "Channels", "Close codes"; RFC 6455 §5 and §7.4) — not from the server's code.
 
 ``answers`` covers one complete text message; ``frames`` walks a sequence of raw frames the
 way RFC 6455 says an endpoint must, and returns every output the server owes, in order.
@@ -19,14 +19,15 @@ MAX_ID = 2**63 - 1
 # Channel names are ASCII: a word, a colon, a decimal id (at most 19 digits; ids are 64-bit).
 SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
 
-# The stats name of each close the server starts (README "Close codes").
+# The stats name of each close the server starts (docs/realtime-protocol.md "Close codes").
 SERVER_CLOSE_REASONS = {1002: "protocol_error", 1007: "invalid_payload", 1009: "message_too_big"}
 # RFC 6455 §7.4: codes a peer may send. 1004-1006, 1015, 1016-2999 and anything outside
 # 1000-4999 are not (1014 is left out of the tests: registered later, not in RFC 6455).
 VALID_CLOSE = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013} | set(range(3000, 5000))
 
 
-#: Frames nested deeper than this are refused as invalid_json (README "Client → server frames").
+#: Frames nested deeper than this are refused as invalid_json
+#: (docs/realtime-protocol.md, "Client → server frames").
 MAX_NESTING = 32
 
 

@@ -1,6 +1,6 @@
 """Raw protocol abuse on the socket: bad handshakes, half-open and slowloris connections, a flood.
 
-Each case ends the way the README says (an HTTP status with the JSON error body, a close),
+Each case ends the way docs/realtime-protocol.md says (an HTTP status with the JSON error body, a close),
 the server keeps serving (a normal client connects and receives an event meanwhile), and
 what the plugin saw is counted in /stats.
 """

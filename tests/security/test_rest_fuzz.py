@@ -2,7 +2,7 @@
 every route of the app (found in its URL map, so a new route is fuzzed too).
 
 Whatever arrives, the answer is never a 5xx, and every 4xx is the JSON error shape of the
-README ("Errors"): ``{"error": {"code": str, "message": str}}`` with ``application/json``.
+docs/api.md ("Errors"): ``{"error": {"code": str, "message": str}}`` with ``application/json``.
 The app is driven in-process through Flask's test client (the same WSGI app the server runs,
 without the network), so a few hundred requests take a few seconds.
 """
@@ -67,7 +67,7 @@ raw_bodies = st.one_of(
                      b'{"username": "a", "username": "b"}']),
     st.integers(1, 5000).map(lambda n: b'{"value": ' + b"9" * n + b"}"),
 )
-# Valid bodies of the documented routes (README "REST API reference"): a valid body with one
+# Valid bodies of the documented routes (docs/api.md): a valid body with one
 # field made hostile gets past the first checks and reaches the deeper ones (and the database).
 valid_username = st.from_regex(r"[a-z][a-z0-9_.-]{2,20}", fullmatch=True)
 VALID: dict[str, dict[str, st.SearchStrategy[Any]]] = {
