@@ -8,10 +8,9 @@ if not monkey.is_module_patched("socket"):  # `make test` patches first; plain `
     monkey.patch_all()
 
 import os  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
-import gevent  # noqa: E402
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
@@ -47,14 +46,6 @@ def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
-
-
-def concurrently(count: int, call: Callable[[int], Any], timeout: float = 60.0) -> list[Any]:
-    """Run ``call(0)`` … ``call(count - 1)`` in as many greenlets at once; their results, in order."""
-    greenlets = [gevent.spawn(call, i) for i in range(count)]
-    gevent.joinall(greenlets, timeout=timeout, raise_error=True)
-    assert all(g.ready() for g in greenlets), f"concurrent calls still running after {timeout} s"
-    return [g.value for g in greenlets]
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from tests.browser.conftest import (
     wait_open,
 )
 from tests.conftest import LiveServer
-from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api
+from tests.support.waiting import wait_for
 
 
 def _post(api: Api, user: dict[str, Any], content: str) -> int:

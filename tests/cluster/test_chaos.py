@@ -15,9 +15,9 @@ import gevent
 from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api
 from tests.reliability import harness
+from tests.support.waiting import wait_for
 
 
 def _clients(servers, users, count: int, seed: int) -> list[harness.SoakClient]:

@@ -14,9 +14,9 @@ import gevent
 import requests
 
 from tests.cluster.conftest import PG_URL, REDIS_PORT, Cluster, reset_database
-from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api
 from tests.reliability import harness
+from tests.support.waiting import wait_for
 
 #: Short, so that the test does not wait long on the ids it has to give up (none here).
 SETTINGS = {"ITCOOK_REALTIME_GAP_WAIT": "0.5", "ITCOOK_REALTIME_SSE_KEEPALIVE_INTERVAL": "1"}

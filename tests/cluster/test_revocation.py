@@ -13,9 +13,9 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, TcpProxy
-from tests.realtime.conftest import wait_for
 from tests.realtime.test_resume import TRANSPORTS, Stream
 from tests.realtime.wsclient import Api, ConnectionClosed
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import redis
 import requests
 
 from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
-from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 
 def _posts(client, count: int, timeout: float = 20.0) -> list[str]:

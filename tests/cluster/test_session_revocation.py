@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.waiting import wait_for
 
 
 def _make_admin(user: dict[str, Any]) -> None:

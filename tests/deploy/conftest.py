@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from tests.cluster.conftest import REDIS_PORT, ROOT, Cluster, _reachable, free_port, reset_database
+from tests.support.waiting import wait_for
 
 NGINX = os.environ.get("ITCOOK_NGINX", "/usr/sbin/nginx")
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -80,15 +81,6 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    """Poll ``predicate`` (yielding to gevent) until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        gevent.sleep(0.02)
-
-
 def _answers(url: str) -> bool:
     try:
         return requests.get(f"{url}/api/v1/auth/me", timeout=2).status_code == 401
@@ -123,7 +115,7 @@ class Process:
 
     def wait(self, timeout: float) -> int:
         """The exit status, waited for up to ``timeout`` seconds (yielding to gevent)."""
-        wait_until(lambda: self.proc.poll() is not None, timeout, f"{self.log.name} to exit")
+        wait_for(lambda: self.proc.poll() is not None, timeout, f"{self.log.name} to exit")
         return self.proc.returncode
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
@@ -155,7 +147,7 @@ def start_gunicorn(tmp_path: Path, workers: int = 2, **settings: str) -> Process
         args.append("--no-control-socket")  # one per user by default: parallel runs would share it
     server = Process(args, env, tmp_path / "gunicorn.log", port)
     server.wait_ready()
-    wait_until(lambda: len(children(server.proc.pid)) == workers, 30, "the workers to boot")
+    wait_for(lambda: len(children(server.proc.pid)) == workers, 30, "the workers to boot")
     return server
 
 

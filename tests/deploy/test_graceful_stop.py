@@ -22,9 +22,9 @@ from tests.deploy.conftest import (
     read_until,
     server_env,
     start_gunicorn,
-    wait_until,
 )
 from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
+from tests.support.waiting import wait_for
 
 #: Every wait for the stop to show: far less than the grace period (ITCOOK_SHUTDOWN_GRACE=30).
 PROMPTLY = 8.0
@@ -84,7 +84,7 @@ def test_sigterm_to_a_gunicorn_worker_then_to_the_master(tmp_path: Path) -> None
     try:
         (worker,) = children(server.proc.pid)
         seen = _stop_with_everything_open(server, signal.SIGTERM, worker)
-        wait_until(lambda: worker not in children(server.proc.pid), PROMPTLY, "the worker to exit")
+        wait_for(lambda: worker not in children(server.proc.pid), PROMPTLY, "the worker to exit")
         server.wait_ready()  # the master started another one; a client resumes there
         anna = Api(server).http.post(f"{server.url}/api/v1/auth/login", timeout=10,
                                      json={"username": "anna", "password": "secret123"}).json()

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push.vapid import load_vapid, public_key
-from tests.conftest import concurrently
 from tests.push.conftest import VAPID_PUBLIC
 from tests.push.pushservice import b64url
 from tests.realtime.wsclient import Api
+from tests.support.waiting import concurrently
 
 
 def _subscription(endpoint: str = "https://push.example.net/send/abc") -> dict:

@@ -11,8 +11,8 @@ from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push import Job
 from tests.push.pushservice import PushService, Subscriber, browser_subscription
-from tests.realtime.conftest import wait_for
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 
 def _subscribe(client, user, push_service) -> dict:

@@ -15,7 +15,7 @@ from itcook.models import PushSubscription, User
 from tests.push.conftest import PUSH_CONFIG
 from tests.push.pushservice import browser_subscription
 from tests.push.test_push_api import _subscription
-from tests.realtime.conftest import wait_for
+from tests.support.waiting import wait_for
 
 guarded = pytest.mark.realtime_config(PUSH_ALLOW_PRIVATE_ADDRESSES=False)
 

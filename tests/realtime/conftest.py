@@ -1,21 +1,8 @@
-"""Realtime test helpers: bounded waits on conditions and a raw WebSocket handshake."""
+"""Realtime test helpers: a raw WebSocket handshake."""
 
 from __future__ import annotations
 
 import socket
-import time
-from typing import Any
-
-import gevent
-
-
-def wait_for(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until true, yielding to the server's greenlets; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        gevent.sleep(0.01)
 
 
 def raw_handshake(port: int, path: str = "/api/v1/realtime/ws", headers: dict[str, str] | None = None,

@@ -11,9 +11,9 @@ from itcook import create_app
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
 from tests.conftest import LiveServer
-from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 TRANSPORTS = ["websocket", "sse"]
 

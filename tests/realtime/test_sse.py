@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 
 def test_headers_framing_and_same_frame_as_websocket(live_server) -> None:

@@ -10,9 +10,10 @@ import gevent
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 SENTINEL = "end-of-test"
 

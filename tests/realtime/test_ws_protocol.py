@@ -9,8 +9,9 @@ import struct
 import pytest
 from greenlet import greenlet
 
-from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.conftest import raw_handshake
 from tests.realtime.wsclient import Api, ConnectionClosed, ws_connect
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

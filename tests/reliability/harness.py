@@ -193,8 +193,8 @@ def run_soak(server: Any, clients_count: int, events_per_publisher: int, publish
     import time
 
     from itcook.realtime.events import Event
-    from tests.realtime.conftest import wait_for
     from tests.realtime.wsclient import Api
+    from tests.support.waiting import wait_for
 
     rng = random.Random(seed)
     api = Api(server)

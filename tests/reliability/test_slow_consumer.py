@@ -15,8 +15,9 @@ import gevent
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.conftest import raw_handshake
 from tests.realtime.wsclient import Api, ws_connect
+from tests.support.waiting import wait_for
 
 FAST_CLIENTS, EVENTS = 200, 80
 LIMIT = 256 * 1024

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Integer, func, select
 
 from itcook.extensions import db
-from tests.realtime.conftest import wait_for
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.waiting import wait_for
 
 TRANSPORTS = ["websocket", "sse"]
 

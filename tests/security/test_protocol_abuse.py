@@ -15,11 +15,12 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.realtime.conftest import raw_handshake, wait_for
+from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
 from tests.realtime.wsclient import HandshakeRefused, ws_connect
 from tests.security.conftest import StatsProbe
 from tests.security.frames import socket_closed_by_peer
+from tests.support.waiting import wait_for
 
 WS = "/api/v1/realtime/ws"
 SSE = "/api/v1/realtime/sse"
