@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from itcook.config import SETTINGS
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 
 DEFAULTS = {s.key: s.default for s in SETTINGS}
 REAL_LIMITS = {key: DEFAULTS[key] for key in ("AUTH_LIMIT_PER_ADDRESS", "AUTH_LIMIT_PER_ACCOUNT")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import concurrently
 
 G = "/api/v1/groups"

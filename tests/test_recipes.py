@@ -30,7 +30,7 @@ from itcook.recipes.generators import (
 )
 from itcook.signals import recipe_generated
 from tests.conftest import make_test_config
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import concurrently, wait_for
 
 GENERATE = "/api/v1/recipes/generate"

@@ -14,7 +14,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from tests.browser.conftest import open_harness, start_client, wait_open
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 TICKET = "/api/v1/realtime/ticket"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import demo_register
 from tests.deploy.conftest import Deployment, deployment, skip_reason  # noqa: F401 (a fixture)
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 
 _reason = skip_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")

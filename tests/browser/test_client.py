@@ -17,7 +17,7 @@ from tests.browser.conftest import (
     wait_open,
 )
 from tests.conftest import LiveServer
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 

@@ -15,7 +15,7 @@ from tests.browser.conftest import (
     wait_frames,
     wait_open,
 )
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 

@@ -15,8 +15,8 @@ import gevent
 from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.wsclient import Api
 from tests.reliability import harness
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 

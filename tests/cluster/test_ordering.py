@@ -14,8 +14,8 @@ import gevent
 import requests
 
 from tests.cluster.conftest import PG_URL, REDIS_PORT, Cluster, reset_database
-from tests.realtime.wsclient import Api
 from tests.reliability import harness
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 #: Short, so that the test does not wait long on the ids it has to give up (none here).

@@ -11,8 +11,9 @@ import redis
 from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster
 from tests.push.conftest import VAPID_PRIVATE, VAPID_PUBLIC
 from tests.push.pushservice import PushService
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 @pytest.fixture

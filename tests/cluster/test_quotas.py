@@ -7,8 +7,9 @@ import requests
 
 from itcook.config import SETTINGS
 from tests.cluster.conftest import REDIS_PORT, Cluster, reset_database
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import concurrently, wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 DEFAULTS = {s.key: s.default for s in SETTINGS}
 

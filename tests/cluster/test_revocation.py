@@ -14,8 +14,9 @@ from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, TcpProxy
 from tests.realtime.test_resume import TRANSPORTS, Stream
-from tests.realtime.wsclient import Api, ConnectionClosed
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ConnectionClosed
 
 
 @pytest.fixture

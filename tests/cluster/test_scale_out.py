@@ -13,8 +13,9 @@ import requests
 
 from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def _posts(client, count: int, timeout: float = 20.0) -> list[str]:

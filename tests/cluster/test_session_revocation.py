@@ -8,8 +8,9 @@ from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, Cluster
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def _make_admin(user: dict[str, Any]) -> None:

@@ -23,8 +23,9 @@ from tests.deploy.conftest import (
     server_env,
     start_gunicorn,
 )
-from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import Client, ConnectionClosed, ws_connect
 
 #: Every wait for the stop to show: far less than the grace period (ITCOOK_SHUTDOWN_GRACE=30).
 PROMPTLY = 8.0

@@ -18,8 +18,9 @@ from tests.deploy.conftest import (
     read_until,
 )
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import Client, ConnectionClosed, ws_connect
 
 
 def _post(api: Api, user: dict, content: str) -> int:

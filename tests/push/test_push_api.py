@@ -13,7 +13,7 @@ from itcook.models import PushSubscription
 from itcook.push.vapid import load_vapid, public_key
 from tests.push.conftest import VAPID_PUBLIC
 from tests.push.pushservice import b64url
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 from tests.support.waiting import concurrently
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from itcook import create_app
 from itcook.extensions import db
 from tests.conftest import LiveServer
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 
 
 def test_counts_of_today_outlive_a_restart(live_server, app_config) -> None:

@@ -13,8 +13,9 @@ from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
 from tests.realtime.sseclient import read_sse_until, sse_fields
 from tests.realtime.test_resume import TRANSPORTS, Stream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 @pytest.fixture

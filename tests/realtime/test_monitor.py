@@ -13,8 +13,9 @@ from itcook.realtime import monitor
 from itcook.realtime.stats import merge_snapshots
 from itcook.realtime.timeline import Timeline, series
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def scrape(server: Any, path: str = "/metrics", **kwargs: Any) -> dict[tuple[str, tuple], float]:

@@ -12,8 +12,9 @@ from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
 from tests.conftest import LiveServer
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 TRANSPORTS = ["websocket", "sse"]
 

@@ -6,8 +6,9 @@ import pytest
 
 from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def test_headers_framing_and_same_frame_as_websocket(live_server) -> None:

@@ -15,8 +15,9 @@ import requests
 
 from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ConnectionClosed, HandshakeRefused, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import concurrently, wait_for
+from tests.support.ws import ConnectionClosed, HandshakeRefused, ws_connect
 
 
 def _status_and_code(exc: HandshakeRefused) -> tuple[int, str]:

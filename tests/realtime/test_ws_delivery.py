@@ -12,8 +12,9 @@ import pytest
 from itcook.realtime.events import Event
 from tests.realtime.conftest import raw_handshake
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 SENTINEL = "end-of-test"
 

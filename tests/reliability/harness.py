@@ -18,7 +18,7 @@ import gevent
 from sqlalchemy import create_engine, select, text
 
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import ws_connect
+from tests.support.ws import ws_connect
 
 
 @dataclass
@@ -193,7 +193,7 @@ def run_soak(server: Any, clients_count: int, events_per_publisher: int, publish
     import time
 
     from itcook.realtime.events import Event
-    from tests.realtime.wsclient import Api
+    from tests.support.rest import Api
     from tests.support.waiting import wait_for
 
     rng = random.Random(seed)

@@ -10,9 +10,10 @@ import gevent
 import pytest
 from greenlet import greenlet
 
-from tests.realtime.wsclient import Api, ws_connect
 from tests.reliability import harness
+from tests.support.rest import Api
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 #: What "returns to its starting level" allows: a few pooled sockets and greenlets, and memory
 #: the allocator keeps (RSS rarely shrinks after a peak).

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from itcook.realtime.events import Event
-from tests.realtime.wsclient import Api, Client, ws_connect
+from tests.support.rest import Api
+from tests.support.ws import Client, ws_connect
 
 STATS_KEYS = ("errors_by_code", "disconnects_by_reason", "handshake_failures_by_reason")
 

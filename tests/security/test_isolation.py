@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from itcook.extensions import realtime
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import ws_connect
 from tests.security.conftest import fuzz_settings
 from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 PERSONAL_TYPES = ["PostLiked", "NewFollower", "GoalAchieved", "RecipeGenerated", "SystemNotification",
                   "ExpiringItems", "NewComment"]

@@ -13,8 +13,8 @@ import gevent
 import pytest
 
 from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import HandshakeRefused, ws_connect
 from tests.security.conftest import StatsProbe
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def _redeem(transport: str, server: Any, ticket: str) -> tuple[int, str | None, Any]:
