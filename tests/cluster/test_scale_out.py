@@ -12,8 +12,8 @@ import redis
 import requests
 
 from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 

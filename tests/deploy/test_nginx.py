@@ -17,8 +17,8 @@ from tests.deploy.conftest import (
     raw_request,
     read_until,
 )
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import Client, ConnectionClosed, ws_connect
 

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from itcook.realtime import monitor
 from itcook.realtime.stats import merge_snapshots
 from itcook.realtime.timeline import Timeline, series
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 

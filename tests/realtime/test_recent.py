@@ -6,8 +6,8 @@ import random
 
 from itcook.realtime.events import Encoded, Event
 from itcook.realtime.recent import RecentEvents
-from tests.realtime.sseclient import read_sse_until, sse_fields
 from tests.support.rest import Api
+from tests.support.sse import read_sse_until, sse_fields
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.realtime.conftest import raw_handshake
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
 

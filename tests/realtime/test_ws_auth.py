@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from tests.realtime.conftest import raw_handshake
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import concurrently, wait_for
 from tests.support.ws import ConnectionClosed, HandshakeRefused, ws_connect
 

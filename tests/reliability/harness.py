@@ -17,7 +17,7 @@ from typing import Any
 import gevent
 from sqlalchemy import create_engine, select, text
 
-from tests.realtime.sseclient import SseStream
+from tests.support.sse import SseStream
 from tests.support.ws import ws_connect
 
 

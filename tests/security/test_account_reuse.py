@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Integer, func, select
 
 from itcook.extensions import db
-from tests.realtime.sseclient import SseStream
 from tests.support.rest import Api
+from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 

@@ -1,4 +1,4 @@
-"""Test helper: a real streaming SSE client (requests + sseclient-py); every read is bounded."""
+"""The SSE test client: a real streaming client (requests + sseclient-py); every read is bounded."""
 
 from __future__ import annotations
 
