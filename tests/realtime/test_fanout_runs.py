@@ -8,7 +8,7 @@ from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.hub import Hub
 from itcook.realtime.recent import RecentEvents
-from tests.security.frames import TEXT, RawWs
+from tests.support.frames import TEXT, RawWs
 from tests.support.sse import sse_fields
 
 

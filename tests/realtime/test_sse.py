@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realtime.conftest import raw_handshake
+from tests.support.frames import raw_handshake
 from tests.support.rest import Api
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for

@@ -13,7 +13,7 @@ import jwt as pyjwt
 import pytest
 import requests
 
-from tests.realtime.conftest import raw_handshake
+from tests.support.frames import raw_handshake
 from tests.support.rest import Api
 from tests.support.sse import SseStream
 from tests.support.waiting import concurrently, wait_for

@@ -10,7 +10,7 @@ import gevent
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import raw_handshake
+from tests.support.frames import raw_handshake
 from tests.support.rest import Api
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for

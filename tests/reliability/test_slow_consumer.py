@@ -15,7 +15,7 @@ import gevent
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import raw_handshake
+from tests.support.frames import raw_handshake
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect

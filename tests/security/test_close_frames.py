@@ -16,7 +16,7 @@ import pytest
 
 from itcook.realtime.events import Event
 from tests.security.conftest import StatsProbe
-from tests.security.frames import TEXT, RawWs
+from tests.support.frames import TEXT, RawWs
 from tests.support.waiting import wait_for
 
 

@@ -15,9 +15,8 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.realtime.conftest import raw_handshake
 from tests.security.conftest import StatsProbe
-from tests.security.frames import socket_closed_by_peer
+from tests.support.frames import raw_handshake, socket_closed_by_peer
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
