@@ -29,8 +29,8 @@ from itcook.recipes.generators import (
     parse_draft,
 )
 from itcook.signals import recipe_generated
-from tests.conftest import make_test_config
 from tests.support.rest import Api
+from tests.support.servers import make_test_config
 from tests.support.waiting import concurrently, wait_for
 
 GENERATE = "/api/v1/recipes/generate"

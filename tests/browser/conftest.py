@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import make_test_config
+from tests.support.servers import make_test_config
 
 CHROMIUM = os.environ.get("ITCOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

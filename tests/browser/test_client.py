@@ -16,8 +16,8 @@ from tests.browser.conftest import (
     wait_frames,
     wait_open,
 )
-from tests.conftest import LiveServer
 from tests.support.rest import Api
+from tests.support.servers import LiveServer
 from tests.support.waiting import wait_for
 
 

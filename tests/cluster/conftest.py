@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from itcook import create_app
 from itcook.extensions import db
-from tests.conftest import make_test_config
+from tests.support.servers import free_port, make_test_config, reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The server (``ITCOOK_TEST_PG_URL``, database ``test`` by default) and, on it, a database of the
@@ -34,17 +34,9 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("ITCOOK_TEST_REDIS_PORT
 JWT_SECRET = "cluster-test-secret-" + "z" * 40
 
 
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", REDIS_PORT))
-               if not _reachable("127.0.0.1", port)]
+               if not reachable("127.0.0.1", port)]
     if not missing:
         return
     reason = (f"scale-out tests need {' and '.join(missing)} on 127.0.0.1 "
@@ -52,12 +44,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/cluster/" in str(item.fspath):
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

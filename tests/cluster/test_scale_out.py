@@ -11,8 +11,9 @@ import pytest
 import redis
 import requests
 
-from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
+from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster
 from tests.support.rest import Api
+from tests.support.servers import free_port
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
@@ -179,7 +180,7 @@ def test_cluster_lock_admits_one_holder() -> None:
 
 def test_unreachable_redis_fails_at_start_with_a_clear_message(tmp_path) -> None:
     from itcook import create_app
-    from tests.conftest import make_test_config
+    from tests.support.servers import make_test_config
 
     with pytest.raises(RuntimeError, match="cannot reach Redis"):
         create_app(make_test_config(tmp_path, BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"))

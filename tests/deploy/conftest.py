@@ -23,7 +23,8 @@ import gevent
 import pytest
 import requests
 
-from tests.cluster.conftest import REDIS_PORT, ROOT, Cluster, _reachable, free_port, reset_database
+from tests.cluster.conftest import REDIS_PORT, ROOT, Cluster, reset_database
+from tests.support.servers import free_port, reachable
 from tests.support.waiting import wait_for
 
 NGINX = os.environ.get("ITCOOK_NGINX", "/usr/sbin/nginx")
@@ -40,7 +41,7 @@ def _missing(nginx: bool = True) -> str | None:
     if nginx and not (os.path.exists(NGINX) or shutil.which(NGINX)):
         return f"nginx not found at {NGINX} (apt-get install nginx-light, or set ITCOOK_NGINX)"
     services = [name for name, port in (("PostgreSQL", 5432), ("Redis", REDIS_PORT))
-                if not _reachable("127.0.0.1", port)]
+                if not reachable("127.0.0.1", port)]
     if services:
         return f"{' and '.join(services)} not reachable on 127.0.0.1"
     return None

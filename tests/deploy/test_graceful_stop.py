@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import free_port, reset_database
+from tests.cluster.conftest import reset_database
 from tests.deploy.conftest import (
     Process,
     children,
@@ -24,6 +24,7 @@ from tests.deploy.conftest import (
     start_gunicorn,
 )
 from tests.support.rest import Api
+from tests.support.servers import free_port
 from tests.support.waiting import wait_for
 from tests.support.ws import Client, ConnectionClosed, ws_connect
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
-from tests.conftest import make_test_config
 from tests.push.pushservice import PushService, b64url
+from tests.support.servers import make_test_config
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
 #: The application server's VAPID key for every push test: base64url of the private number.

@@ -10,8 +10,8 @@ import pytest
 from itcook import create_app
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
-from tests.conftest import LiveServer
 from tests.support.rest import Api
+from tests.support.servers import LiveServer
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect

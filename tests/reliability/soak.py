@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from itcook import create_app
     from itcook.extensions import db
-    from tests.conftest import LiveServer, make_test_config
     from tests.reliability import harness
+    from tests.support.servers import LiveServer, make_test_config
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(make_test_config(
