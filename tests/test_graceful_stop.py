@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from itcook.extensions import db
 from itcook.serving import graceful_stop, make_server
-from tests.deploy.conftest import raw_request, read_until
+from tests.support.deploy import raw_request, read_until
 from tests.support.waiting import wait_for
 
 #: Any wait below: far longer than the grace periods given, so a wait that ends on its own

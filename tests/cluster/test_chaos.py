@@ -14,8 +14,8 @@ import socket
 import gevent
 from sqlalchemy import create_engine, text
 
-from tests.cluster.conftest import PG_URL, Cluster
 from tests.reliability import harness
+from tests.support.cluster import PG_URL, Cluster
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 
 from itcook.nearby.geo import distance_km
 from itcook.nearby.spatial import ensure_postgis
-from tests.cluster.conftest import PG_URL, Cluster, reset_database
+from tests.support.cluster import PG_URL, Cluster, reset_database
 from tests.support.rest import Api
 from tests.support.ws import ws_connect
 

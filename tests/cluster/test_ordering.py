@@ -13,8 +13,8 @@ from typing import Any
 import gevent
 import requests
 
-from tests.cluster.conftest import PG_URL, REDIS_PORT, Cluster, reset_database
 from tests.reliability import harness
+from tests.support.cluster import PG_URL, REDIS_PORT, Cluster, reset_database
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 

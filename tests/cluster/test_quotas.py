@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from itcook.config import SETTINGS
-from tests.cluster.conftest import REDIS_PORT, Cluster, reset_database
+from tests.support.cluster import REDIS_PORT, Cluster, reset_database
 from tests.support.rest import Api
 from tests.support.waiting import concurrently, wait_for
 from tests.support.ws import HandshakeRefused, ws_connect

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.cluster.conftest import PG_URL, Cluster
+from tests.support.cluster import PG_URL, Cluster
 from tests.support.rest import Api
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for

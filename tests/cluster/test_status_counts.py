@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.cluster.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 

@@ -14,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import reset_database
-from tests.deploy.conftest import (
-    Process,
-    children,
-    raw_request,
-    read_until,
-    server_env,
-    start_gunicorn,
-)
+from tests.support.cluster import reset_database
+from tests.support.deploy import Process, children, raw_request, read_until, server_env, start_gunicorn
 from tests.support.rest import Api
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for

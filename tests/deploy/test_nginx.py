@@ -9,14 +9,8 @@ import tomllib
 
 import requests
 
-from tests.cluster.conftest import ROOT
-from tests.deploy.conftest import (
-    PROXY_READ_TIMEOUT,
-    Deployment,
-    children,
-    raw_request,
-    read_until,
-)
+from tests.support.cluster import ROOT
+from tests.support.deploy import PROXY_READ_TIMEOUT, Deployment, children, raw_request, read_until
 from tests.support.rest import Api
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for

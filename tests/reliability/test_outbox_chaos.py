@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from itcook import create_app
 from itcook.extensions import db
-from tests.cluster.conftest import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, reset_database
 from tests.reliability.harness import SoakClient, drain
+from tests.support.cluster import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, reset_database
 from tests.support.servers import make_test_config
 from tests.support.waiting import wait_for
 
