@@ -11,9 +11,9 @@ import pytest
 from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
-from tests.realtime.test_resume import TRANSPORTS, Stream
 from tests.support.rest import Api
 from tests.support.sse import read_sse_until, sse_fields
+from tests.support.streams import TRANSPORTS, Stream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
 

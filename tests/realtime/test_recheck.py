@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from itcook.extensions import db
 from itcook.models import User
-from tests.realtime.test_resume import TRANSPORTS, Stream
 from tests.support.rest import Api
+from tests.support.streams import TRANSPORTS, Stream
 from tests.support.waiting import wait_for
 from tests.support.ws import ConnectionClosed
 
