@@ -10,7 +10,7 @@ import gevent
 import pytest
 from greenlet import greenlet
 
-from tests.reliability import harness
+from tests.support import soak
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
@@ -62,7 +62,7 @@ def test_short_soak_every_client_gets_exactly_its_events(live_server) -> None:
             return events
 
         rt.history.replay = replay_with_round_trip
-    summary = harness.run_soak(live_server, clients_count=40, events_per_publisher=150)
+    summary = soak.run_soak(live_server, clients_count=40, events_per_publisher=150)
     assert summary["reconnects"] > 20, "the soak did not exercise resume"
     print("soak summary:", summary)
 
