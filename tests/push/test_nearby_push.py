@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from tests.push.pushservice import PushService
+from tests.support.push import PushService
 from tests.support.waiting import wait_for
 
 

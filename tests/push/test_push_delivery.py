@@ -10,7 +10,7 @@ import pytest
 from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push import Job
-from tests.push.pushservice import PushService, Subscriber, browser_subscription
+from tests.support.push import PushService, Subscriber, browser_subscription
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect
