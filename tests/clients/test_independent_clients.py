@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import StatsProbe
 from tests.support.rest import Api
+from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
 
 HERE = Path(__file__).resolve().parent

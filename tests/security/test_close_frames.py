@@ -15,8 +15,8 @@ import gevent.event
 import pytest
 
 from itcook.realtime.events import Event
-from tests.security.conftest import StatsProbe
 from tests.support.frames import TEXT, RawWs
+from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
 
 

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from itcook.extensions import realtime
-from tests.security.conftest import fuzz_settings
+from tests.support.fuzz import fuzz_settings
 from tests.support.sse import SseStream
 from tests.support.waiting import wait_for
 from tests.support.ws import ws_connect

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import StatsProbe
 from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 

@@ -15,9 +15,9 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.security.conftest import StatsProbe
 from tests.support.frames import raw_handshake, socket_closed_by_peer
 from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 

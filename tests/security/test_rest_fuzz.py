@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter
 
-from tests.security.conftest import fuzz_settings
+from tests.support.fuzz import fuzz_settings
 
 # Streams (they take the socket over; fuzzed over the network elsewhere) and static files.
 SKIP_ENDPOINTS = {"static", "realtime.ws", "realtime.sse_stream"}

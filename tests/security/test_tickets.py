@@ -12,8 +12,8 @@ from urllib.parse import quote
 import gevent
 import pytest
 
-from tests.security.conftest import StatsProbe
 from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
 from tests.support.ws import HandshakeRefused, ws_connect
 
 

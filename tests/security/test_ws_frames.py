@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from tests.security.conftest import StatsProbe
 from tests.support.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawWs, build, close_payload
+from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
 
 SUBSCRIBE = b'{"type":"Subscribe","channels":["community"]}'
