@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask_jwt_extended import create_access_token
 
-from tests.browser.conftest import open_harness, start_client, wait_open
+from tests.support.browser import open_harness, start_client, wait_open
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 

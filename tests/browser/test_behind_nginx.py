@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import demo_register
+from tests.support.browser import demo_register
 from tests.support.deploy import Deployment, deployed, skip_reason
 from tests.support.rest import Api
 

@@ -8,14 +8,7 @@ import pytest
 from gevent.pywsgi import WSGIServer
 
 from itcook import create_app
-from tests.browser.conftest import (
-    HARNESS,
-    WAIT_MS,
-    open_harness,
-    start_client,
-    wait_frames,
-    wait_open,
-)
+from tests.support.browser import HARNESS, WAIT_MS, open_harness, start_client, wait_frames, wait_open
 from tests.support.rest import Api
 from tests.support.servers import LiveServer
 from tests.support.waiting import wait_for

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from itcook.models import PushSubscription
-from tests.browser.conftest import demo_register
+from tests.support.browser import demo_register
 from tests.support.rest import Api
 
 

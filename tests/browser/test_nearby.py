@@ -3,7 +3,7 @@ user appearing live, claimed from the page, and shown taken live on a third user
 
 from __future__ import annotations
 
-from tests.browser.conftest import demo_register
+from tests.support.browser import demo_register
 
 
 def _set_area(page, lat: str, lon: str, radius: str = "5") -> None:

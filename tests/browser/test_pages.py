@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import ARTIFACTS, demo_register, open_harness, start_client, wait_open
+from tests.support.browser import ARTIFACTS, demo_register, open_harness, start_client, wait_open
 from tests.support.rest import Api
 from tests.support.waiting import wait_for
 

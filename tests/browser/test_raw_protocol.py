@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import open_harness
+from tests.support.browser import open_harness
 from tests.support.rest import Api
 from tests.support.stats import StatsProbe
 from tests.support.waiting import wait_for
