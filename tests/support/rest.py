@@ -15,6 +15,10 @@ class Api:
         self.http = requests.Session()
         self.server = server  # an in-process LiveServer has ``app``; a cluster process does not
 
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self.http.close()
+
     def register(self, username: str, password: str = "secret123") -> dict[str, Any]:
         response = self.http.post(f"{self.base}/auth/register",
                                   json={"username": username, "password": password}, timeout=10)
