@@ -40,6 +40,17 @@ def answers(url: str) -> bool:
         return False
 
 
+def stop_process(proc: subprocess.Popen[bytes], signum: int, timeout: float) -> None:
+    """Send ``signum`` to ``proc`` and wait ``timeout`` seconds for it to exit; kill it if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class Server:
     """One ``python wsgi.py`` process of the cluster."""
 
@@ -66,13 +77,7 @@ class Server:
         raise AssertionError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, sig, timeout=15)
         self._log.close()
 
 

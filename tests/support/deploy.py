@@ -23,7 +23,7 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.support.cluster import REDIS_PORT, ROOT, Cluster, answers, reset_database
+from tests.support.cluster import REDIS_PORT, ROOT, Cluster, answers, reset_database, stop_process
 from tests.support.servers import free_port, reachable
 from tests.support.waiting import wait_for
 
@@ -102,13 +102,7 @@ class Process:
         return self.proc.returncode
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signum)
-            try:
-                self.proc.wait(timeout=70)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, signum, timeout=70)
         self._out.close()
 
 
