@@ -20,6 +20,7 @@ class Api:
         self.http.close()
 
     def register(self, username: str, password: str = "secret123") -> dict[str, Any]:
+        """A new user: the register answer (``user``, ``access_token``) plus auth ``headers``."""
         response = self.http.post(f"{self.base}/auth/register",
                                   json={"username": username, "password": password}, timeout=10)
         assert response.status_code == 201, response.text
@@ -40,6 +41,7 @@ class Api:
 
     def call(self, method: str, path: str, user: dict[str, Any] | None = None,
              expect: int | None = None, **kwargs: Any) -> requests.Response:
+        """``method`` on ``/api/v1`` + ``path`` as ``user`` (if given); asserts ``expect`` if given."""
         headers = user["headers"] if user else {}
         response = self.http.request(method, f"{self.base}{path}", headers=headers, timeout=10, **kwargs)
         if expect is not None:

@@ -65,8 +65,10 @@ class LiveServer:
 
     @property
     def state(self) -> Any:
+        """The app's realtime extension."""
         return self.app.extensions["realtime"]
 
     def stop(self) -> None:
+        """Shut the realtime layer down, then the server."""
         self.state.shutdown()
         self.server.stop(timeout=2)

@@ -11,17 +11,19 @@ STATS_KEYS = ("errors_by_code", "disconnects_by_reason", "handshake_failures_by_
 
 
 class StatsProbe:
-    """Reads ``GET /api/v1/realtime/stats`` and reports what changed since ``start``."""
+    """Reads ``GET /api/v1/realtime/stats`` and reports what changed since it was made."""
 
     def __init__(self, api: Api, user: dict[str, Any]) -> None:
         self.api, self.user = api, user
         self.base = self.read()
 
     def read(self) -> dict[str, Counter[str]]:
+        """The counters of ``STATS_KEYS`` now."""
         body = self.api.call("GET", "/realtime/stats", self.user, expect=200).json()
         return {key: Counter(body.get(key, {})) for key in STATS_KEYS}
 
     def delta(self) -> dict[str, dict[str, int]]:
+        """What each counter gained since the probe was made (zero entries left out)."""
         now = self.read()
         out = {}
         for key in STATS_KEYS:

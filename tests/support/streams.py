@@ -23,9 +23,11 @@ class Stream:
             assert self._sse.status == 200, self._sse.response.text
 
     def frame(self, timeout: float = 10.0) -> dict:
+        """The next frame (a WebSocket read waits ``timeout``; an SSE read its read timeout)."""
         if self.transport == "websocket":
             return self._ws.recv(timeout)
         return self._sse.next()["frame"]
 
     def close(self) -> None:
+        """Close the stream."""
         (self._ws if self.transport == "websocket" else self._sse).close()

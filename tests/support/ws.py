@@ -33,6 +33,7 @@ class HandshakeRefused(Exception):
 
     @property
     def code(self) -> str:
+        """The ``error.code`` of the JSON error body."""
         return json.loads(self.body)["error"]["code"]
 
 
@@ -66,6 +67,7 @@ class Client:
 
     # -- writing ----------------------------------------------------------------------------
     def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        """Send a frame: a dict as JSON text, a str as text, bytes as a binary message."""
         if isinstance(frame, bytes):
             data = self.proto.send(Message(data=frame))
         else:
@@ -74,6 +76,7 @@ class Client:
         self.sock.sendall(data)
 
     def ping(self, payload: bytes = b"") -> None:
+        """Send a WebSocket ping (its pong lands in ``pongs``)."""
         self.sock.sendall(self.proto.send(Ping(payload=payload)))
 
     # -- reading ----------------------------------------------------------------------------
@@ -165,6 +168,7 @@ class Client:
         raise AssertionError(f"unexpected frame {frame}")
 
     def subscribe(self, *channels: str) -> dict[str, Any]:
+        """Subscribe to ``channels``; the Subscribed answer."""
         self.send({"type": "Subscribe", "channels": list(channels)})
         return self.recv_type("Subscribed")
 
