@@ -17,6 +17,10 @@ from flask.testing import FlaskClient  # noqa: E402
 from itcook import create_app  # noqa: E402
 from itcook.extensions import db  # noqa: E402
 from itcook.signals import ALL_SIGNALS  # noqa: E402
+
+# The helpers' asserts explain their failures as a test's do (rewritten before the first import).
+pytest.register_assert_rewrite("tests.support")
+
 from tests.support.servers import TEST_DATABASE_URL, LiveServer, make_test_config  # noqa: E402
 
 
