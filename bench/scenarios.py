@@ -34,7 +34,6 @@ from bench.harness import (
     percentile,
     reachable,
     register,
-    register_user,
     request,
 )
 from bench.nearby import nearby
@@ -128,7 +127,7 @@ def _start(ctx: Context, kind: str, name: str = "") -> tuple[Server, str | None]
     if kind.startswith("itcook"):
         server = ctx.itcook(name or kind)
         try:
-            return server, register(server.port)
+            return server, register(server)["access_token"]
         except BaseException:
             server.stop()
             raise
@@ -315,7 +314,7 @@ def e2e(ctx: Context) -> dict[str, Any]:
     """REST request that emits a signal (a community post) → every one of 1k clients receives it."""
     p = ctx.params
     server = ctx.itcook("e2e")
-    token = register(server.port)
+    token = register(server)["access_token"]
     lg = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], token, max_conns=p.e2e_clients,
                          seq_key="post_id")
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -419,10 +418,10 @@ def heartbeats(ctx: Context) -> dict[str, Any]:
         loadgens: list[LoadGen] = []
         rng = random.Random(7)  # the same moments in both runs
         try:
-            crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server.port),
+            crowd = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], register(server)["access_token"],
                                     max_conns=p.beats_crowd)
             loadgens.append(crowd)
-            body = register_user(server.port, "target")
+            body = register(server, "target")
             channel = f"user:{body['user']['id']}"
             target = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], body["access_token"],
                                      max_conns=4)
@@ -476,7 +475,7 @@ def storm(ctx: Context) -> dict[str, Any]:
     """10k clients drop at once and resume with their last ids while events keep flowing."""
     p = ctx.params
     server = ctx.itcook("storm")
-    token = register(server.port)
+    token = register(server)["access_token"]
     lg = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], token, max_conns=p.storm_n)
     publisher = _Publisher(server, p.storm_rate)
     out: dict[str, Any] = {"clients": p.storm_n, "events_per_s": p.storm_rate,
@@ -622,7 +621,7 @@ def replay(ctx: Context, database: str) -> dict[str, Any]:
             _build_sqlite_log(url.removeprefix("sqlite:///"), p)
         out["build_s"] = round(time.monotonic() - started, 2)
         server = ctx.itcook(f"replay-{database}", database_url=url, migrate_db=False)
-        token = register(server.port)
+        token = register(server)["access_token"]
         lg = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], token, max_conns=1)
         try:
             lg.connect(1)
@@ -678,7 +677,7 @@ def redis_two_processes(ctx: Context) -> dict[str, Any]:
     try:
         a = ctx.itcook("redis-a", database_url=url, cpus={all_cpus[0]}, **extra)
         servers.append(a)
-        token = register(a.port)
+        token = register(a)["access_token"]
         gen = ctx.loadgen_for(a, "ws", KINDS["itcook"]["path"], token, max_conns=p.redis_n)
         gens.append(gen)
         gen.connect(p.redis_n)
@@ -823,7 +822,7 @@ def login_flood(ctx: Context) -> dict[str, Any]:
     floods = [_LoginFlood(server.port, f"flood{i}") for i in range(p.flood_clients)]
     lg = None
     try:
-        token = register(server.port)
+        token = register(server)["access_token"]
         lg = ctx.loadgen_for(server, "ws", KINDS["itcook"]["path"], token, max_conns=1)
         lg.connect(1)
         server.wait_subscribers(1)

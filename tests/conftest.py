@@ -7,11 +7,9 @@ from gevent import monkey
 if not monkey.is_module_patched("socket"):  # `make test` patches first; plain `pytest` here
     monkey.patch_all()
 
-import os  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
-import gevent  # noqa: E402
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
@@ -20,41 +18,14 @@ from itcook import create_app  # noqa: E402
 from itcook.extensions import db  # noqa: E402
 from itcook.signals import ALL_SIGNALS  # noqa: E402
 
-TEST_DATABASE_URL = os.environ.get("ITCOOK_TEST_DATABASE_URL", "")
+# The helpers' asserts explain their failures as a test's do (rewritten before the first import).
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.servers import TEST_DATABASE_URL, LiveServer, make_test_config  # noqa: E402
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"itcook database: {TEST_DATABASE_URL or 'SQLite (temporary file per test)'}"
-
-
-def make_test_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
-    """The config every test app starts from: its own database, no background jobs."""
-    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    config = {
-        "TESTING": True,
-        "DATABASE_URL": url,
-        "JWT_SECRET": "test-secret-" + "x" * 40,
-        "EXPIRY_SCAN_INTERVAL": 0.0,
-        "LOG_LEVEL": "WARNING",
-        # Cheap argon2id parameters: the tests hash hundreds of passwords (100 ms each by default).
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_KIB": 1024,
-        "ARGON2_PARALLELISM": 1,
-        # The tests register and log in hundreds of users from 127.0.0.1; test_auth_throttle.py
-        # puts the real limits back.
-        "AUTH_LIMIT_PER_ADDRESS": "100000/minute",
-        "AUTH_LIMIT_PER_ACCOUNT": "100000/minute",
-    }
-    config.update(overrides)
-    return config
-
-
-def concurrently(count: int, call: Callable[[int], Any], timeout: float = 60.0) -> list[Any]:
-    """Run ``call(0)`` … ``call(count - 1)`` in as many greenlets at once; their results, in order."""
-    greenlets = [gevent.spawn(call, i) for i in range(count)]
-    gevent.joinall(greenlets, timeout=timeout, raise_error=True)
-    assert all(g.ready() for g in greenlets), f"concurrent calls still running after {timeout} s"
-    return [g.value for g in greenlets]
 
 
 @pytest.fixture
@@ -151,29 +122,6 @@ def signals(app: Flask) -> Iterator[SignalRecorder]:
     recorder = SignalRecorder(app)
     yield recorder
     recorder.disconnect()
-
-
-class LiveServer:
-    """The app served by gevent's WSGI server on a free loopback port, in this process."""
-
-    def __init__(self, app: Flask) -> None:
-        from itcook.serving import make_server
-
-        self.app = app
-        # The server `python wsgi.py` runs (request heads bounded by HTTP_HEADER_TIMEOUT).
-        self.server = make_server(app, "127.0.0.1", 0)
-        self.server.start()
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/api/v1/realtime/ws"
-
-    @property
-    def state(self) -> Any:
-        return self.app.extensions["realtime"]
-
-    def stop(self) -> None:
-        self.state.shutdown()
-        self.server.stop(timeout=2)
 
 
 @pytest.fixture

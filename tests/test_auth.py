@@ -10,7 +10,7 @@ import requests
 
 from itcook.extensions import db
 from itcook.models import User
-from tests.conftest import concurrently
+from tests.support.waiting import concurrently
 
 
 def test_register_returns_user_and_tokens(client) -> None:

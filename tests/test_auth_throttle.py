@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from itcook.config import SETTINGS
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
 
 DEFAULTS = {s.key: s.default for s in SETTINGS}
 REAL_LIMITS = {key: DEFAULTS[key] for key in ("AUTH_LIMIT_PER_ADDRESS", "AUTH_LIMIT_PER_ACCOUNT")}
@@ -60,7 +60,7 @@ def test_empty_setting_means_no_limit(client) -> None:
 
 def test_a_bad_rate_fails_at_start(tmp_path) -> None:
     from itcook import create_app
-    from tests.conftest import make_test_config
+    from tests.support.servers import make_test_config
 
     with pytest.raises(RuntimeError, match="ITCOOK_AUTH_LIMIT_PER_ACCOUNT"):
         create_app(make_test_config(tmp_path, AUTH_LIMIT_PER_ACCOUNT="often"))
@@ -88,7 +88,7 @@ def test_requests_are_served_while_a_password_is_hashed(live_server) -> None:
 @pytest.mark.realtime_config(**REAL_LIMITS)
 def test_unreachable_shared_counters_fall_back_to_this_process(app, client) -> None:
     from itcook.auth.throttle import EXTENSION_KEY, Throttle
-    from tests.cluster.conftest import free_port
+    from tests.support.servers import free_port
 
     # What a process sees when its Redis is gone: nothing listens on the broker's port.
     app.extensions[EXTENSION_KEY] = Throttle({**app.config, "BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"})

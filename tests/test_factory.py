@@ -65,7 +65,7 @@ def test_serving_processes_make_full_collections_rarer(tmp_path) -> None:
 
     from itcook import create_app
     from itcook.serving import tune_gc
-    from tests.conftest import make_test_config
+    from tests.support.servers import make_test_config
 
     saved = gc.get_threshold()
     try:
@@ -82,7 +82,7 @@ def test_sqlite_database_keeps_a_write_ahead_log_and_full_sync(tmp_path) -> None
     from sqlalchemy import text
 
     from itcook.extensions import db
-    from tests.conftest import make_test_config
+    from tests.support.servers import make_test_config
 
     app = create_app(make_test_config(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'wal.db'}"))
     with app.app_context():

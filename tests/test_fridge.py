@@ -14,7 +14,7 @@ from itcook.fridge import SCAN_JOB
 from itcook.fridge.services import notify_expiring, scan_expiring, today_utc
 from itcook.models import FridgeItem, User
 from itcook.signals import items_expiring
-from tests.conftest import make_test_config
+from tests.support.servers import make_test_config
 
 URL = "/api/v1/fridge"
 WAIT = 5  # seconds: an upper bound on every wait

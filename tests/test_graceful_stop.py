@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from itcook.extensions import db
 from itcook.serving import graceful_stop, make_server
-from tests.deploy.conftest import raw_request, read_until
-from tests.realtime.conftest import wait_for
+from tests.support.deploy import raw_request, read_until
+from tests.support.waiting import wait_for
 
 #: Any wait below: far longer than the grace periods given, so a wait that ends on its own
 #: timeout (not on what the stop did) fails.

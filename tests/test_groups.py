@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import concurrently
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
+from tests.support.waiting import concurrently
 
 G = "/api/v1/groups"
 

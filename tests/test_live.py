@@ -13,8 +13,9 @@ from itcook import live, signals
 from itcook.extensions import db
 from itcook.models import User
 from itcook.signals import emit
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 # A signal no part of IT Cook knows: the host of a new event adds it and one row, nothing else.
 tasted = Namespace().signal("dish-tasted")

@@ -29,9 +29,9 @@ from itcook.recipes.generators import (
     parse_draft,
 )
 from itcook.signals import recipe_generated
-from tests.conftest import concurrently, make_test_config
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
+from tests.support.servers import make_test_config
+from tests.support.waiting import concurrently, wait_for
 
 GENERATE = "/api/v1/recipes/generate"
 MODEL = "chef-test-1"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from flask_jwt_extended import create_access_token
 
-from tests.browser.conftest import open_harness, start_client, wait_open
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.browser import open_harness, start_client, wait_open
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 TICKET = "/api/v1/realtime/ticket"
 #: Long enough for several attempts at the test's 100 ms backoff, had the client kept trying.

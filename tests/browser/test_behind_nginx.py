@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.browser.conftest import demo_register
-from tests.deploy.conftest import Deployment, deployment, skip_reason  # noqa: F401 (a fixture)
-from tests.realtime.wsclient import Api
+from tests.support.browser import demo_register
+from tests.support.deploy import Deployment, deployed, skip_reason
+from tests.support.rest import Api
 
 _reason = skip_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 
 
-def test_demo_page_stays_on_websocket_behind_nginx(deployment: Deployment, new_page) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """nginx in front of two gunicorn gevent workers, for this module's tests."""
+    with deployed(tmp_path_factory.mktemp("deployment")) as running:
+        yield running
+
+
+def test_demo_page_stays_on_websocket_behind_nginx(deployment: Deployment, new_page) -> None:
     """nginx sends ``Host $host`` (no port); the page's origin has the port: with
     ITCOOK_PROXY_COUNT=1 the app sees the public host and port and accepts the WebSocket."""
     page = new_page()

@@ -8,17 +8,10 @@ import pytest
 from gevent.pywsgi import WSGIServer
 
 from itcook import create_app
-from tests.browser.conftest import (
-    HARNESS,
-    WAIT_MS,
-    open_harness,
-    start_client,
-    wait_frames,
-    wait_open,
-)
-from tests.conftest import LiveServer
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.browser import HARNESS, WAIT_MS, open_harness, start_client, wait_frames, wait_open
+from tests.support.rest import Api
+from tests.support.servers import LiveServer
+from tests.support.waiting import wait_for
 
 
 def _post(api: Api, user: dict[str, Any], content: str) -> int:

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from itcook.models import PushSubscription
-from tests.browser.conftest import demo_register
-from tests.realtime.wsclient import Api
+from tests.support.browser import demo_register
+from tests.support.rest import Api
 
 
 def _b64url(data: bytes) -> str:

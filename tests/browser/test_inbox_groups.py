@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.support.browser import (
     demo_login,
     demo_register,
     open_harness,
@@ -15,8 +15,8 @@ from tests.browser.conftest import (
     wait_frames,
     wait_open,
 )
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 
 def _login(api: Api, username: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.browser.conftest import WAIT_MS, demo_login, demo_register
+from tests.support.browser import WAIT_MS, demo_login, demo_register
 
 
 def _set_area(page, lat: str, lon: str, radius: str = "5") -> None:
@@ -57,7 +57,7 @@ def test_my_location_fills_the_form_and_an_expiring_items_notification_offers_th
                                                                                    new_page) -> None:
     from playwright.sync_api import expect
 
-    from tests.realtime.wsclient import Api
+    from tests.support.rest import Api
 
     api = Api(live_server)
     boris = api.register("boris")
@@ -95,7 +95,7 @@ def test_my_location_fills_the_form_and_an_expiring_items_notification_offers_th
 def test_an_offer_shows_expired_at_the_end_of_its_window(live_server, new_page) -> None:
     from playwright.sync_api import expect
 
-    from tests.realtime.wsclient import Api
+    from tests.support.rest import Api
 
     api = Api(live_server)
     anna = api.register("anna")

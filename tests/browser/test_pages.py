@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import ARTIFACTS, demo_register, open_harness, start_client, wait_open
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.browser import ARTIFACTS, demo_register, open_harness, start_client, wait_open
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 COUNT_TYPING = """
 window.typingFrames = [];

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import open_harness
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
-from tests.security.conftest import StatsProbe
+from tests.support.browser import open_harness
+from tests.support.rest import Api
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
 
 PAGE = '<!doctype html><meta charset="utf-8"><title>raw protocol</title><link rel="icon" href="data:,">'
 

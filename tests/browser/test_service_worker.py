@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from tests.browser.conftest import WAIT_MS, open_harness
+from tests.support.browser import WAIT_MS, open_harness
 
 # The harness page is outside the worker's scope (/static/), so it asks the registration itself.
 NOTIFICATIONS = """async () => (await (await navigator.serviceWorker.getRegistration('/static/'))

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
-from tests.security.conftest import StatsProbe
+from tests.support.rest import Api
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
 
 HERE = Path(__file__).resolve().parent
 NODE_DIR = HERE / "node"

@@ -14,15 +14,15 @@ import socket
 import gevent
 from sqlalchemy import create_engine, text
 
-from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
-from tests.reliability import harness
+from tests.support import soak
+from tests.support.cluster import PG_URL, Cluster
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 
-def _clients(servers, users, count: int, seed: int) -> list[harness.SoakClient]:
+def _clients(servers, users, count: int, seed: int) -> list[soak.SoakClient]:
     rng = random.Random(seed)
-    clients = harness.make_clients(users, [], count, rng)
+    clients = soak.make_clients(users, [], count, rng)
     for client in clients:  # community carries every post of these tests
         client.channels, client.keys = ["community", "personal"], {"community",
                                                                    f"user:{client.user['user']['id']}"}
@@ -38,7 +38,7 @@ def _start_id() -> int:
 
 
 def _finish(clients, servers, start_id: int, accepted: list[str]) -> dict:
-    log = harness.logged_events(PG_URL, start_id)
+    log = soak.logged_events(PG_URL, start_id)
     engine = create_engine(PG_URL)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT data FROM realtime_events WHERE id > :s AND type = "
@@ -47,8 +47,8 @@ def _finish(clients, servers, start_id: int, accepted: list[str]) -> dict:
     logged = {(json.loads(r[0]) if isinstance(r[0], str) else r[0])["content"] for r in rows}
     assert set(accepted) <= logged, f"accepted posts without an event: {set(accepted) - logged}"
     for client in clients:
-        harness.drain(client, servers[-1], [i for i, ch in log if ch in client.keys])
-    return harness.check(clients, log)
+        soak.drain(client, servers[-1], [i for i, ch in log if ch in client.keys])
+    return soak.check(clients, log)
 
 
 def test_postgres_connections_dropped_while_publishing(cluster: Cluster) -> None:
@@ -56,7 +56,7 @@ def test_postgres_connections_dropped_while_publishing(cluster: Cluster) -> None
     users = [Api(servers[0]).register(f"pg{n}") for n in range(3)]
     start_id = _start_id()
     clients = _clients(servers, users, 12, seed=5)
-    readers = [gevent.spawn(harness.run_client, c, servers, random.Random(n), 0.01)
+    readers = [gevent.spawn(soak.run_client, c, servers, random.Random(n), 0.01)
                for n, c in enumerate(clients)]
     # Clients first connect without a last id: the events they expect start once they are in.
     wait_for(lambda: Api(servers[0]).call("GET", "/realtime/stats", users[0]).json()["connected_clients"]

@@ -13,8 +13,9 @@ from sqlalchemy import create_engine
 
 from itcook.nearby.geo import distance_km
 from itcook.nearby.spatial import ensure_postgis
-from tests.cluster.conftest import PG_URL, Cluster, reset_database
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.cluster import PG_URL, Cluster, reset_database
+from tests.support.rest import Api
+from tests.support.ws import ws_connect
 
 
 def test_an_offer_reaches_exactly_the_matching_users_on_every_process(cluster: Cluster) -> None:

@@ -13,20 +13,20 @@ from typing import Any
 import gevent
 import requests
 
-from tests.cluster.conftest import PG_URL, REDIS_PORT, Cluster, reset_database
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
-from tests.reliability import harness
+from tests.support import soak
+from tests.support.cluster import PG_URL, REDIS_PORT, Cluster, reset_database
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 #: Short, so that the test does not wait long on the ids it has to give up (none here).
 SETTINGS = {"ITCOOK_REALTIME_GAP_WAIT": "0.5", "ITCOOK_REALTIME_SSE_KEEPALIVE_INTERVAL": "1"}
 
 
 def _community_ids(start_id: int) -> list[int]:
-    return [i for i, channel in harness.logged_events(PG_URL, start_id) if channel == "community"]
+    return [i for i, channel in soak.logged_events(PG_URL, start_id) if channel == "community"]
 
 
-def _reader(client: harness.SoakClient) -> None:
+def _reader(client: soak.SoakClient) -> None:
     while True:
         try:
             client.take(client.frame(timeout=1.0))
@@ -39,21 +39,21 @@ class Clients:
 
     def __init__(self, user: dict[str, Any]) -> None:
         self.user = user
-        self.all: list[harness.SoakClient] = []
+        self.all: list[soak.SoakClient] = []
         self._readers: dict[str, gevent.Greenlet] = {}
 
-    def open(self, server: Any, transport: str) -> harness.SoakClient:
-        client = harness.SoakClient(f"{transport}@{server.name}#{len(self.all)}", self.user,
+    def open(self, server: Any, transport: str) -> soak.SoakClient:
+        client = soak.SoakClient(f"{transport}@{server.name}#{len(self.all)}", self.user,
                                     transport, ["community"], {"community"})
         self.all.append(client)
         self._start(client, server)
         return client
 
-    def _start(self, client: harness.SoakClient, server: Any) -> None:
+    def _start(self, client: soak.SoakClient, server: Any) -> None:
         client.open(server)
         self._readers[client.name] = gevent.spawn(_reader, client)
 
-    def resume(self, client: harness.SoakClient, server: Any) -> None:
+    def resume(self, client: soak.SoakClient, server: Any) -> None:
         """Drop the connection and reconnect to ``server`` with the last id received."""
         self._readers.pop(client.name).kill()
         client.close()
@@ -90,7 +90,7 @@ def test_events_of_a_process_cut_off_from_redis_reach_every_client_in_order(tmp_
         b, c = cluster.start(2)
         servers = {"a": a, "b": b, "c": c}
         anna = Api(b).register("anna")
-        start_id = max([0, *(i for i, _ in harness.logged_events(PG_URL, 0))])
+        start_id = max([0, *(i for i, _ in soak.logged_events(PG_URL, 0))])
         clients = Clients(anna)
         for server in (a, b, c):
             for transport in ("websocket", "sse"):
@@ -127,7 +127,7 @@ def test_events_of_a_process_cut_off_from_redis_reach_every_client_in_order(tmp_
         clients.resume(resumers[0], b)
         expected = _community_ids(start_id)
         clients.wait_for_ids(expected, "every post after the link returned")
-        summary = harness.check(clients.all, [(i, "community") for i in expected])
+        summary = soak.check(clients.all, [(i, "community") for i in expected])
         assert summary["events"] == 1 + 1 + 12 + 5
         stats = requests.get(f"{b.url}/api/v1/realtime/stats", headers=anna["headers"], timeout=5).json()
         assert stats["events_from_log"] >= 3  # A's post while cut off, read by each process

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster
-from tests.push.conftest import VAPID_PRIVATE, VAPID_PUBLIC
-from tests.push.pushservice import PushService
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.cluster import REDIS_HOST, REDIS_PORT, Cluster
+from tests.support.push import VAPID_PRIVATE, VAPID_PUBLIC, PushService
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 @pytest.fixture

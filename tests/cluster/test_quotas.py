@@ -6,10 +6,10 @@ import pytest
 import requests
 
 from itcook.config import SETTINGS
-from tests.cluster.conftest import REDIS_PORT, Cluster, reset_database
-from tests.conftest import concurrently
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.cluster import REDIS_PORT, Cluster, reset_database
+from tests.support.rest import Api
+from tests.support.waiting import concurrently, wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 DEFAULTS = {s.key: s.default for s in SETTINGS}
 

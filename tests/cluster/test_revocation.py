@@ -12,10 +12,11 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.cluster.conftest import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, TcpProxy
-from tests.realtime.conftest import wait_for
-from tests.realtime.test_resume import TRANSPORTS, Stream
-from tests.realtime.wsclient import Api, ConnectionClosed
+from tests.support.cluster import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, TcpProxy
+from tests.support.rest import Api
+from tests.support.streams import TRANSPORTS, Stream
+from tests.support.waiting import wait_for
+from tests.support.ws import ConnectionClosed
 
 
 @pytest.fixture

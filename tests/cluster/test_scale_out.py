@@ -11,10 +11,12 @@ import pytest
 import redis
 import requests
 
-from tests.cluster.conftest import REDIS_HOST, REDIS_PORT, Cluster, free_port
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.cluster import REDIS_HOST, REDIS_PORT, Cluster
+from tests.support.rest import Api
+from tests.support.servers import free_port
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def _posts(client, count: int, timeout: float = 20.0) -> list[str]:
@@ -95,7 +97,7 @@ def test_pubsub_connection_killed_mid_stream(cluster: Cluster) -> None:
 
 
 def test_redis_unreachable_for_a_while(tmp_path, proxy) -> None:
-    from tests.cluster.conftest import reset_database
+    from tests.support.cluster import reset_database
 
     reset_database()
     cluster = Cluster(tmp_path, proxy.port)
@@ -153,7 +155,7 @@ def test_expiry_scan_announced_once_with_three_workers(cluster: Cluster) -> None
     frame = client.recv_type("ExpiringItems", timeout=15)
     assert [item["name"] for item in frame["data"]["items"]] == ["Milk"]
     client.assert_silent(1.5)  # five more scan intervals: nothing announced again
-    from tests.cluster.conftest import PG_URL
+    from tests.support.cluster import PG_URL
 
     engine = create_engine(PG_URL)
     with engine.connect() as conn:
@@ -178,7 +180,7 @@ def test_cluster_lock_admits_one_holder() -> None:
 
 def test_unreachable_redis_fails_at_start_with_a_clear_message(tmp_path) -> None:
     from itcook import create_app
-    from tests.conftest import make_test_config
+    from tests.support.servers import make_test_config
 
     with pytest.raises(RuntimeError, match="cannot reach Redis"):
         create_app(make_test_config(tmp_path, BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"))
@@ -190,7 +192,7 @@ def test_gunicorn_with_two_gevent_workers(tmp_path) -> None:
     import sys
     import time
 
-    from tests.cluster.conftest import ROOT, reset_database
+    from tests.support.cluster import ROOT, reset_database
 
     reset_database()
     cluster = Cluster(tmp_path, REDIS_PORT)
@@ -243,7 +245,7 @@ def test_two_relays_never_publish_the_same_outbox_event() -> None:
     from itcook.realtime.events import Event
     from itcook.realtime.history import define_tables
     from itcook.realtime.outbox import Outbox, define_outbox_table
-    from tests.cluster.conftest import PG_URL, reset_database
+    from tests.support.cluster import PG_URL, reset_database
 
     reset_database()
     engine = create_engine(PG_URL)

@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.cluster.conftest import PG_URL, Cluster
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.cluster import PG_URL, Cluster
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def _make_admin(user: dict[str, Any]) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import requests
 
-from tests.cluster.conftest import Cluster
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api
+from tests.support.cluster import Cluster
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
 
 COUNTED = ("events_published_today", "events_by_day", "events_per_interval")
 

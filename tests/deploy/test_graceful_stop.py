@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import free_port, reset_database
-from tests.deploy.conftest import (
-    Process,
-    children,
-    raw_request,
-    read_until,
-    server_env,
-    start_gunicorn,
-    wait_until,
-)
-from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
+from tests.support.cluster import reset_database
+from tests.support.deploy import Process, children, raw_request, read_until, server_env, start_gunicorn
+from tests.support.rest import Api
+from tests.support.servers import free_port
+from tests.support.waiting import wait_for
+from tests.support.ws import Client, ConnectionClosed, ws_connect
 
 #: Every wait for the stop to show: far less than the grace period (ITCOOK_SHUTDOWN_GRACE=30).
 PROMPTLY = 8.0
@@ -84,7 +79,7 @@ def test_sigterm_to_a_gunicorn_worker_then_to_the_master(tmp_path: Path) -> None
     try:
         (worker,) = children(server.proc.pid)
         seen = _stop_with_everything_open(server, signal.SIGTERM, worker)
-        wait_until(lambda: worker not in children(server.proc.pid), PROMPTLY, "the worker to exit")
+        wait_for(lambda: worker not in children(server.proc.pid), PROMPTLY, "the worker to exit")
         server.wait_ready()  # the master started another one; a client resumes there
         anna = Api(server).http.post(f"{server.url}/api/v1/auth/login", timeout=10,
                                      json={"username": "anna", "password": "secret123"}).json()

@@ -8,16 +8,11 @@ import time
 
 import requests
 
-from tests.deploy.conftest import (
-    PROXY_READ_TIMEOUT,
-    Deployment,
-    children,
-    raw_request,
-    read_until,
-    wait_until,
-)
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, Client, ConnectionClosed, ws_connect
+from tests.support.deploy import PROXY_READ_TIMEOUT, Deployment, children, raw_request, read_until
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import Client, ConnectionClosed, ws_connect
 
 
 def _post(api: Api, user: dict, content: str) -> int:
@@ -29,8 +24,8 @@ def _next_post(client: Client, timeout: float = 10.0) -> dict:
 
 
 def _connected(api: Api, user: dict, count: int) -> None:
-    wait_until(lambda: api.call("GET", "/realtime/stats", user).json()["connected_clients"] == count,
-               20, f"{count} clients in the merged statistics")
+    wait_for(lambda: api.call("GET", "/realtime/stats", user).json()["connected_clients"] == count,
+             20, f"{count} clients in the merged statistics")
 
 
 def test_rest_websocket_and_sse_through_nginx(deployment: Deployment) -> None:
@@ -111,8 +106,8 @@ def test_a_reload_closes_streams_with_1001_at_once_and_clients_resume_losing_not
     # Sent at once: it waits in the listening socket's queue until a new worker has booted.
     during = requests.post(f"{deployment.url}/api/v1/community/posts", headers=anna["headers"],
                            json={"content": "during the reload"}, timeout=60).json()["id"]
-    wait_until(lambda: not (old_workers & children(deployment.gunicorn.proc.pid)), 20,
-               "the old workers to exit")
+    wait_for(lambda: not (old_workers & children(deployment.gunicorn.proc.pid)), 20,
+             "the old workers to exit")
     resumed = [ws_connect(deployment, anna["access_token"], origin=deployment.origin,
                           query=f"?last_event_id={before}") for _ in range(4)]
     after = _post(api, anna, "after")

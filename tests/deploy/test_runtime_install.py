@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster.conftest import ROOT, reset_database
-from tests.deploy.conftest import start_gunicorn
+from tests.support.cluster import ROOT, reset_database
+from tests.support.deploy import start_gunicorn
 
 
 def test_gunicorn_starts_from_the_runtime_dependencies_alone() -> None:

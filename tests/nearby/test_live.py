@@ -13,7 +13,8 @@ import pytest
 
 from itcook.nearby.geo import coarsen
 from itcook.realtime.events import Event
-from tests.realtime.wsclient import Api, Client, ws_connect
+from tests.support.rest import Api
+from tests.support.ws import Client, ws_connect
 
 EXACT = (48.858372, 2.294481)
 SOON = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).isoformat()

@@ -1,5 +1,4 @@
-"""Web Push tests: a fixed VAPID key, http:// and loopback endpoints allowed, fast retries, a
-loopback push service."""
+"""Web Push tests: the app with PUSH_CONFIG (tests/support/push.py) and a loopback push service."""
 
 from __future__ import annotations
 
@@ -7,22 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
-from tests.conftest import make_test_config
-from tests.push.pushservice import PushService, b64url
-
-_KEY = ec.generate_private_key(ec.SECP256R1())
-#: The application server's VAPID key for every push test: base64url of the private number.
-VAPID_PRIVATE = b64url(_KEY.private_numbers().private_value.to_bytes(32, "big"))
-VAPID_PUBLIC = b64url(_KEY.public_key().public_bytes(serialization.Encoding.X962,
-                                                     serialization.PublicFormat.UncompressedPoint))
-PUSH_CONFIG = {"PUSH_VAPID_PRIVATE_KEY": VAPID_PRIVATE, "PUSH_ALLOW_HTTP": True,
-               "PUSH_ALLOW_PRIVATE_ADDRESSES": True,
-               "PUSH_RETRY_DELAY": 0.05, "PUSH_MAX_ATTEMPTS": 3, "PUSH_TIMEOUT": 5.0,
-               "PUSH_VAPID_SUBJECT": "mailto:push-tests@itcook.example"}
+from tests.support.push import PUSH_CONFIG, VAPID_PUBLIC, PushService
+from tests.support.servers import make_test_config
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from tests.push.pushservice import PushService
-from tests.realtime.conftest import wait_for
+from tests.support.push import PushService
+from tests.support.waiting import wait_for
 
 
 def test_an_offline_recipient_is_pushed_the_offer_without_coordinates(app, client, auth,

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push.vapid import load_vapid, public_key
-from tests.conftest import concurrently
-from tests.push.conftest import VAPID_PUBLIC
-from tests.push.pushservice import b64url
-from tests.realtime.wsclient import Api
-
-
-def _subscription(endpoint: str = "https://push.example.net/send/abc") -> dict:
-    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return {"endpoint": endpoint, "expirationTime": None,
-            "keys": {"p256dh": b64url(point), "auth": b64url(b"0123456789abcdef")}}
+from tests.support.push import VAPID_PUBLIC, b64url, subscription_json
+from tests.support.rest import Api
+from tests.support.waiting import concurrently
 
 
 def test_vapid_public_key_is_the_configured_one_and_needs_no_token(client) -> None:
@@ -59,7 +49,7 @@ def test_production_without_a_key_answers_503(tmp_path) -> None:
 
 def test_subscribe_list_resubscribe_and_unsubscribe(app, client, auth) -> None:
     anna = auth.register("anna")
-    sub = _subscription()
+    sub = subscription_json()
     created = client.post("/api/v1/push/subscriptions", json=sub, headers=anna["headers"])
     assert created.status_code == 201
     assert created.get_json()["endpoint"] == sub["endpoint"] and "keys" not in created.get_json()
@@ -78,7 +68,7 @@ def test_subscribe_list_resubscribe_and_unsubscribe(app, client, auth) -> None:
 
 def test_an_endpoint_follows_the_user_who_logs_in_on_that_browser(app, client, auth) -> None:
     anna, boris = auth.register("anna"), auth.register("boris")
-    sub = _subscription()
+    sub = subscription_json()
     client.post("/api/v1/push/subscriptions", json=sub, headers=anna["headers"])
     assert client.post("/api/v1/push/subscriptions", json=sub, headers=boris["headers"]).status_code == 200
     assert client.get("/api/v1/push/subscriptions", headers=anna["headers"]).get_json()["items"] == []
@@ -91,13 +81,13 @@ def test_oldest_subscriptions_give_way_past_the_limit(app, client, auth) -> None
     anna = auth.register("anna")
     endpoints = [f"https://push.example.net/send/{i}" for i in range(MAX_PER_USER + 2)]
     for endpoint in endpoints:
-        client.post("/api/v1/push/subscriptions", json=_subscription(endpoint), headers=anna["headers"])
+        client.post("/api/v1/push/subscriptions", json=subscription_json(endpoint), headers=anna["headers"])
     listed = client.get("/api/v1/push/subscriptions", headers=anna["headers"]).get_json()["items"]
     assert [s["endpoint"] for s in listed] == endpoints[2:]
 
 
 def _with(path: str, value: object) -> dict:
-    sub = _subscription()
+    sub = subscription_json()
     if path.startswith("keys."):
         sub["keys"][path[5:]] = value
     else:
@@ -106,7 +96,7 @@ def _with(path: str, value: object) -> dict:
 
 
 @pytest.mark.parametrize("body, code, field", [
-    ({"keys": _subscription()["keys"]}, "missing_field", "endpoint"),
+    ({"keys": subscription_json()["keys"]}, "missing_field", "endpoint"),
     (_with("endpoint", 7), "invalid_field", "endpoint"),
     (_with("endpoint", "ftp://push.example.net/x"), "invalid_field", "endpoint"),
     pytest.param(_with("endpoint", "http://push.example.net/x"), "invalid_field", "endpoint",
@@ -138,7 +128,7 @@ def test_subscriptions_are_checked_strictly(app, client, auth, body, code, field
 
 
 def test_subscription_routes_need_a_token(client) -> None:
-    assert client.post("/api/v1/push/subscriptions", json=_subscription()).status_code == 401
+    assert client.post("/api/v1/push/subscriptions", json=subscription_json()).status_code == 401
     assert client.get("/api/v1/push/preferences").status_code == 401
 
 
@@ -175,7 +165,7 @@ def test_a_burst_of_subscriptions_keeps_the_limit(app, live_server) -> None:
     anna = api.register("anna")
     answers = concurrently(3 * MAX_PER_USER, lambda i: requests.post(
         f"{api.base}/push/subscriptions", headers=anna["headers"], timeout=30,
-        json=_subscription(f"https://push.example.net/send/burst-{i}")).status_code)
+        json=subscription_json(f"https://push.example.net/send/burst-{i}")).status_code)
     assert set(answers) == {201}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == MAX_PER_USER

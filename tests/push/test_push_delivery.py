@@ -10,9 +10,10 @@ import pytest
 from itcook.extensions import db
 from itcook.models import PushSubscription
 from itcook.push import Job
-from tests.push.pushservice import PushService, Subscriber, browser_subscription
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.push import PushService, Subscriber, browser_subscription
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def _subscribe(client, user, push_service) -> dict:

@@ -12,10 +12,8 @@ import pytest
 from itcook import create_app
 from itcook.extensions import db
 from itcook.models import PushSubscription, User
-from tests.push.conftest import PUSH_CONFIG
-from tests.push.pushservice import browser_subscription
-from tests.push.test_push_api import _subscription
-from tests.realtime.conftest import wait_for
+from tests.support.push import PUSH_CONFIG, browser_subscription, subscription_json
+from tests.support.waiting import wait_for
 
 guarded = pytest.mark.realtime_config(PUSH_ALLOW_PRIVATE_ADDRESSES=False)
 
@@ -44,7 +42,7 @@ NOT_PUBLIC = [
 @pytest.mark.parametrize("endpoint", NOT_PUBLIC)
 def test_an_endpoint_on_a_non_public_address_is_refused(app, client, auth, endpoint) -> None:
     anna = auth.register("anna")
-    response = client.post("/api/v1/push/subscriptions", json=_subscription(endpoint),
+    response = client.post("/api/v1/push/subscriptions", json=subscription_json(endpoint),
                            headers=anna["headers"])
     assert response.status_code == 400, response.get_json()
     error = response.get_json()["error"]
@@ -53,7 +51,7 @@ def test_an_endpoint_on_a_non_public_address_is_refused(app, client, auth, endpo
     with app.app_context():
         assert db.session.query(PushSubscription).count() == 0
     for public in ("https://8.8.8.8/p", "https://[2001:4860:4860::8888]:443/p"):  # still accepted
-        response = client.post("/api/v1/push/subscriptions", json=_subscription(public),
+        response = client.post("/api/v1/push/subscriptions", json=subscription_json(public),
                                headers=anna["headers"])
         assert response.status_code == 201, response.get_json()
 
@@ -66,7 +64,7 @@ def test_an_endpoint_on_a_non_public_address_is_refused(app, client, auth, endpo
 ])
 def test_an_ambiguous_endpoint_url_is_refused(client, auth, endpoint) -> None:
     anna = auth.register("anna")
-    response = client.post("/api/v1/push/subscriptions", json=_subscription(endpoint),
+    response = client.post("/api/v1/push/subscriptions", json=subscription_json(endpoint),
                            headers=anna["headers"])
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_field"

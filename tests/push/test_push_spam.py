@@ -10,7 +10,7 @@ import pytest
 from itcook import create_app
 from itcook.extensions import db
 from itcook.push import services
-from tests.realtime.conftest import wait_for
+from tests.support.waiting import wait_for
 
 TOGGLES = 20
 

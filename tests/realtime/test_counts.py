@@ -10,8 +10,8 @@ from sqlalchemy import insert
 
 from itcook import create_app
 from itcook.extensions import db
-from tests.conftest import LiveServer
-from tests.realtime.wsclient import Api
+from tests.support.rest import Api
+from tests.support.servers import LiveServer
 
 
 def test_counts_of_today_outlive_a_restart(live_server, app_config) -> None:

@@ -8,8 +8,8 @@ from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.hub import Hub
 from itcook.realtime.recent import RecentEvents
-from tests.realtime.sseclient import sse_fields
-from tests.security.frames import TEXT, RawWs
+from tests.support.frames import TEXT, RawWs
+from tests.support.sse import sse_fields
 
 
 def _events(first_id: int, count: int, channel: str = "system", **extra) -> list[Event]:

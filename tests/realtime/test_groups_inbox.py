@@ -11,10 +11,11 @@ import pytest
 from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import read_sse_until, sse_fields
-from tests.realtime.test_resume import TRANSPORTS, Stream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
+from tests.support.sse import read_sse_until, sse_fields
+from tests.support.streams import TRANSPORTS, Stream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 @pytest.fixture

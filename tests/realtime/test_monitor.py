@@ -12,9 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from itcook.realtime import monitor
 from itcook.realtime.stats import merge_snapshots
 from itcook.realtime.timeline import Timeline, series
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def scrape(server: Any, path: str = "/metrics", **kwargs: Any) -> dict[tuple[str, tuple], float]:

@@ -6,9 +6,10 @@ import random
 
 from itcook.realtime.events import Encoded, Event
 from itcook.realtime.recent import RecentEvents
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import read_sse_until, sse_fields
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
+from tests.support.sse import read_sse_until, sse_fields
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def _event(event_id: int, channel: str = "system") -> Event:

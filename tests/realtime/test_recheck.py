@@ -9,9 +9,10 @@ from sqlalchemy import update
 
 from itcook.extensions import db
 from itcook.models import User
-from tests.realtime.conftest import wait_for
-from tests.realtime.test_resume import TRANSPORTS, Stream
-from tests.realtime.wsclient import Api, ConnectionClosed
+from tests.support.rest import Api
+from tests.support.streams import TRANSPORTS, Stream
+from tests.support.waiting import wait_for
+from tests.support.ws import ConnectionClosed
 
 
 def _until_closed(stream: Stream, timeout: float = 10.0) -> int | None:

@@ -10,12 +10,12 @@ import pytest
 from itcook import create_app
 from itcook.realtime.events import Event
 from itcook.realtime.recent import RecentEvents
-from tests.conftest import LiveServer
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
-
-TRANSPORTS = ["websocket", "sse"]
+from tests.support.rest import Api
+from tests.support.servers import LiveServer
+from tests.support.sse import SseStream
+from tests.support.streams import TRANSPORTS, Stream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 @pytest.fixture(params=["memory", "log"])
@@ -31,26 +31,6 @@ def source(request: pytest.FixtureRequest, live_server: LiveServer) -> Any:
     # The window answers every resume it covers (all that recover here); the log the others.
     expected = stats.replays["recovered"] if request.param == "memory" else 0
     assert stats.replays_from_memory == expected
-
-
-class Stream:
-    """One client stream of either transport, yielding SPEC §3 frames."""
-
-    def __init__(self, transport: str, server: Any, token: str, query: str = "") -> None:
-        self.transport = transport
-        if transport == "websocket":
-            self._ws = ws_connect(server, token, query=query)
-        else:
-            self._sse = SseStream(server, token, query=query)
-            assert self._sse.status == 200, self._sse.response.text
-
-    def frame(self, timeout: float = 10.0) -> dict:
-        if self.transport == "websocket":
-            return self._ws.recv(timeout)
-        return self._sse.next()["frame"]
-
-    def close(self) -> None:
-        (self._ws if self.transport == "websocket" else self._sse).close()
 
 
 def _publish_every_type(rt, me: int, other: int, tag: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, create_engine, insert
 from itcook.realtime.events import Event
 from itcook.realtime.history import History, define_tables
 from itcook.realtime.sequencer import Sequencer
-from tests.realtime.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 class Log:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realtime.conftest import raw_handshake, wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.frames import raw_handshake
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def test_headers_framing_and_same_frame_as_websocket(live_server) -> None:

@@ -13,10 +13,11 @@ import jwt as pyjwt
 import pytest
 import requests
 
-from tests.conftest import concurrently
-from tests.realtime.conftest import raw_handshake, wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ConnectionClosed, HandshakeRefused, ws_connect
+from tests.support.frames import raw_handshake
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import concurrently, wait_for
+from tests.support.ws import ConnectionClosed, HandshakeRefused, ws_connect
 
 
 def _status_and_code(exc: HandshakeRefused) -> tuple[int, str]:

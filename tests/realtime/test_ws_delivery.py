@@ -10,9 +10,11 @@ import gevent
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import raw_handshake, wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.frames import raw_handshake
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 SENTINEL = "end-of-test"
 

@@ -9,8 +9,10 @@ import struct
 import pytest
 from greenlet import greenlet
 
-from tests.realtime.conftest import raw_handshake, wait_for
-from tests.realtime.wsclient import Api, ConnectionClosed, ws_connect
+from tests.support.frames import raw_handshake
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ConnectionClosed, ws_connect
 
 
 @pytest.fixture

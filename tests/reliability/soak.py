@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from itcook import create_app
     from itcook.extensions import db
-    from tests.conftest import LiveServer, make_test_config
-    from tests.reliability import harness
+    from tests.support import soak
+    from tests.support.servers import LiveServer, make_test_config
 
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(make_test_config(
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             db.create_all()
         server = LiveServer(app)
         try:
-            summary = harness.run_soak(server, args.clients, args.events, args.publishers,
+            summary = soak.run_soak(server, args.clients, args.events, args.publishers,
                                        args.disconnect_rate, args.seed,
                                        users_count=max(6, args.clients // 20))
         except AssertionError as exc:

@@ -25,10 +25,10 @@ from sqlalchemy import create_engine, inspect, text
 
 from itcook import create_app
 from itcook.extensions import db
-from tests.cluster.conftest import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, reset_database
-from tests.conftest import make_test_config
-from tests.realtime.conftest import wait_for
-from tests.reliability.harness import SoakClient, drain
+from tests.support.cluster import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, reset_database
+from tests.support.servers import make_test_config
+from tests.support.soak import SoakClient, drain
+from tests.support.waiting import wait_for
 
 #: Kill signals, one per cycle: each leaves requests that committed without an answer.
 CYCLES = (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGTERM)

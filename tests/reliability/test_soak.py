@@ -10,9 +10,10 @@ import gevent
 import pytest
 from greenlet import greenlet
 
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, ws_connect
-from tests.reliability import harness
+from tests.support import soak
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 #: What "returns to its starting level" allows: a few pooled sockets and greenlets, and memory
 #: the allocator keeps (RSS rarely shrinks after a peak).
@@ -61,7 +62,7 @@ def test_short_soak_every_client_gets_exactly_its_events(live_server) -> None:
             return events
 
         rt.history.replay = replay_with_round_trip
-    summary = harness.run_soak(live_server, clients_count=40, events_per_publisher=150)
+    summary = soak.run_soak(live_server, clients_count=40, events_per_publisher=150)
     assert summary["reconnects"] > 20, "the soak did not exercise resume"
     print("soak summary:", summary)
 

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import Integer, func, select
 
 from itcook.extensions import db
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import Api, HandshakeRefused, ws_connect
+from tests.support.rest import Api
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 TRANSPORTS = ["websocket", "sse"]
 

@@ -15,9 +15,9 @@ import gevent.event
 import pytest
 
 from itcook.realtime.events import Event
-from tests.realtime.conftest import wait_for
-from tests.security.conftest import StatsProbe
-from tests.security.frames import TEXT, RawWs
+from tests.support.frames import TEXT, RawWs
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.realtime_config(REALTIME_SEND_BUFFER_BYTES=20_000, REALTIME_HEARTBEAT_INTERVAL=600.0)

@@ -18,10 +18,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from itcook.extensions import realtime
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import ws_connect
-from tests.security.conftest import fuzz_settings
+from tests.support.fuzz import fuzz_settings
+from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 PERSONAL_TYPES = ["PostLiked", "NewFollower", "GoalAchieved", "RecipeGenerated", "SystemNotification",
                   "ExpiringItems", "NewComment"]

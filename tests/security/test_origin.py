@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realtime.conftest import wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import HandshakeRefused, ws_connect
-from tests.security.conftest import StatsProbe
+from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 FOREIGN = [
     "https://evil.example",

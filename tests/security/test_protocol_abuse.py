@@ -15,11 +15,11 @@ from typing import Any
 import gevent
 import pytest
 
-from tests.realtime.conftest import raw_handshake, wait_for
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import HandshakeRefused, ws_connect
-from tests.security.conftest import StatsProbe
-from tests.security.frames import socket_closed_by_peer
+from tests.support.frames import raw_handshake, socket_closed_by_peer
+from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
+from tests.support.ws import HandshakeRefused, ws_connect
 
 WS = "/api/v1/realtime/ws"
 SSE = "/api/v1/realtime/sse"

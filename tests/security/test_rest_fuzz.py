@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter
 
-from tests.security.conftest import fuzz_settings
+from tests.support.fuzz import fuzz_settings
 
 # Streams (they take the socket over; fuzzed over the network elsewhere) and static files.
 SKIP_ENDPOINTS = {"static", "realtime.ws", "realtime.sse_stream"}
@@ -238,7 +238,7 @@ def test_every_documented_field_refuses_each_hostile_value(app, client, auth) ->
 
 def _wait_for_jobs(client: Any, headers: dict[str, str], jobs: list[tuple[str, Any]]) -> None:
     """Accepted generations must succeed: bad input is refused up front, not in the job."""
-    from tests.realtime.conftest import wait_for
+    from tests.support.waiting import wait_for
 
     for job_id, detail in jobs:
         state: dict[str, Any] = {}

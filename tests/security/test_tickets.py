@@ -12,9 +12,9 @@ from urllib.parse import quote
 import gevent
 import pytest
 
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import HandshakeRefused, ws_connect
-from tests.security.conftest import StatsProbe
+from tests.support.sse import SseStream
+from tests.support.stats import StatsProbe
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 def _redeem(transport: str, server: Any, ticket: str) -> tuple[int, str | None, Any]:

@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
-from tests.realtime.conftest import wait_for
-from tests.security.conftest import StatsProbe
-from tests.security.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawWs, build, close_payload
+from tests.support.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawWs, build, close_payload
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
 
 SUBSCRIBE = b'{"type":"Subscribe","channels":["community"]}'
 CASES = {

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.realtime.conftest import wait_for
-from tests.security.conftest import StatsProbe, fuzz_settings
-from tests.security.frames import CLOSE, PING, PONG, TEXT, RawWs, build, close_payload
-from tests.security.oracle import Outcome, Peer, Spec, frames
+from tests.support.frames import CLOSE, PING, PONG, TEXT, RawWs, build, close_payload
+from tests.support.fuzz import fuzz_settings
+from tests.support.oracle import Outcome, Peer, Spec, frames
+from tests.support.stats import StatsProbe
+from tests.support.waiting import wait_for
 
 LIMIT_JSON = 8192
 LIMIT_FRAMES = 1024

@@ -1,6 +1,6 @@
-"""WebSocket frames written by hand (RFC 6455 §5.2) and a raw client that reads the server's frames.
+"""WebSocket by hand: the upgrade request, frames (RFC 6455 §5.2), a raw client reading frames.
 
-The wsproto client of tests/realtime refuses to send what the RFC forbids; the hostile tests
+The wsproto client (tests/support/ws.py) refuses to send what the RFC forbids; the hostile tests
 need exactly that: reserved bits, unmasked frames, reserved opcodes, non-minimal lengths,
 invalid UTF-8, a length that claims more than is ever sent.
 """
@@ -15,9 +15,29 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.realtime.conftest import raw_handshake
-
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def raw_handshake(port: int, path: str = "/api/v1/realtime/ws", headers: dict[str, str] | None = None,
+                  rcvbuf: int | None = None) -> tuple[socket.socket, str]:
+    """Open a TCP connection, send a WebSocket upgrade request, return the socket and the head."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head.decode("latin-1")
 
 
 def build(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, masked: bool = True,

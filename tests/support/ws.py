@@ -1,4 +1,4 @@
-"""Test helpers: a WebSocket client (wsproto, one socket, no threads) and users made through REST."""
+"""The WebSocket test client: wsproto on one socket, no threads; every read is bounded."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import socket
 import time
 from typing import Any
 
-import requests
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -34,6 +33,7 @@ class HandshakeRefused(Exception):
 
     @property
     def code(self) -> str:
+        """The ``error.code`` of the JSON error body."""
         return json.loads(self.body)["error"]["code"]
 
 
@@ -67,6 +67,7 @@ class Client:
 
     # -- writing ----------------------------------------------------------------------------
     def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        """Send a frame: a dict as JSON text, a str as text, bytes as a binary message."""
         if isinstance(frame, bytes):
             data = self.proto.send(Message(data=frame))
         else:
@@ -75,6 +76,7 @@ class Client:
         self.sock.sendall(data)
 
     def ping(self, payload: bytes = b"") -> None:
+        """Send a WebSocket ping (its pong lands in ``pongs``)."""
         self.sock.sendall(self.proto.send(Ping(payload=payload)))
 
     # -- reading ----------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class Client:
         raise AssertionError(f"unexpected frame {frame}")
 
     def subscribe(self, *channels: str) -> dict[str, Any]:
+        """Subscribe to ``channels``; the Subscribed answer."""
         self.send({"type": "Subscribe", "channels": list(channels)})
         return self.recv_type("Subscribed")
 
@@ -219,39 +222,3 @@ def ws_connect(server: Any, token: str | None = None, *, query: str = "",
             break
     sock.close()
     raise HandshakeRefused(status, bytes(body))
-
-
-class Api:
-    """REST calls against the live server, the way a real client makes them."""
-
-    def __init__(self, server: Any) -> None:
-        self.base = server.url + "/api/v1"
-        self.http = requests.Session()
-        self.server = server  # an in-process LiveServer has ``app``; a cluster process does not
-
-    def register(self, username: str, password: str = "secret123") -> dict[str, Any]:
-        response = self.http.post(f"{self.base}/auth/register",
-                                  json={"username": username, "password": password}, timeout=10)
-        assert response.status_code == 201, response.text
-        user = response.json()
-        user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
-        return user
-
-    def register_admin(self, username: str = "root") -> dict[str, Any]:
-        """Register a user and make them an administrator (no route does that: the database)."""
-        from itcook.extensions import db
-        from itcook.models import User
-
-        user = self.register(username)
-        with self.server.app.app_context():
-            db.session.get(User, user["user"]["id"]).role = "admin"
-            db.session.commit()
-        return user
-
-    def call(self, method: str, path: str, user: dict[str, Any] | None = None,
-             expect: int | None = None, **kwargs: Any) -> requests.Response:
-        headers = user["headers"] if user else {}
-        response = self.http.request(method, f"{self.base}{path}", headers=headers, timeout=10, **kwargs)
-        if expect is not None:
-            assert response.status_code == expect, (response.status_code, response.text)
-        return response

@@ -3,8 +3,8 @@ resumes, events of every type from several publishers — then exact invariants.
 
 Ground truth is the event log itself: after the publishers stop, every durable event with an id
 above the starting point is expected, exactly once and in order, by every client whose channels
-include its channel, and by nobody else. Used by ``tests/reliability/test_soak.py`` (short) and
-``python -m tests.reliability.soak`` (``make soak``, long).
+include its channel, and by nobody else. Used by ``tests/reliability/test_soak.py`` (short), the
+cluster tests, and ``python -m tests.reliability.soak`` (``make soak``, long).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 import gevent
 from sqlalchemy import create_engine, select, text
 
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import ws_connect
+from tests.support.streams import Stream
 
 
 @dataclass
@@ -36,23 +35,17 @@ class SoakClient:
     foreign: list[dict[str, Any]] = field(default_factory=list)
     reconnects: int = 0
     last_id: int | None = None
-    stream: Any = None
+    stream: Stream | None = None
 
     def query(self) -> str:
         q = "?channels=" + ",".join(self.channels)
         return q + (f"&last_event_id={self.last_id}" if self.last_id is not None else "")
 
     def open(self, server: Any) -> None:
-        if self.transport == "websocket":
-            self.stream = ws_connect(server, self.user["access_token"], query=self.query())
-        else:
-            self.stream = SseStream(server, self.user["access_token"], query=self.query(), read_timeout=5)
-            assert self.stream.status == 200, self.stream.response.text
+        self.stream = Stream(self.transport, server, self.user["access_token"], self.query(), read_timeout=5)
 
     def frame(self, timeout: float) -> dict[str, Any]:
-        if self.transport == "websocket":
-            return self.stream.recv(timeout)
-        return self.stream.next()["frame"]
+        return self.stream.frame(timeout)
 
     def take(self, frame: dict[str, Any]) -> None:
         event_id = frame.get("id")
@@ -193,8 +186,8 @@ def run_soak(server: Any, clients_count: int, events_per_publisher: int, publish
     import time
 
     from itcook.realtime.events import Event
-    from tests.realtime.conftest import wait_for
-    from tests.realtime.wsclient import Api
+    from tests.support.rest import Api
+    from tests.support.waiting import wait_for
 
     rng = random.Random(seed)
     api = Api(server)

@@ -1,4 +1,4 @@
-"""Test helper: a real streaming SSE client (requests + sseclient-py); every read is bounded."""
+"""The SSE test client: a real streaming client (requests + sseclient-py); every read is bounded."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class SseStream:
 
     @property
     def status(self) -> int:
+        """The HTTP status of the stream's response."""
         return self.response.status_code
 
     def next(self) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class SseStream:
                 "frame": json.loads(event.data)}
 
     def close(self) -> None:
+        """Close the stream's connection."""
         self.response.close()
 
 

@@ -165,7 +165,7 @@ class Spec:
         return f"Spec({self.opcode:#x}, {shown!r} ({len(self.payload)} bytes){extra})"
 
     def wire(self) -> bytes:
-        from tests.security.frames import build
+        from tests.support.frames import build
 
         return build(self.opcode, self.payload, fin=self.fin, rsv=self.rsv, masked=self.masked,
                      length_form=self.length_form, declared=self.declared)

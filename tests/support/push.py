@@ -1,6 +1,7 @@
-"""A Web Push service on loopback, for tests: it receives the real encrypted request, checks the
-VAPID token (RFC 8292) and decrypts the aes128gcm payload (RFC 8291, RFC 8188) with the keys of
-a subscription it made the way a browser does. Nothing of the application's code is used here.
+"""Web Push for tests: the app's VAPID key and push settings, subscriptions as a browser makes
+them, and a push service on loopback: it receives the real encrypted request, checks the VAPID
+token (RFC 8292) and decrypts the aes128gcm payload (RFC 8291, RFC 8188) with the keys of a
+subscription it made the way a browser does. Nothing of the application's code is used here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+_KEY = ec.generate_private_key(ec.SECP256R1())
+#: The application server's VAPID key for every push test: base64url of the private number.
+VAPID_PRIVATE = b64url(_KEY.private_numbers().private_value.to_bytes(32, "big"))
+VAPID_PUBLIC = b64url(_KEY.public_key().public_bytes(serialization.Encoding.X962,
+                                                     serialization.PublicFormat.UncompressedPoint))
+PUSH_CONFIG = {"PUSH_VAPID_PRIVATE_KEY": VAPID_PRIVATE, "PUSH_ALLOW_HTTP": True,
+               "PUSH_ALLOW_PRIVATE_ADDRESSES": True,
+               "PUSH_RETRY_DELAY": 0.05, "PUSH_MAX_ATTEMPTS": 3, "PUSH_TIMEOUT": 5.0,
+               "PUSH_VAPID_SUBJECT": "mailto:push-tests@itcook.example"}
+
+
 @dataclass
 class Subscriber:
     """A browser's push subscription: its own ECDH key pair and auth secret."""
@@ -49,6 +61,14 @@ def browser_subscription(origin: str) -> tuple[Subscriber, dict[str, Any]]:
     sub = Subscriber(secrets.token_urlsafe(12))
     return sub, {"endpoint": f"{origin}/push/{sub.token}", "expirationTime": None,
                  "keys": {"p256dh": sub.p256dh, "auth": b64url(sub.auth)}}
+
+
+def subscription_json(endpoint: str = "https://push.example.net/send/abc") -> dict[str, Any]:
+    """A ``PushSubscription.toJSON()`` for ``endpoint`` with fresh keys nobody keeps (never sent to)."""
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return {"endpoint": endpoint, "expirationTime": None,
+            "keys": {"p256dh": b64url(point), "auth": b64url(b"0123456789abcdef")}}
 
 
 @dataclass
