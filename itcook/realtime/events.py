@@ -64,11 +64,10 @@ class Event:
     id: int | None = None
     ts: str = field(default_factory=utc_ts)
     # Connections of this user do not receive the event (typing is not echoed).
-    exclude_user: int | None = None
-
-    @property
-    def durable(self) -> bool:
-        return self.type in DURABLE_TYPES
+    exclude_user: Any = None
+    # Logged with an id before it is sent, and replayed on resume: any type, unless its
+    # publisher says otherwise (typing, presence-like counters).
+    durable: bool = True
 
     def frame(self) -> dict[str, Any]:
         """The JSON object of SPEC §3, the same on WebSocket and SSE."""

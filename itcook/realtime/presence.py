@@ -21,7 +21,7 @@ class TypingTracker:
         self._states: dict[tuple[int, int], list[float | str]] = {}
 
     def _announce(self, post_id: int, user_id: int, user_name: str, typing: bool) -> None:
-        self._publish(Event(type="UserTyping", channel=f"post:{post_id}", exclude_user=user_id,
+        self._publish(Event(type="UserTyping", channel=f"post:{post_id}", exclude_user=user_id, durable=False,
                             data={"post_id": post_id, "user_id": user_id, "user_name": user_name,
                                   "typing": typing}))
 
