@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import MetaData
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from itcook.realtime.auth import (
@@ -26,7 +26,7 @@ from itcook.realtime.auth import (
 )
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
-from itcook.realtime.periodic import Periodic, Schedule
+from itcook.realtime.periodic import Periodic
 from itcook.realtime.state import Authorizer, KeyParser, RealtimeState, int_key
 
 __all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
@@ -59,11 +59,7 @@ class Realtime:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, *, db: Any = None, engine: Engine | None = None,
-                 metadata: MetaData | None = None, authenticate: Authenticator | None = None,
-                 principal_loader: PrincipalLoader | None = None,
-                 active_users: ActiveUsers | None = None, schedule: Schedule | None = None,
-                 **settings: Any) -> None:
+    def init_app(self, app: Flask, **options: Any) -> None:
         """Mount the plugin's routes on ``app`` and declare its tables.
 
         ``db``: the host's Flask-SQLAlchemy instance (an event published inside a request joins
@@ -71,10 +67,11 @@ class Realtime:
         ``metadata`` (default: ``db.metadata``, else a ``MetaData`` of the plugin's own, see
         ``metadata()``). ``authenticate(token) -> Credential`` verifies a bearer token
         (default: flask-jwt-extended access tokens, if installed). ``principal_loader(id)``
-        returns the active ``Principal`` or None (default: every verified id is one).
-        ``schedule(name, interval, fn)``: the host's job runner takes the periodic jobs (log
-        prune, outbox relay); without it ``start`` runs them. Other keywords are settings
-        (``heartbeat_interval=10``; docs/plugin.md lists them).
+        returns the active ``Principal`` or None (default: every verified id is one);
+        ``active_users(ids)`` the active ones among many. ``schedule(name, interval, fn)``: the
+        host's job runner takes the periodic jobs (log prune, outbox relay); without it
+        ``start`` runs them. Other keywords are settings (``heartbeat_interval=10``;
+        docs/plugin.md).
         """
         from itcook.realtime import settings as plugin_settings
         from itcook.realtime.auth import define_ticket_table
@@ -86,24 +83,20 @@ class Realtime:
         from itcook.realtime.signals import request_refused
         from itcook.realtime.views import bp, count_http_refusal
 
-        given = {"db": db, "engine": engine, "metadata": metadata, "authenticate": authenticate,
-                 "principal_loader": principal_loader, "active_users": active_users,
-                 "schedule": schedule}
-        hooks = {**{k: v for k, v in self.options.items() if k in _HOOKS},
-                 **{k: v for k, v in given.items() if v is not None}}
-        config = plugin_settings.read(app.config, {**{k: v for k, v in self.options.items()
-                                                      if k not in _HOOKS}, **settings})
-        db, engine = hooks.get("db"), hooks.get("engine")
+        options = {**self.options, **options}
+        hooks = {name: options.pop(name, None) for name in _HOOKS}
+        config = plugin_settings.read(app.config, options)
+        db, engine = hooks["db"], hooks["engine"]
         if (db is None) == (engine is None):
             raise TypeError("Realtime.init_app needs the host's database: db=<Flask-SQLAlchemy> "
                             "or engine=<SQLAlchemy engine>")
-        metadata = hooks.get("metadata") or (db.metadata if db is not None else MetaData())
+        metadata = hooks["metadata"] or (db.metadata if db is not None else MetaData())
         tables = {"events": define_tables(metadata), "outbox": define_outbox_table(metadata),
                   "tickets": define_ticket_table(metadata), "days": define_day_table(metadata)}
-        auth = hooks.get("authenticate") or _default_authenticator()
+        auth = hooks["authenticate"] or _default_authenticator()
         state = RealtimeState(app, config, tables, db=db, engine=engine, authenticate=auth)
-        state.principal_loader = hooks.get("principal_loader") or _trusted
-        if hooks.get("active_users") is not None:
+        state.principal_loader = hooks["principal_loader"] or _trusted
+        if hooks["active_users"] is not None:
             state.active_users = hooks["active_users"]
         app.extensions["realtime"] = state
         if "realtime" not in app.blueprints:
@@ -116,7 +109,7 @@ class Realtime:
         # The outbox relay: at start, then periodically, once per cluster (the broker's lock).
         jobs = (("realtime-log-prune", config["prune_interval"], state.prune),
                 ("realtime-outbox-relay", config["outbox_interval"], state.relay))
-        runner = hooks.get("schedule")
+        runner = hooks["schedule"]
         if runner is None:
             state.periodic = Periodic(app, state.broker.try_lock)
             runner = state.periodic.add

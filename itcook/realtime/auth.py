@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cachetools import TLRUCache
-from flask import Request
+from flask import Request, current_app
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
@@ -60,6 +60,8 @@ def jwt_authenticator(session_claim: str | None = None) -> Authenticator:
     from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
 
     def authenticate(token: str) -> Credential:
+        if "flask-jwt-extended" not in current_app.extensions:  # installed, but not this app's
+            raise RealtimeError(401, "invalid_token", "this server accepts no bearer tokens")
         try:
             claims = decode_token(token)
         except ExpiredSignatureError:

@@ -62,3 +62,13 @@ def test_a_host_without_flask_sqlalchemy_logs_and_replays_through_its_engine(tmp
     finally:
         rt.shutdown(app)
         server.stop(timeout=2)
+
+
+def test_without_an_authenticator_or_a_jwt_manager_bearer_tokens_are_refused() -> None:
+    """flask-jwt-extended is installed here, but this app never set it up: a clear 401."""
+    app = Flask(__name__)
+    Realtime(app, engine=create_engine("sqlite://"))
+    response = app.test_client().post("/api/v1/realtime/ticket", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] == {"code": "invalid_token",
+                                            "message": "this server accepts no bearer tokens"}
