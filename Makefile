@@ -48,6 +48,7 @@ bench: $(VENV)/.installed-bench
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -38,11 +38,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         JWT_DECODE_ALGORITHMS=["HS256"],
         JSON_SORT_KEYS=False,
     )
+    # The plugin's broker is IT Cook's (the login throttles share its Redis), and Prometheus
+    # finds it at the root /metrics, as the deployment docs say.
+    app.config.setdefault("REALTIME_BROKER_URL", app.config["BROKER_URL"])
+    app.config.setdefault("REALTIME_BROKER_PREFIX", app.config["BROKER_PREFIX"])
+    app.config.setdefault("REALTIME_ROOT_METRICS", True)
 
     from itcook.errors import register_error_handlers
-    from itcook.extensions import db, jwt, migrate
+    from itcook.extensions import db, jwt, migrate, use_sqlite_pragmas
 
     db.init_app(app)
+    with app.app_context():
+        use_sqlite_pragmas(db.engine)
     # render_as_batch: SQLite can only ALTER tables by copying them; Alembic's batch mode does it.
     from itcook.nearby.spatial import include_name
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from itcook.realtime import settings as realtime_settings
+
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +30,12 @@ def _bool(value: str) -> bool:
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+#: How an ``ITCOOK_REALTIME_*`` value is read, by the type of the plugin's option.
+_PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _bool, list: _csv}
+#: Plugin options IT Cook sets itself (create_app): its BROKER_* settings feed the broker.
+_HOST_SET = frozenset({"BROKER_URL", "BROKER_PREFIX", "URL_PREFIX", "ROOT_METRICS"})
 
 
 @dataclass(frozen=True)
@@ -90,56 +98,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(events cross processes and hosts; needs PostgreSQL as the database)"),
     Setting("BROKER_PREFIX", str, "itcook", "prefix of every Redis key and channel (several "
             "deployments may share one Redis)"),
-    Setting("REALTIME_STATS_INTERVAL", float, 3.0, "seconds between a process's reports of its "
-            "statistics to the cluster (it drops out of /stats after 3 missed reports)"),
-    Setting("REALTIME_ALLOWED_ORIGINS", _csv, [], "comma-separated browser origins allowed "
-            "besides the server's own (`*` = any)"),
-    Setting("REALTIME_HEARTBEAT_INTERVAL", float, 25.0, "seconds between server Heartbeat frames"),
-    Setting("REALTIME_IDLE_TIMEOUT", float, 60.0, "a connection silent this long is closed (4001)"),
-    Setting("REALTIME_PRINCIPAL_RECHECK_INTERVAL", float, 30.0, "seconds between a process's "
-            "checks that its connected users are still active (a disabled or deleted one is "
-            "closed with 4003 even if the broker lost the message; also after every broker "
-            "outage); 0 = only after outages"),
-    Setting("REALTIME_TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
-    Setting("REALTIME_MAX_TICKETS_PER_USER", int, 20, "unused tickets one user may hold at once "
-            "(429 `too_many_tickets` past it)"),
-    Setting("REALTIME_MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
-    Setting("REALTIME_RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
-    Setting("REALTIME_BURST", int, 40, "token bucket size"),
-    Setting("REALTIME_MAX_VIOLATIONS", int, 10, "rate-limit or invalid-frame errors before a "
-            "policy close (1008)"),
-    Setting("REALTIME_MAX_SUBSCRIPTIONS", int, 50, "channels one connection may hold"),
-    Setting("REALTIME_MAX_CONNECTIONS_PER_USER", int, 10, "live connections one user may hold"),
-    Setting("REALTIME_SEND_BUFFER_BYTES", int, 1_048_576, "unsent bytes a connection may queue "
-            "before it is closed as a slow consumer (4002)"),
-    Setting("REALTIME_SEND_BUFFER_FRAMES", int, 2000, "unsent frames a connection may queue"),
-    Setting("REALTIME_RETENTION_SECONDS", float, 259200.0, "events older than this leave the log "
-            "(a resume from before them is reported incomplete)"),
-    Setting("REALTIME_RETENTION_COUNT", int, 1_000_000, "the log keeps at most this many newest events"),
-    Setting("REALTIME_PRUNE_INTERVAL", float, 300.0, "seconds between log prunes; 0 = never prune"),
-    Setting("REALTIME_OUTBOX_INTERVAL", float, 2.0, "seconds between runs of the outbox relay, "
-            "which publishes events logged by a process that died before publishing them; 0 = off"),
-    Setting("REALTIME_OUTBOX_GRACE", float, 5.0, "the relay publishes a logged event only once it "
-            "is this old (younger ones are on their way from the process that logged them)"),
-    Setting("REALTIME_OUTBOX_FLUSH_DELAY", float, 0.05, "seconds a process gathers published ids "
-            "before taking them out of the outbox in one statement"),
-    Setting("REALTIME_REPLAY_BATCH", int, 500, "events read and sent per batch while resuming"),
-    Setting("REALTIME_REPLAY_CACHE", int, 10_000, "newest events each process keeps encoded in "
-            "memory, so that a resume within them skips the log; 0 = always read the log"),
-    Setting("REALTIME_GAP_WAIT", float, 1.5, "seconds a process waits for a missing event id "
-            "(read from the log meanwhile) before skipping it as rolled back; also how often it "
-            "checks the log for events whose broker message was lost"),
-    Setting("REALTIME_DISPATCH_BATCH", int, 64, "most queued events written to a socket in one "
-            "write (a burst: one system call per socket instead of one per event); 1 = one by one"),
-    Setting("REALTIME_REPLAY_BUFFER", int, 10_000, "live events held for a connection while it "
-            "replays; past it the connection is closed as a slow consumer"),
-    Setting("REALTIME_SSE_KEEPALIVE_INTERVAL", float, 15.0, "seconds between SSE keep-alive comments"),
-    Setting("REALTIME_SSE_RETRY_MS", int, 3000, "reconnect delay the SSE `retry:` field suggests"),
-    Setting("REALTIME_TYPING_THROTTLE", float, 1.0, "seconds between UserTyping starts of one "
-            "user on one post"),
-    Setting("REALTIME_TYPING_TIMEOUT", float, 5.0, "a typing state not stopped ends by itself"),
-    Setting("REALTIME_METRICS_TOKEN", str, "", "bearer token Prometheus must send to `/metrics`; "
-            "empty = the endpoint is open (restrict it at the proxy)"),
+    # The real-time plugin's settings: its defaults and meanings, under ITCOOK_REALTIME_*.
+    *(Setting(f"REALTIME_{option.key}", _PARSERS[option.type], option.default, option.help)
+      for option in realtime_settings.OPTIONS if option.key not in _HOST_SET),
     Setting("PUSH_VAPID_PRIVATE_KEY", str, "", "VAPID private key for Web Push (base64url of the "
             "32-byte P-256 key, or PEM); empty = generated once into `instance/vapid-private.pem`, "
             "except in production, where Web Push is then off"),

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
+from itcook.realtime.errors import RealtimeError, answer, error_response
 from itcook.signals import request_refused
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error a view raises to answer with a JSON error body and a 4xx/5xx status."""
-
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after  # seconds: sent as Retry-After and error.retry_after
-
-
-def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
-    """Build the JSON error response every failing route returns."""
-    response = jsonify({"error": {"code": code, "message": message, **extra}})
-    response.status_code = status
-    return response
+class ApiError(RealtimeError):
+    """An error a view raises to answer with a JSON error body and a 4xx/5xx status (the
+    real-time plugin's error type, whose shape the whole API shares)."""
 
 
 def _http_code(exc: HTTPException) -> str:
@@ -41,13 +28,7 @@ def _http_code(exc: HTTPException) -> str:
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours or Werkzeug's or the database's, with JSON."""
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        if exc.retry_after is None:
-            return error_response(exc.status, exc.code, exc.message)
-        response = error_response(exc.status, exc.code, exc.message, retry_after=exc.retry_after)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    app.register_error_handler(ApiError, answer)
 
     @app.errorhandler(WebsocketMismatch)
     def _not_websocket(exc: WebsocketMismatch) -> Response:

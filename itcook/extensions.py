@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from itcook.realtime import Realtime
+
 
 class Base(DeclarativeBase):
     """Declarative base of every model (SQLAlchemy 2.0 typed mappings)."""
@@ -20,7 +22,13 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-@event.listens_for(Engine, "connect")
+def use_sqlite_pragmas(engine: Engine) -> None:
+    """Set IT Cook's pragmas on every new connection of ``engine`` (its own engine only: other
+    engines of the process, a test's or another app's, keep SQLite's defaults)."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Per SQLite connection: enforce foreign keys (and ON DELETE rules); write through a WAL."""
     if isinstance(dbapi_connection, sqlite3.Connection):
@@ -37,8 +45,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 migrate = Migrate()
 jwt = JWTManager()
-
-# Imported last: the plugin's modules import ``db`` from here.
-from itcook.realtime import Realtime  # noqa: E402
-
 realtime = Realtime()

@@ -8,10 +8,23 @@ from typing import Any
 from flask import Flask
 
 from itcook import jobs, live, signals
+from itcook.auth.services import SESSION_CLAIM
 from itcook.extensions import db, realtime
-from itcook.realtime import Principal
+from itcook.realtime import Credential, Principal, RealtimeError, jwt_authenticator
 from itcook.realtime.dbapi import PooledStatements
 from itcook.validation import is_row_id
+
+_verify_jwt = jwt_authenticator(session_claim=SESSION_CLAIM)
+
+
+def _authenticate(token: str) -> Credential:
+    # IT Cook's subjects are user ids as strings ("7"); the plugin's principals are ints.
+    credential = _verify_jwt(token)
+    try:
+        return credential._replace(user_id=int(credential.user_id))
+    except (TypeError, ValueError):
+        # As on the REST routes: a subject that names no user is no active user.
+        raise RealtimeError(401, "user_inactive", "the user of this credential does not exist") from None
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +100,10 @@ def _push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
 def init_realtime(app: Flask) -> None:
     """Register the plugin; tell it about users and ``post:<id>`` / ``group:<id>`` channels;
     file its personal events in the inbox as they are logged, push them once published."""
-    realtime.init_app(app)
+    realtime.init_app(app, db=db, authenticate=_authenticate, principal_loader=_principal,
+                      active_users=_active_users,
+                      schedule=lambda name, interval, fn: jobs.register(app, name, interval, fn))
     live.connect(app, realtime)
-    realtime.set_principal_loader(app, _principal, _active_users)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
     signals.event_logged.connect(_file, sender=app, weak=False)

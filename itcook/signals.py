@@ -79,4 +79,4 @@ def emit(signal: Signal, **kwargs: Any) -> None:
 #: view runs: reason ("malformed_request", "header_timeout", "websocket_required"), path (None
 #: when no request line was read). The real-time plugin counts the ones aimed at it with its
 #: handshake failures (docs/realtime-protocol.md, "Statistics").
-request_refused = _signals.signal("request-refused")
+from itcook.realtime.signals import request_refused  # noqa: E402,F401  (the plugin's own)

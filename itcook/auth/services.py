@@ -26,13 +26,15 @@ from itcook.auth.throttle import init_app as init_throttle
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
 from itcook.models import User, new_session_key
-from itcook.realtime.auth import SESSION_CLAIM  # every token binds to User.session_key by it
 from itcook.validation import is_row_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+#: Every token binds to ``User.session_key`` by this claim (the real-time plugin checks it too).
+SESSION_CLAIM = "ses"
 
 
 class _Passwords:

@@ -1,8 +1,9 @@
-"""The real-time plugin: a Flask extension that publishes events and streams them.
+"""The real-time plugin: a Flask extension that streams a host's events over WebSocket and SSE.
 
-It knows nothing of the domain blueprints: the host publishes its events (IT Cook turns its
-signals into them in ``itcook/live.py``) and tells it how to load a connecting user and which
-``<prefix>:<id>`` channels exist (``register_channel``).
+It imports nothing of its host. The host hands ``init_app`` its database (a Flask-SQLAlchemy
+instance or an engine), how to verify a bearer token and load a principal, the ``<kind>:<key>``
+channels it has (``register_channel``), and publishes events of any type (``publish``).
+See docs/plugin.md.
 """
 
 from __future__ import annotations
@@ -11,54 +12,109 @@ from collections.abc import Collection
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from itcook import signals
-from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader
+from itcook.realtime.auth import (
+    ActiveUsers,
+    Authenticator,
+    Credential,
+    Principal,
+    PrincipalLoader,
+    jwt_authenticator,
+)
+from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
-from itcook.realtime.state import Authorizer, RealtimeState
+from itcook.realtime.periodic import Periodic
+from itcook.realtime.state import Authorizer, KeyParser, RealtimeState, int_key
 
-__all__ = ["Principal", "Realtime", "RealtimeState"]
+__all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
+           "jwt_authenticator"]
 
+#: The keyword arguments of ``init_app`` that are not settings.
+_HOOKS = ("db", "engine", "metadata", "authenticate", "principal_loader", "active_users", "schedule")
+
+
+def _default_authenticator() -> Authenticator | None:
+    try:
+        return jwt_authenticator()
+    except ImportError:  # flask-jwt-extended is not installed: the host passes its own
+        return None
+
+
+def _trusted(user_id: Any) -> Principal:
+    # Without a loader every verified id is an active principal named after itself.
+    return Principal(user_id, str(user_id))
 
 
 class Realtime:
-    """Flask extension: ``Realtime(app)`` or ``realtime.init_app(app)``."""
+    """Flask extension: ``Realtime(app, **options)`` or ``Realtime(**options).init_app(app)``.
 
-    def __init__(self, app: Flask | None = None) -> None:
+    Options are ``init_app``'s keyword arguments; given to both, ``init_app``'s win.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self.options = options
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> None:
-        """Register the blueprint at ``/api/v1/realtime`` and the tables."""
-        from itcook.extensions import db
+    def init_app(self, app: Flask, **options: Any) -> None:
+        """Mount the plugin's routes on ``app`` and declare its tables.
+
+        ``db``: the host's Flask-SQLAlchemy instance (an event published inside a request joins
+        its ``db.session`` transaction), or ``engine``: a SQLAlchemy engine. The tables go into
+        ``metadata`` (default: ``db.metadata``, else a ``MetaData`` of the plugin's own, see
+        ``metadata()``). ``authenticate(token) -> Credential`` verifies a bearer token
+        (default: flask-jwt-extended access tokens, if installed). ``principal_loader(id)``
+        returns the active ``Principal`` or None (default: every verified id is one);
+        ``active_users(ids)`` the active ones among many. ``schedule(name, interval, fn)``: the
+        host's job runner takes the periodic jobs (log prune, outbox relay); without it
+        ``start`` runs them. Other keywords are settings (``heartbeat_interval=10``;
+        docs/plugin.md).
+        """
+        from itcook.realtime import settings as plugin_settings
         from itcook.realtime.auth import define_ticket_table
         from itcook.realtime.counts import define_day_table
+        from itcook.realtime.errors import register_error_handlers
         from itcook.realtime.history import define_tables
-        from itcook.realtime.outbox import define_outbox_table, install_session_hooks
-        from itcook.realtime.views import bp, count_http_refusal, sock
-        from itcook.realtime.websocket import SERVER_OPTIONS
+        from itcook.realtime.monitor import mount_root_metrics
+        from itcook.realtime.outbox import define_outbox_table
+        from itcook.realtime.signals import request_refused
+        from itcook.realtime.views import bp, count_http_refusal
 
-        config = {**app.config.get_namespace("REALTIME_"),
-                  "broker_url": app.config.get("BROKER_URL", "memory://"),
-                  "broker_prefix": app.config.get("BROKER_PREFIX", "itcook")}
-        tables = {"events": define_tables(db.metadata), "outbox": define_outbox_table(db.metadata),
-                  "tickets": define_ticket_table(db.metadata), "days": define_day_table(db.metadata)}
-        install_session_hooks()
-        state = RealtimeState(app, config, tables)
+        options = {**self.options, **options}
+        hooks = {name: options.pop(name, None) for name in _HOOKS}
+        config = plugin_settings.read(app.config, options)
+        db, engine = hooks["db"], hooks["engine"]
+        if (db is None) == (engine is None):
+            raise TypeError("Realtime.init_app needs the host's database: db=<Flask-SQLAlchemy> "
+                            "or engine=<SQLAlchemy engine>")
+        metadata = hooks["metadata"] or (db.metadata if db is not None else MetaData())
+        tables = {"events": define_tables(metadata), "outbox": define_outbox_table(metadata),
+                  "tickets": define_ticket_table(metadata), "days": define_day_table(metadata)}
+        auth = hooks["authenticate"] or _default_authenticator()
+        state = RealtimeState(app, config, tables, db=db, engine=engine, authenticate=auth)
+        state.principal_loader = hooks["principal_loader"] or _trusted
+        if hooks["active_users"] is not None:
+            state.active_users = hooks["active_users"]
         app.extensions["realtime"] = state
-        app.config.setdefault("SOCK_SERVER_OPTIONS", SERVER_OPTIONS)
         if "realtime" not in app.blueprints:
-            app.register_blueprint(bp)
-        sock.init_app(app)
-        signals.request_refused.connect(count_http_refusal, sender=app, weak=False)
-        from itcook import jobs
-
+            app.register_blueprint(bp, url_prefix=config["url_prefix"])
+        register_error_handlers(app, bp)
+        request_refused.connect(count_http_refusal, sender=app, weak=False)
+        if config["root_metrics"]:
+            mount_root_metrics(app)
         # Retention: one periodic job prunes the log (and expired tickets); off when 0.
-        jobs.register(app, "realtime-log-prune", config["prune_interval"], state.prune)
-        # The outbox relay: at start, then periodically, once per cluster (the jobs' lock).
-        jobs.register(app, "realtime-outbox-relay", config["outbox_interval"], state.relay)
+        # The outbox relay: at start, then periodically, once per cluster (the broker's lock).
+        jobs = (("realtime-log-prune", config["prune_interval"], state.prune),
+                ("realtime-outbox-relay", config["outbox_interval"], state.relay))
+        runner = hooks["schedule"]
+        if runner is None:
+            state.periodic = Periodic(app, state.broker.try_lock)
+            runner = state.periodic.add
+        for name, interval, fn in jobs:
+            runner(name, interval, fn)
 
     # -- the app's hooks --------------------------------------------------------------------
     @staticmethod
@@ -66,6 +122,26 @@ class Realtime:
         """The plugin's state for ``app`` (default: the current app)."""
         target = app if app is not None else current_app
         return target.extensions["realtime"]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def metadata(app: Flask | None = None) -> MetaData:
+        """The ``MetaData`` holding the plugin's tables (``metadata(app).create_all(engine)``)."""
+        return Realtime.state(app).metadata
+
+    def start(self, app: Flask | None = None) -> None:
+        """Start streaming (broker subscription, dispatcher, ticker) and the periodic jobs
+        the plugin runs itself. Streams start on first use anyway; jobs only here."""
+        state = self.state(app)
+        state.ensure_started()
+        if state.periodic is not None:
+            state.periodic.start()
+
+    def shutdown(self, app: Flask | None = None) -> None:
+        """Close every stream (1001), refuse new ones, stop the greenlets and the jobs."""
+        state = self.state(app)
+        if state.periodic is not None:
+            state.periodic.stop()
+        state.shutdown()
 
     def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
                              active_users: ActiveUsers | None = None) -> None:
@@ -77,15 +153,20 @@ class Realtime:
             state.active_users = active_users
 
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
-                         denied_code: str = "channel_not_found") -> None:
-        """Allow ``<prefix>:<id>`` channels where ``authorize(user_id, id)`` is true."""
-        self.state(app).register_channel(prefix, authorize, denied_code)
+                         denied_code: str = "channel_not_found", key: KeyParser = int_key) -> None:
+        """Allow ``<prefix>:<key>`` channels where ``authorize(user_id, key(raw))`` is true.
+
+        ``key`` parses the part after the colon: ``int_key`` (row ids, the default) or ``str``
+        (any safe key: letters, digits, ``.``, ``_``, ``~``, ``-``).
+        """
+        self.state(app).register_channel(prefix, authorize, denied_code, key)
 
     # -- the service API ------------------------------------------------------------------------
     def publish(self, channel: str, event_type: str, data: dict[str, Any], *, durable: bool = True,
-                exclude_user: int | None = None, app: Flask | None = None) -> Event:
-        """Publish ``event_type`` on ``channel`` (``community``, ``system``, ``user:<id>``,
-        ``post:<id>``...): durable (logged with an id, replayed on resume) unless ``durable=False``."""
+                exclude_user: Any = None, app: Flask | None = None) -> Event:
+        """Publish ``event_type`` (any type) on ``channel`` (``community``, ``system``,
+        ``user:<id>``, ``<kind>:<key>``): durable ones are logged with an id and replayed on
+        resume; inside the host's ``db.session`` transaction they go out after its commit."""
         event = Event(type=event_type, channel=channel, data=data, exclude_user=exclude_user,
                       durable=durable)
         return self.state(app).publish_event(event)
@@ -105,11 +186,11 @@ class Realtime:
         (its whole window of recent events; resumes read the log until it fills again)."""
         self.state().forget_recent()
 
-    def revoke(self, channel: str, user_id: int | None = None) -> None:
+    def revoke(self, channel: str, user_id: Any = None) -> None:
         """Take ``user_id``'s connections (everyone's if None) off ``channel`` in every process,
         at once: each is sent ``Unsubscribed`` with ``reason: "access_revoked"``."""
         self.state().revoke(channel, user_id)
 
-    def disconnect_user(self, user_id: int, code: int = CLOSE_USER_REVOKED) -> None:
+    def disconnect_user(self, user_id: Any, code: int = CLOSE_USER_REVOKED) -> None:
         """Close every live connection of ``user_id`` (in every process)."""
         self.state().disconnect_user(user_id, code)

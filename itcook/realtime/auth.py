@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from cachetools import TLRUCache
-from flask import Request
-from flask_jwt_extended import decode_token
-from flask_jwt_extended.exceptions import JWTExtendedException
-from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select
+from flask import Request, current_app
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from itcook.errors import ApiError
+from itcook.realtime.errors import RealtimeError
 
 SUBPROTOCOL = "itcook.v1"
 BEARER_PREFIX = "bearer."
-#: The access token's claim that must equal ``Principal.session`` (the host's tokens carry it).
-SESSION_CLAIM = "ses"
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated connecting user."""
+    """An authenticated connecting user; ``user_id`` is any JSON-safe hashable (int or str)."""
 
-    user_id: int
+    user_id: Any
     name: str
     is_admin: bool = False  # may read the status page
     # The user's current session: a token or ticket issued under another one was revoked
@@ -38,9 +35,50 @@ class Principal:
 
 
 #: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
-PrincipalLoader = Callable[[int], Principal | None]
+PrincipalLoader = Callable[[Any], Principal | None]
 #: The ids among some user ids whose users are still active (one query). Set by the app.
-ActiveUsers = Callable[[list[int]], set[int]]
+ActiveUsers = Callable[[list[Any]], set[Any]]
+
+
+class Credential(NamedTuple):
+    """What a verified bearer token says: whose it is, its session, when it expires (epoch s)."""
+
+    user_id: Hashable
+    session: str | None = None
+    expires_at: float = 0.0  # 0: not remembered (checked again on every handshake)
+
+
+#: Verifies a bearer token: a ``Credential``, or a 401 ``RealtimeError``. Set by the app.
+Authenticator = Callable[[str], Credential]
+
+
+def jwt_authenticator(session_claim: str | None = None) -> Authenticator:
+    """Verify flask-jwt-extended access tokens (the default when it is installed): the subject
+    is the user id; ``session_claim`` names the claim that must equal ``Principal.session``."""
+    from flask_jwt_extended import decode_token
+    from flask_jwt_extended.exceptions import JWTExtendedException
+    from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
+
+    def authenticate(token: str) -> Credential:
+        if "flask-jwt-extended" not in current_app.extensions:  # installed, but not this app's
+            raise RealtimeError(401, "invalid_token", "this server accepts no bearer tokens")
+        try:
+            claims = decode_token(token)
+        except ExpiredSignatureError:
+            raise RealtimeError(401, "token_expired", "the token has expired") from None
+        except (InvalidTokenError, JWTExtendedException, ValueError, KeyError) as exc:
+            # JWTExtendedException: a signed token without the claims flask-jwt-extended needs.
+            raise RealtimeError(401, "invalid_token", f"invalid token: {exc}") from None
+        if claims.get("type") != "access":
+            raise RealtimeError(401, "invalid_token", "an access token is required, not a refresh token")
+        session = claims.get(session_claim) if session_claim else None
+        try:
+            return Credential(claims["sub"], str(session) if session is not None else None,
+                              float(claims.get("exp", 0)))
+        except (KeyError, TypeError, ValueError):
+            raise RealtimeError(401, "user_inactive", "the user of this credential does not exist") from None
+
+    return authenticate
 
 
 def define_ticket_table(metadata: MetaData) -> Table:
@@ -51,7 +89,8 @@ def define_ticket_table(metadata: MetaData) -> Table:
         "realtime_tickets", metadata,
         # Only a hash is stored: the database never holds a usable credential.
         Column("ticket_hash", String(64), primary_key=True),
-        Column("user_id", Integer, nullable=False),
+        # The principal id as JSON: an int and a string id stay what they were.
+        Column("user_id", String(255), nullable=False),
         # The session of the token that asked for it: a ticket dies with its token.
         Column("session", String(64), nullable=True),
         Column("expires_at", DateTime, nullable=False, index=True),
@@ -72,21 +111,22 @@ class Tickets:
     def __init__(self, engine: Engine, table: Table, ttl: float) -> None:
         self.engine, self.table, self.ttl = engine, table, ttl
 
-    def issue(self, user_id: int, cap: int, session: str | None = None) -> str | None:
+    def issue(self, user_id: Any, cap: int, session: str | None = None) -> str | None:
         """Return a new ticket for ``user_id`` in ``session``, valid once for ``ttl`` seconds;
         None if the user already holds ``cap`` unused ones (every process together)."""
         ticket = secrets.token_urlsafe(32)
         now = _now()
         table = self.table
+        owner = json.dumps(user_id)
         with self.engine.begin() as conn:
-            _lock_user_tickets(conn, user_id)
-            conn.execute(delete(table).where(table.c.user_id == user_id, table.c.expires_at <= now))
+            _lock_user_tickets(conn, owner)
+            conn.execute(delete(table).where(table.c.user_id == owner, table.c.expires_at <= now))
             held = conn.execute(select(func.count()).select_from(table)
-                                .where(table.c.user_id == user_id)).scalar_one()
+                                .where(table.c.user_id == owner)).scalar_one()
             if held >= cap:
                 return None
             conn.execute(insert(table).values(
-                ticket_hash=_hash(ticket), user_id=user_id, session=session,
+                ticket_hash=_hash(ticket), user_id=owner, session=session,
                 expires_at=now + dt.timedelta(seconds=self.ttl)))
         return ticket
 
@@ -95,7 +135,7 @@ class Tickets:
         with self.engine.begin() as conn:
             return conn.execute(delete(self.table).where(self.table.c.expires_at < _now())).rowcount
 
-    def consume(self, ticket: str) -> tuple[int, str | None] | None:
+    def consume(self, ticket: str) -> tuple[Any, str | None] | None:
         """Return the ticket's user id and session and delete it; None if unknown, used or expired."""
         if not 10 <= len(ticket) <= 100:
             return None
@@ -104,14 +144,14 @@ class Tickets:
             row = conn.execute(
                 delete(table).where(table.c.ticket_hash == _hash(ticket), table.c.expires_at > _now())
                 .returning(table.c.user_id, table.c.session)).first()
-        return (int(row[0]), row[1]) if row else None
+        return (json.loads(row[0]), row[1]) if row else None
 
 
 #: First key of the PostgreSQL advisory locks that serialize one user's ticket issues.
 _TICKET_LOCK_KEY = 0x17C7
 
 
-def _lock_user_tickets(conn: Connection, user_id: int) -> None:
+def _lock_user_tickets(conn: Connection, owner: str) -> None:
     """Hold, until the transaction ends, the right to count and add ``user_id``'s tickets."""
     if conn.dialect.name == "sqlite":
         # No row locks: take the database's write lock before the count (pysqlite has not
@@ -120,8 +160,10 @@ def _lock_user_tickets(conn: Connection, user_id: int) -> None:
         if raw is not None and not raw.in_transaction:
             raw.execute("BEGIN IMMEDIATE")
         return
-    # The user's row lives outside the plugin: an advisory lock names the user instead.
-    conn.execute(select(func.pg_advisory_xact_lock(_TICKET_LOCK_KEY, user_id & 0x7FFFFFFF)))
+    # The user's row lives outside the plugin: an advisory lock names the user instead (two
+    # users sharing a 31-bit hash only wait for each other).
+    key = int.from_bytes(hashlib.sha256(owner.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    conn.execute(select(func.pg_advisory_xact_lock(_TICKET_LOCK_KEY, key)))
 
 
 def offered_subprotocols(request: Request) -> list[str]:
@@ -140,78 +182,68 @@ class VerifiedTokens:
     not remembered here: the claimed session is compared with the user's on every handshake.
     """
 
-    def __init__(self, maxsize: int = 10_000) -> None:
-        self._cache: TLRUCache[str, tuple[int, str | None, float]] = TLRUCache(
-            maxsize, ttu=lambda _token, value, _now: value[2], timer=time.time)
+    def __init__(self, authenticate: Authenticator, maxsize: int = 10_000) -> None:
+        self.authenticate = authenticate
+        self._cache: TLRUCache[str, Credential] = TLRUCache(
+            maxsize, ttu=lambda _token, value, _now: value.expires_at, timer=time.time)
 
-    def claims(self, token: str) -> tuple[int, str | None]:
-        """The user id and session of a valid access token, or a 401 ``ApiError`` (never remembered)."""
+    def claims(self, token: str) -> Credential:
+        """The credential of a valid token, or a 401 ``RealtimeError`` (never remembered)."""
         known = self._cache.get(token)
         if known is not None:
-            return known[0], known[1]
-        user_id, session, expires = _token_claims(token)
-        if expires > time.time() + 1:  # one that expires this very second is not worth keeping
-            self._cache[token] = (user_id, session, expires)
-        return user_id, session
+            return known
+        credential = self.authenticate(token)
+        if credential.expires_at > time.time() + 1:  # one that expires this very second is not worth keeping
+            self._cache[token] = credential
+        return credential
 
 
-def _token_claims(token: str) -> tuple[int, str | None, float]:
-    try:
-        claims = decode_token(token)
-    except ExpiredSignatureError:
-        raise ApiError(401, "token_expired", "the token has expired") from None
-    except (InvalidTokenError, JWTExtendedException, ValueError, KeyError) as exc:
-        # JWTExtendedException: a signed token without the claims flask-jwt-extended needs (sub).
-        raise ApiError(401, "invalid_token", f"invalid token: {exc}") from None
-    if claims.get("type") != "access":
-        raise ApiError(401, "invalid_token", "an access token is required, not a refresh token")
-    try:
-        session = claims.get(SESSION_CLAIM)
-        return int(claims["sub"]), str(session) if session is not None else None, float(claims.get("exp", 0))
-    except (KeyError, TypeError, ValueError):
-        # As on the REST routes: a subject that names no user is no active user.
-        raise ApiError(401, "user_inactive", "the user of this credential does not exist") from None
+def authenticate(request: Request, tickets: Tickets, load: PrincipalLoader, verified: VerifiedTokens,
+                 allow_cookie: str | None = None, header_only: bool = False) -> Principal:
+    """Return the connecting principal or raise a 401 ``RealtimeError`` before any upgrade.
 
-
-def authenticate(request: Request, tickets: Tickets, load: PrincipalLoader,
-                 allow_cookie: str | None = None, verified: VerifiedTokens | None = None) -> Principal:
-    """Return the connecting principal or raise a 401 ``ApiError`` before any upgrade."""
-    ticket = request.args.get("ticket")
+    ``header_only``: a REST route (``/ticket``, ``/stats``) takes ``Authorization: Bearer`` only.
+    """
+    ticket = None if header_only else request.args.get("ticket")
     if ticket is not None:
         redeemed = tickets.consume(ticket)
         if redeemed is None:
-            raise ApiError(401, "invalid_ticket", "the ticket is unknown, expired or already used")
+            raise RealtimeError(401, "invalid_ticket", "the ticket is unknown, expired or already used")
         user_id, session = redeemed
     else:
-        token = _bearer_token(request, allow_cookie)
-        user_id, session = verified.claims(token) if verified is not None else _token_claims(token)[:2]
+        token = _bearer_token(request, allow_cookie, header_only)
+        user_id, session, _ = verified.claims(token)
     principal = load(user_id)
     if principal is None:
-        raise ApiError(401, "user_inactive", "the user of this credential no longer exists or is disabled")
+        raise RealtimeError(401, "user_inactive",
+                            "the user of this credential no longer exists or is disabled")
     if principal.session is not None and session != principal.session:
-        raise ApiError(401, "token_revoked", "this credential was revoked (the account's sessions ended)")
+        raise RealtimeError(401, "token_revoked",
+                            "this credential was revoked (the account's sessions ended)")
     return principal
 
 
-def _bearer_token(request: Request, allow_cookie: str | None) -> str:
+def _bearer_token(request: Request, allow_cookie: str | None, header_only: bool = False) -> str:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer":  # as on the REST routes: no bearer token at all
-            raise ApiError(401, "missing_token", "Authorization must be 'Bearer <token>'")
+            raise RealtimeError(401, "missing_token", "Authorization must be 'Bearer <token>'")
         if not token.strip():
-            raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
+            raise RealtimeError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
         return token.strip()
+    if header_only:
+        raise RealtimeError(401, "missing_token", "send Authorization: Bearer <token>")
     protocols = offered_subprotocols(request)
     bearer = [p for p in protocols if p.startswith(BEARER_PREFIX)]
     if bearer:
         if SUBPROTOCOL not in protocols:
-            raise ApiError(401, "invalid_token",
+            raise RealtimeError(401, "invalid_token",
                            f"a bearer.<token> subprotocol must come with {SUBPROTOCOL!r}")
         return bearer[0][len(BEARER_PREFIX):]
     if allow_cookie and request.cookies.get(allow_cookie):
         return request.cookies[allow_cookie]
-    raise ApiError(401, "missing_token", "send Authorization: Bearer <token>, ?ticket=, "
+    raise RealtimeError(401, "missing_token", "send Authorization: Bearer <token>, ?ticket=, "
                    f"or the subprotocols '{SUBPROTOCOL}, bearer.<token>'")
 
 
@@ -224,7 +256,7 @@ def check_origin(request: Request, allowed: list[str]) -> None:
         return
     # The server's own origin is scheme, host and port (RFC 6454): a page on another port or
     # over the other scheme is another site. Behind a proxy both are the public ones only when
-    # ITCOOK_PROXY_COUNT trusts its X-Forwarded-Proto and -Host (ProxyFix, see create_app).
+    # the host trusts their X-Forwarded-Proto and -Host (ProxyFix, see create_app).
     if origin.lower() == f"{request.scheme}://{(request.host or '').lower()}":
         return
-    raise ApiError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")
+    raise RealtimeError(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed")

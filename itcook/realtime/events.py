@@ -54,7 +54,7 @@ class Event:
     id: int | None = None
     ts: str = field(default_factory=utc_ts)
     # Connections of this user do not receive the event (typing is not echoed).
-    exclude_user: int | None = None
+    exclude_user: Any = None
     # Any type is durable (logged with an id before it is sent, replayed on resume: SPEC §3)
     # unless its publisher says otherwise: an unknown type must never be silently left out of
     # the log. Read when published; a rebuilt event carries its id instead.

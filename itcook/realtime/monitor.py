@@ -13,12 +13,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, send_file
-from flask.blueprints import BlueprintSetupState
+from flask import Flask, Response, current_app, jsonify, request, send_file
 
-from itcook.errors import ApiError
 from itcook.realtime import metrics, timeline
 from itcook.realtime.auth import authenticate
+from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import utc_ts
 from itcook.realtime.state import RealtimeState
 from itcook.realtime.views import bp
@@ -59,10 +58,9 @@ def status_script() -> Response:
 def status_data() -> Response:
     """Everything the status page shows (admins only): ``/stats`` plus charts and analytics."""
     state = _state()
-    principal = authenticate(request, state.tickets, state.load_principal,
-                             verified=state.verified_tokens)
+    principal = authenticate(request, state.tickets, state.load_principal, state.verified_tokens)
     if not principal.is_admin:
-        raise ApiError(403, "forbidden", "the status page is for administrators")
+        raise RealtimeError(403, "forbidden", "the status page is for administrators")
     return jsonify(status_body(state))
 
 
@@ -94,18 +92,22 @@ def by_day(flat: dict[str, int]) -> dict[str, dict[str, int]]:
 
 @bp.get("/metrics")
 def metrics_view() -> Response:
-    """Prometheus exposition of the real-time layer (also at the app root, ``/metrics``)."""
+    """Prometheus exposition of the real-time layer (also at the app root with ``root_metrics``)."""
     state = _state()
     token = state.config.get("metrics_token") or ""
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise ApiError(401, "invalid_token", "send Authorization: Bearer <ITCOOK_REALTIME_METRICS_TOKEN>")
+            raise RealtimeError(401, "invalid_token", "send Authorization: Bearer <REALTIME_METRICS_TOKEN>")
     body, content_type = metrics.render(state, request.headers.get("Accept"))
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
 
 
-@bp.record_once
-def _root_metrics(setup: BlueprintSetupState) -> None:
-    # Prometheus looks for /metrics at the root by default; serve the same view there.
-    setup.app.add_url_rule("/metrics", "realtime_metrics", metrics_view)
+def mount_root_metrics(app: Flask) -> None:
+    """Serve ``/metrics`` at the app root too (Prometheus' default path): opt-in, since a host
+    may have its own there; one already taken is an error, not a silent shadow."""
+    if any(rule.rule == "/metrics" for rule in app.url_map.iter_rules()):
+        if "realtime_metrics" in app.view_functions:
+            return
+        raise RuntimeError("REALTIME_ROOT_METRICS: the app already serves /metrics")
+    app.add_url_rule("/metrics", "realtime_metrics", metrics_view)

@@ -175,7 +175,7 @@ class Outbox:
             return len(conn.execute(select(self.table.c.event_id)).all())
 
 
-# -- the session hooks: one set for every session of the process ------------------------------
+# -- the session hooks: on the host's sessions (its db.session) ------------------------------
 
 def stage(session: Session, state: RealtimeState, event: Event) -> None:
     """Hand ``event`` over to ``state`` once ``session``'s transaction commits (dropped on rollback)."""
@@ -208,8 +208,9 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
                         len(durable), [e.id for e in durable])
 
 
-def install_session_hooks() -> None:
-    """Listen to every ORM session's commit and transaction end (idempotent)."""
-    if not event.contains(Session, "after_commit", _after_commit):
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_transaction_end", _after_transaction_end)
+def install_session_hooks(sessions: Any) -> None:
+    """Listen to the commits and transaction ends of the host's sessions only (``sessions``: its
+    ``db.session``, or a ``sessionmaker``), never every ORM session of the process (idempotent)."""
+    if not event.contains(sessions, "after_commit", _after_commit):
+        event.listen(sessions, "after_commit", _after_commit)
+        event.listen(sessions, "after_transaction_end", _after_transaction_end)

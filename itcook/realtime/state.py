@@ -1,4 +1,7 @@
-"""Per-app runtime of the plugin: hub, log, broker, dispatcher and the one ticker greenlet."""
+"""Per-app engine of the plugin: hub, log, broker, dispatcher; publishing, channels, principals.
+
+The clock (heartbeats, idle sweep, reports, principal recheck) is ``ticker.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,28 +18,35 @@ from typing import Any, TypeVar
 import gevent
 import gevent.queue
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
-from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
-from itcook.realtime.connection import SSE, WS, Connection
+from itcook.realtime import ticker
+from itcook.realtime.auth import (
+    ActiveUsers,
+    Authenticator,
+    Principal,
+    PrincipalLoader,
+    Tickets,
+    VerifiedTokens,
+)
+from itcook.realtime.brokers import Broker, make_broker
+from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.counts import EventCounts
+from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
-    CLOSE_IDLE,
     CLOSE_INTERNAL,
     CLOSE_REASONS,
-    CLOSE_USER_REVOKED,
     Event,
     ProtocolError,
-    dumps,
     sse_going_away,
-    utc_ts,
-    ws_frame,
 )
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
-from itcook.realtime.outbox import Outbox, stage
+from itcook.realtime.outbox import Outbox, install_session_hooks, stage
+from itcook.realtime.periodic import Periodic
 from itcook.realtime.presence import TypingTracker
 from itcook.realtime.recent import RecentEvents
 from itcook.realtime.relay import Unsent
@@ -53,49 +63,26 @@ UNSUBSCRIBE = "_Unsubscribe"
 FORGET_RECENT = "_ForgetRecent"
 _INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE, FORGET_RECENT)
 DEFAULT_CHANNELS = ("personal", "community", "system")
-# ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
-_SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
+# A channel kind and its key: any safe string (``room:general``, ``chat-room:7``). ASCII only
+# (``\d`` would take other scripts' digits) and fullmatch (``$`` allows a "\n").
+_SCOPED = re.compile(r"([a-z][a-z0-9_-]{0,31}):([A-Za-z0-9._~-]{1,64})")
+_INT_KEY = re.compile(r"[0-9]{1,19}")
 _MAX_ID = 2**63 - 1  # the widest id column: a larger id names nothing
 
-Authorizer = Callable[[int, int], bool]
+#: May this principal hold the channel ``<prefix>:<key>``? (principal id, parsed key).
+Authorizer = Callable[[Any, Any], bool]
+#: Parses a channel key: the value the authorizer gets, None if it names nothing (refused with
+#: the kind's denied code), or ``ValueError`` if malformed (``unknown_channel``).
+KeyParser = Callable[[str], Any]
 T = TypeVar("T")
 
-#: Heartbeats and keep-alives go out this many connections at a time, with a turn of the event
-#: loop in between: one to 10k sockets takes ~80 ms here, which an event published meanwhile
-#: (or a request, or a handshake) must not wait for.
-WRITE_SLICE = 256
-#: Users whose state one query of the principal recheck reads (bound parameters stay few).
-RECHECK_CHUNK = 500
-# A positive pause: ``sleep(0)`` may resume this greenlet before the loop polls the sockets.
-_SLICE_PAUSE = 0.0005
 
-
-def write_in_slices(live: set[Connection], ws: bytes, sse: bytes) -> int:
-    """Write ``ws`` to each WebSocket and ``sse`` to each SSE stream in ``live`` (empty: none).
-
-    Returns the writes made. A connection that leaves ``live`` during a pause is skipped: its
-    session may have written a close frame, after which nothing else may follow.
-    """
-    written = 0
-    for conn in tuple(live):
-        data = ws if conn.transport == WS else sse
-        if data and conn in live and conn.deliver(data):
-            written += 1
-            if written % WRITE_SLICE == 0:
-                gevent.sleep(_SLICE_PAUSE)
-    return written
-
-
-def _open_transaction(app: Flask) -> Any:
-    """``app``'s ``db.session`` in the current app context if it is inside a transaction."""
-    if not has_app_context() or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
-        return None
-    from itcook.extensions import db
-
-    if not db.session.registry.has():  # no session yet: not one made just to ask
-        return None
-    session = db.session()
-    return session if session.in_transaction() else None
+def int_key(raw: str) -> int | None:
+    """A row id key (``post:7``): ASCII digits; wider than any id column names nothing."""
+    if _INT_KEY.fullmatch(raw) is None:
+        raise ValueError(raw)
+    ident = int(raw)
+    return ident if ident <= _MAX_ID else None
 
 
 def _runs(batch: list[Event]) -> list[list[Event]]:
@@ -111,19 +98,23 @@ def _runs(batch: list[Event]) -> list[list[Event]]:
     return runs
 
 
-def _tick_interval(cfg: dict[str, Any]) -> float:
-    """Seconds between two rounds of the ticker (heartbeats, idle checks, presence changes)."""
-    return float(max(0.02, min(cfg["heartbeat_interval"], cfg["sse_keepalive_interval"],
-                               cfg["idle_timeout"] / 4, cfg["typing_timeout"] / 4, 1.0)))
-
-
 class RealtimeState:
     """Everything the plugin keeps for one app; ``app.extensions["realtime"]``."""
 
-    def __init__(self, app: Flask, config: dict[str, Any], tables: dict[str, Any]) -> None:
+    def __init__(self, app: Flask, config: dict[str, Any], tables: dict[str, Any], *,
+                 db: Any = None, engine: Engine | None = None,
+                 authenticate: Authenticator | None = None) -> None:
         self.app = app
         self.config = config
         self.tables = tables
+        #: The host's Flask-SQLAlchemy instance (its ``session`` is the transaction an event
+        #: published in a request joins), or None with a bare ``engine``.
+        self.db = db
+        self._bare_engine = engine
+        self._sessions: sessionmaker[Session] | None = None  # without ``db``: our own sessions
+        self.metadata = tables["events"].metadata  # where the plugin's tables are declared
+        self.periodic: Periodic | None = None  # its own job runner, unless the host schedules them
+        install_session_hooks(db.session if db is not None else self.sessions)
         # The window never reaches past what the log's retention keeps: a resume answers the
         # same whichever process (with or without the window) takes it.
         window = min(config["replay_cache"], config["retention_count"] or config["replay_cache"])
@@ -142,12 +133,14 @@ class RealtimeState:
         #: Which of some user ids are still active, in one query (set by the app; the default
         #: asks ``principal_loader`` once per id).
         self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
-        self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
+        #: Checked tokens: a reconnect skips the signature check. Without an authenticator
+        #: only tickets (and the app's own principal checks) admit anyone.
+        self.verified_tokens = VerifiedTokens(authenticate or _no_tokens)
         #: Called in the domain's transaction as a durable event is written in it (the host's).
         self.on_logged: Callable[[Event], None] | None = None
         #: Called once a durable event went to the broker, after its commit (the host sets it).
         self.after_publish: Callable[[Event], None] | None = None
-        self.authorizers: dict[str, tuple[Authorizer, str]] = {}
+        self.authorizers: dict[str, tuple[Authorizer, str, KeyParser]] = {}
         self._history: History | None = None
         self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None
@@ -168,14 +161,37 @@ class RealtimeState:
         self.started_at = time.time()
         # Presence and connection counts are refreshed every report, but no sooner than the
         # next tick: they outlive three of either (a dead process's expire by themselves).
-        self.presence_ttl = max(3 * config["stats_interval"], 3 * _tick_interval(config), 2.0)
+        self.presence_ttl = max(3 * config["stats_interval"], 3 * ticker.tick_interval(config), 2.0)
 
     # -- lazily bound resources -------------------------------------------------------------
-    def _engine(self) -> Any:
-        from itcook.extensions import db
-
+    def _engine(self) -> Engine:
+        if self._bare_engine is not None:
+            return self._bare_engine
         with self.app.app_context():
-            return db.engine
+            return self.db.engine  # type: ignore[no-any-return]
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the plugin's engine, for a host that gave an engine and no ``db``."""
+        if self._sessions is None:
+            self._sessions = sessionmaker(bind=self._bare_engine)
+        return self._sessions
+
+    def open_transaction(self) -> Session | None:
+        """The host's ``db.session`` in this app's context if it is inside a transaction."""
+        if self.db is None or not has_app_context():
+            return None
+        if current_app._get_current_object() is not self.app:  # type: ignore[attr-defined]
+            return None
+        if not self.db.session.registry.has():  # no session yet: not one made just to ask
+            return None
+        session = self.db.session()
+        return session if session.in_transaction() else None
+
+    def release_session(self) -> None:
+        """A long-lived stream must not hold the request's database session: give it back."""
+        if self.db is not None:
+            self.db.session.remove()
 
     @property
     def history(self) -> History:
@@ -206,10 +222,10 @@ class RealtimeState:
         if self._greenlets:
             return
         self._sequencing = gevent.spawn(self.sequencer.run)
-        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(self._tick_loop),
+        self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(ticker.tick_loop, self),
                            self._sequencing]
         if self.config["principal_recheck_interval"] > 0:
-            self._greenlets.append(gevent.spawn(self._recheck_loop))
+            self._greenlets.append(gevent.spawn(ticker.recheck_loop, self))
         self.outbox.stopping = False
         self._flusher = gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])
         self.broker.start(self.sequencer.offer, self.resync)
@@ -254,15 +270,16 @@ class RealtimeState:
         """Publish ``event``: inside the caller's transaction, with it (durable ones are written
         in it, and go out after its commit); outside one, at once (durable ones logged first)."""
         self.ensure_started()
-        session = _open_transaction(self.app)
+        session = self.open_transaction()
         if session is not None:
             self._log(session, event)
-        elif event.durable:
-            from itcook.extensions import db
-
+        elif event.durable and self.db is not None:
             with self.app.app_context():  # a transaction (and a session) of its own
-                self._log(db.session(), event)
-                db.session.commit()
+                self._log(self.db.session(), event)
+                self.db.session.commit()
+        elif event.durable:
+            with self.sessions() as own, own.begin():
+                self._log(own, event)
         else:
             self.hand_over([event])
         return event
@@ -324,17 +341,16 @@ class RealtimeState:
         self.counts.roll_up()  # before the log forgets them: the per-day table outlives it
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
-    def disconnect_user(self, user_id: int, code: int) -> None:
+    def disconnect_user(self, user_id: Any, code: int) -> None:
         """Close every connection of ``user_id`` in every process (after the caller's commit)."""
-        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code},
-                                 durable=False))
+        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}",
+                                 data={"code": code, "user_id": user_id}, durable=False))
 
     def _disconnect_here(self, event: Event) -> None:
-        user_id = int(event.channel.split(":", 1)[1])
-        for conn in self.hub.user_connections(user_id):
+        for conn in self.hub.user_connections(event.data["user_id"]):
             conn.abort(int(event.data["code"]))
 
-    def revoke(self, channel: str, user_id: int | None = None) -> None:
+    def revoke(self, channel: str, user_id: Any = None) -> None:
         """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
         (after the caller's commit)."""
         self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id},
@@ -343,10 +359,9 @@ class RealtimeState:
     def forget_recent(self) -> None:
         """Empty the window of recent events in every process: resumes read the log again."""
         self.ensure_started()
-        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={},
-                                  durable=False))
+        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}, durable=False))
 
-    def reserve_connection(self, user_id: int) -> bool:
+    def reserve_connection(self, user_id: Any) -> bool:
         """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
 
         The local reservation comes first (simultaneous handshakes here), then the broker's
@@ -362,7 +377,7 @@ class RealtimeState:
         hub.release(user_id)
         return False
 
-    def is_user_online(self, user_id: int) -> bool:
+    def is_user_online(self, user_id: Any) -> bool:
         """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
         return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
 
@@ -400,94 +415,9 @@ class RealtimeState:
             if newest > self.last_dispatched_id:
                 self.last_dispatched_id = newest
 
-    def _tick_loop(self) -> None:
-        """Heartbeats, SSE keep-alives, idle cleanup and typing expiry for the whole process."""
-        cfg = self.config
-        beat_every, keepalive_every = cfg["heartbeat_interval"], cfg["sse_keepalive_interval"]
-        idle = cfg["idle_timeout"]
-        tick = _tick_interval(cfg)
-        next_beat = time.monotonic() + beat_every
-        next_keepalive = time.monotonic() + keepalive_every
-        report_every = cfg["stats_interval"]
-        presence_ttl = self.presence_ttl
-        shared = not isinstance(self.broker, MemoryBroker)  # one process: no counts to share
-        next_report = time.monotonic()
-        hub = self.hub
-        while True:
-            gevent.sleep(tick)
-            now = time.monotonic()
-            try:
-                beat = keepalive = b""
-                if now >= next_beat:
-                    next_beat = now + beat_every
-                    ts = utc_ts()
-                    beat = ws_frame(dumps({"type": "Heartbeat", "ts": ts, "data": {"ts": ts}}))
-                if now >= next_keepalive:
-                    next_keepalive = now + keepalive_every
-                    keepalive = b": keep-alive\n\n"
-                if beat or keepalive:
-                    write_in_slices(hub.connections, beat, keepalive)
-                    now = time.monotonic()  # the slices took a while: judge idleness afresh
-                for conn in hub.idle(now, idle):
-                    conn.abort(CLOSE_IDLE)
-                self.typing.expire(now)
-                report = now >= next_report
-                if report:
-                    next_report = now + report_every
-                    # Three missed reports (and at least 2 s: a busy host) and a process drops out.
-                    self.broker.share_stats(self.process_id, self.snapshot(), max(3 * report_every, 2.0))
-                if report or hub.presence_changes:
-                    # Who is connected here, for Web Push: changes each tick, everyone per report.
-                    changes, hub.presence_changes = hub.presence_changes, {}
-                    online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
-                    offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
-                    self.broker.set_presence(self.process_id, online, offline, presence_ttl)
-                changed: set[int] = set()
-                if hub.count_changes:  # taken before the report yields: later ones wait a tick
-                    changed, hub.count_changes = hub.count_changes, set()
-                if shared and (report or changed):
-                    # What this process holds of each user's connection cap (every process's
-                    # admissions add them up): changes each tick, everyone per report.
-                    users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
-                    self.broker.report_connections(self.process_id, {
-                        u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, presence_ttl)
-            except Exception:
-                log.exception("realtime ticker failed")
-
     def recheck_principals(self) -> int:
-        """Close (4003) every local connection whose user is no longer active; return how many.
-
-        The user's state is durable in the database: this is what makes a disable or deletion
-        reach a process that missed the broker's message. One query per ``RECHECK_CHUNK`` users.
-        """
-        conns = [c for c in self.hub.connections if not c.closed]
-        ids = sorted({c.user_id for c in conns})
-        active: set[int] = set()
-        for start in range(0, len(ids), RECHECK_CHUNK):
-            chunk = ids[start:start + RECHECK_CHUNK]
-            with self.app.app_context():
-                active |= self.active_users(chunk)
-            gevent.sleep(_SLICE_PAUSE)  # a handshake or a fan-out must not wait for 10k users
-        closed = 0
-        for conn in conns:
-            if conn.user_id not in active and not conn.closed:
-                conn.abort(CLOSE_USER_REVOKED)
-                closed += 1
-                if closed % WRITE_SLICE == 0:
-                    gevent.sleep(_SLICE_PAUSE)
-        return closed
-
-    def _recheck_loop(self) -> None:
-        """Every ``principal_recheck_interval`` seconds: ``recheck_principals``."""
-        every = self.config["principal_recheck_interval"]
-        while True:
-            gevent.sleep(every)
-            try:
-                closed = self.recheck_principals()
-                if closed:
-                    log.warning("realtime: closed %d connections of revoked users", closed)
-            except Exception:  # the database may be down: keep the streams, try next round
-                log.exception("realtime: principal recheck failed")
+        """Close (4003) every local connection whose user is no longer active; return how many."""
+        return ticker.recheck_principals(self)
 
     def _resynced(self, conns: list[Connection]) -> None:
         """After an outage: revoked users first (before anything is replayed), then catch up."""
@@ -543,9 +473,13 @@ class RealtimeState:
                 "events_late": self.sequencer.late}
 
     # -- channels ---------------------------------------------------------------------------
-    def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str) -> None:
-        """Allow ``<prefix>:<id>`` channels for users ``authorize(user_id, id)`` accepts."""
-        self.authorizers[prefix] = (authorize, denied_code)
+    def register_channel(self, prefix: str, authorize: Authorizer, denied_code: str,
+                         key: KeyParser = int_key) -> None:
+        """Allow ``<prefix>:<key>`` channels for users ``authorize(user_id, key(raw))`` accepts."""
+        if _SCOPED.fullmatch(f"{prefix}:x") is None or prefix in ("personal", "user"):
+            raise ValueError(f"channel kind {prefix!r}: lower-case letters, digits, - and _, "
+                             "not personal or user")
+        self.authorizers[prefix] = (authorize, denied_code, key)
 
     def resolve_channel(self, principal: Principal, name: str) -> str:
         """Map a client's channel name to the internal key, or raise ``ProtocolError``."""
@@ -556,17 +490,18 @@ class RealtimeState:
         match = _SCOPED.fullmatch(name)
         if match is None:
             raise ProtocolError("unknown_channel", f"unknown channel {name[:64]!r}", channel=name[:64])
-        prefix, ident = match.group(1), int(match.group(2))
+        prefix, raw = match.group(1), match.group(2)
         if prefix in ("personal", "user"):
-            if ident != principal.user_id:
-                raise ProtocolError("forbidden_channel", "another user's personal channel",
-                                    channel=name)
-            return f"user:{ident}"
+            return self._own_channel(principal, name, raw)
         entry = self.authorizers.get(prefix)
         if entry is None:
             raise ProtocolError("unknown_channel", f"unknown channel {name!r}", channel=name)
-        authorize, denied_code = entry
-        if ident > _MAX_ID:  # wider than any id column; narrower keys are the authorizer's to bound
+        authorize, denied_code, parse = entry
+        try:
+            ident = parse(raw)
+        except ValueError:
+            raise ProtocolError("unknown_channel", f"unknown channel {name!r}", channel=name) from None
+        if ident is None:  # a key that names nothing (wider than any id column, say)
             raise ProtocolError(denied_code, f"channel {name!r} is not available", channel=name)
         with self.app.app_context():
             allowed = authorize(principal.user_id, ident)
@@ -574,7 +509,22 @@ class RealtimeState:
             raise ProtocolError(denied_code, f"channel {name!r} is not available", channel=name)
         return f"{prefix}:{ident}"
 
-    def allowed_channels(self, user_id: int, keys: list[str]) -> list[str]:
+    @staticmethod
+    def _own_channel(principal: Principal, name: str, raw: str) -> str:
+        """``user:<id>`` / ``personal:<id>``: the principal's own channel, nobody else's."""
+        own = principal.user_id
+        if isinstance(own, int) and not isinstance(own, bool):
+            try:
+                mine = int_key(raw) == own  # ``user:007`` is user 7
+            except ValueError:  # not an id at all
+                raise ProtocolError("unknown_channel", f"unknown channel {name!r}", channel=name) from None
+        else:
+            mine = raw == str(own)
+        if not mine:
+            raise ProtocolError("forbidden_channel", "another user's personal channel", channel=name)
+        return f"user:{own}"
+
+    def allowed_channels(self, user_id: Any, keys: list[str]) -> list[str]:
         """``keys`` (internal channel keys) minus the scoped ones ``user_id`` may not hold now.
 
         Redone while revocations land during it (``settled``).
@@ -596,15 +546,19 @@ class RealtimeState:
             result = authorize()
         return result
 
-    def _authorized(self, user_id: int, key: str) -> bool:
-        prefix, _, ident = key.partition(":")
+    def _authorized(self, user_id: Any, key: str) -> bool:
+        prefix, _, raw = key.partition(":")
         entry = self.authorizers.get(prefix)
-        if entry is None or not ident.isdigit():
+        if entry is None:
             return True  # personal, community, system: nothing to revoke
+        try:
+            ident = entry[2](raw)
+        except ValueError:
+            return False
         with self.app.app_context():
-            return bool(entry[0](user_id, int(ident)))
+            return ident is not None and bool(entry[0](user_id, ident))
 
-    def load_principal(self, user_id: int) -> Principal | None:
+    def load_principal(self, user_id: Any) -> Principal | None:
         """Resolve a user id through the app's loader (active users only)."""
         if has_app_context() and current_app._get_current_object() is self.app:
             # A handshake is already inside this app's context; pushing another costs a
@@ -616,3 +570,8 @@ class RealtimeState:
     def close_reason(self, code: int | None) -> str:
         """The stats name of a close code."""
         return CLOSE_REASONS.get(code or 0, "connection_lost")
+
+
+def _no_tokens(_token: str) -> Any:
+    """The authenticator of a host that gave none and has no flask-jwt-extended."""
+    raise RealtimeError(401, "invalid_token", "this server accepts no bearer tokens; use a ticket")

@@ -11,18 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
-from flask_sock import Sock
+from simple_websocket import Server
 
-from itcook.errors import ApiError
 from itcook.realtime import sse, websocket
-from itcook.realtime.auth import SESSION_CLAIM, Principal, authenticate, check_origin
+from itcook.realtime.auth import Principal, authenticate, check_origin
+from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import ProtocolError
 from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
-from itcook.realtime.takeover import take_socket
+from itcook.realtime.takeover import TakenOver, take_socket
 
-bp = Blueprint("realtime", __name__, url_prefix="/api/v1/realtime")
-sock = Sock()
+# Mounted at the ``url_prefix`` setting (``/api/v1/realtime`` by default).
+bp = Blueprint("realtime", __name__)
 
 
 def _state() -> RealtimeState:
@@ -46,7 +45,7 @@ def _last_event_id() -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ApiError(400, "invalid_last_event_id",
+        raise RealtimeError(400, "invalid_last_event_id",
                        "last_event_id / Last-Event-ID must be a non-negative integer event id")
     return int(raw)
 
@@ -62,9 +61,9 @@ def _channels(state: RealtimeState, principal: Principal) -> tuple[list[str], di
     raw = request.args.get("channels")
     names = DEFAULT_CHANNELS if raw is None else [n.strip() for n in raw.split(",") if n.strip()]
     if not names:
-        raise ApiError(400, "invalid_channels", "channels must name at least one channel")
+        raise RealtimeError(400, "invalid_channels", "channels must name at least one channel")
     if len(names) > state.config["max_subscriptions"]:
-        raise ApiError(400, "too_many_subscriptions",
+        raise RealtimeError(400, "too_many_subscriptions",
                        f"at most {state.config['max_subscriptions']} channels")
     keys: list[str] = []
     dropped: dict[str, list[str]] = {}
@@ -78,7 +77,8 @@ def _channels(state: RealtimeState, principal: Principal) -> tuple[list[str], di
                 dropped.setdefault(reason, []).append(name)
                 state.hub.stats.errors[exc.code] += 1
                 continue
-            raise ApiError(403 if exc.code == "forbidden_channel" else 400, exc.code, exc.message) from None
+            status = 403 if exc.code == "forbidden_channel" else 400
+            raise RealtimeError(status, exc.code, exc.message) from None
     return keys, dropped
 
 
@@ -88,20 +88,19 @@ def admit() -> Admission:
     try:
         if state.closing:
             # Its streams were closed with 1001: one accepted now would be left behind.
-            raise ApiError(503, "shutting_down", "the server is shutting down; reconnect")
+            raise RealtimeError(503, "shutting_down", "the server is shutting down; reconnect")
         check_origin(request, state.config["allowed_origins"])
         after_id = _last_event_id()
-        principal = authenticate(request, state.tickets, state.load_principal,
-                                 verified=state.verified_tokens)
+        principal = authenticate(request, state.tickets, state.load_principal, state.verified_tokens)
         cap = state.config["max_connections_per_user"]
         # A slot is reserved now and counts until the stream joins the hub (or the request
         # ends): simultaneous handshakes of one user, here or in other processes, cannot all
         # pass the cap.
         if not state.reserve_connection(principal.user_id):
-            raise ApiError(429, "too_many_connections", f"at most {cap} connections per user")
+            raise RealtimeError(429, "too_many_connections", f"at most {cap} connections per user")
         g.realtime_reserved = principal.user_id
         channels, dropped = _channels(state, principal)
-    except ApiError as exc:
+    except RealtimeError as exc:
         state.hub.stats.handshake_failures[exc.code] += 1
         raise
     return Admission(principal, channels, after_id, dropped)
@@ -114,9 +113,12 @@ _HTTP_REFUSALS = frozenset({"malformed_request", "header_timeout"})
 
 def count_http_refusal(app: Flask, reason: str, path: str | None = None, **_: Any) -> None:
     """Receiver of ``signals.request_refused``: count the refusals aimed at the plugin."""
+    state = app.extensions.get("realtime")
+    if state is None:
+        return
     if reason in _HTTP_REFUSALS or (path is not None
-                                    and path.rstrip("/") == f"{bp.url_prefix}/ws"):
-        app.extensions["realtime"].hub.stats.handshake_failures[reason] += 1
+                                    and path.rstrip("/") == f"{state.config['url_prefix']}/ws"):
+        state.hub.stats.handshake_failures[reason] += 1
 
 
 def _stream_joins() -> None:
@@ -155,7 +157,8 @@ def _before_websocket() -> None:
     if request.headers.get("Sec-WebSocket-Version") != "13" or not _valid_key(
             request.headers.get("Sec-WebSocket-Key", "")):
         _state().hub.stats.handshake_failures["bad_handshake"] += 1
-        raise ApiError(400, "bad_handshake", "Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required")
+        raise RealtimeError(400, "bad_handshake",
+                            "Sec-WebSocket-Key and Sec-WebSocket-Version: 13 are required")
     g.realtime_admission = admit()
     # simple-websocket rebuilds the request from every HTTP_* key and parses it again; it
     # gets the handshake's own headers only. The rest (Authorization, cookies, user agent)
@@ -169,45 +172,50 @@ def _before_websocket() -> None:
     # and every connection would hold two descriptors (and a process half as many clients).
     request.environ["werkzeug.socket"] = take_socket(request.environ)
     # The handshake used the request's database session; a long-lived socket must not hold it.
-    from itcook.extensions import db
-
-    db.session.remove()
+    _state().release_session()
 
 
-@sock.route("/ws", bp=bp)
-def ws(ws_server: Any) -> None:
+@bp.route("/ws", websocket=True)
+def ws() -> Response:
     """WebSocket endpoint (RFC 6455): events of the subscribed channels, client frames of SPEC §3."""
     admission: Admission = g.realtime_admission
+    # The plugin's own handshake options (not the app's SOCK_SERVER_OPTIONS: a host's own
+    # flask-sock routes keep theirs).
+    ws_server = Server(request.environ, **websocket.SERVER_OPTIONS)
     _stream_joins()
     websocket.run(ws_server, _state(), admission.principal, admission.channels, admission.after_id,
                   admission.dropped)
-    # simple-websocket took the socket as Werkzeug's; flask-sock must answer the way the real
-    # server expects (gunicorn: request handled; gevent: nothing more to write).
-    ws_server.mode = "gunicorn" if "gunicorn.socket" in request.environ else "gevent"
+    # The socket was written to directly: the server must add nothing (gunicorn: the request
+    # is handled; gevent: nothing more to write).
+    return TakenOver("gunicorn" if "gunicorn.socket" in request.environ else "gevent")
 
 
 @bp.get("/sse")
 def sse_stream() -> Response:
     """Server-Sent Events fallback: the same events as the WebSocket, one SSE message each."""
     admission = admit()
-    from itcook.extensions import db
-
-    db.session.remove()  # a long-lived stream must not hold the request's database session
+    _state().release_session()  # a long-lived stream must not hold the request's database session
     _stream_joins()
     return sse.run(request.environ, _state(), admission.principal, admission.channels,
                    admission.after_id, request.headers.get("Origin"), admission.dropped)
 
 
+def _bearer_principal(state: RealtimeState) -> Principal:
+    """The active principal of the request's ``Authorization: Bearer`` token, or a 401."""
+    return authenticate(request, state.tickets, state.load_principal, state.verified_tokens,
+                        header_only=True)
+
+
 @bp.post("/ticket")
-@jwt_required()
 def ticket() -> tuple[Response, int]:
     """Issue a short-lived, single-use ticket for browsers (``?ticket=`` on /ws and /sse)."""
     state = _state()
+    principal = _bearer_principal(state)
     cap = state.config["max_tickets_per_user"]
-    # The token was verified against its user's session just now: the ticket inherits it.
-    value = state.tickets.issue(int(get_jwt_identity()), cap, get_jwt().get(SESSION_CLAIM))
+    # The token was checked against its user's session just now: the ticket inherits it.
+    value = state.tickets.issue(principal.user_id, cap, principal.session)
     if value is None:
-        raise ApiError(429, "too_many_tickets", f"at most {cap} unused tickets per user; "
+        raise RealtimeError(429, "too_many_tickets", f"at most {cap} unused tickets per user; "
                        f"use one or let it expire ({int(state.config['ticket_ttl'])} s)")
     return jsonify({"ticket": value, "expires_in": int(state.config["ticket_ttl"])}), 201
 
@@ -223,10 +231,10 @@ def _human(seconds: float) -> str:
 
 
 @bp.get("/stats")
-@jwt_required()
 def stats() -> Response:
-    """Connection and event statistics of the real-time layer."""
+    """Connection and event statistics of the real-time layer (any authenticated user)."""
     state = _state()
+    _bearer_principal(state)
     uptime = time.time() - state.started_at
     body = {**state.cluster_snapshot(), "uptime": _human(uptime), "uptime_seconds": round(uptime, 3),
             "broker_connected": state.broker.connected}

@@ -10,7 +10,7 @@ import pytest
 
 from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.hub import Hub
-from itcook.realtime.state import WRITE_SLICE, write_in_slices
+from itcook.realtime.ticker import WRITE_SLICE, write_in_slices
 
 
 class Pair:

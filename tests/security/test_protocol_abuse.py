@@ -232,13 +232,13 @@ def test_connection_flood_past_the_cap_is_refused_429(live_server, api, bystande
     probe = StatsProbe(api, observer)
     # A post channel makes admission ask the database after the cap check, as a real client may;
     # the question takes time, as a database round trip does (SQLite's never yield at all).
-    authorize, denied = live_server.state.authorizers["post"]
+    authorize, denied, key = live_server.state.authorizers["post"]
 
     def slow_authorize(user_id: int, post_id: int) -> bool:
         gevent.sleep(0.01)
         return authorize(user_id, post_id)
 
-    live_server.state.authorizers["post"] = (slow_authorize, denied)
+    live_server.state.authorizers["post"] = (slow_authorize, denied, key)
     query = f"?channels=personal,post:{post['id']}"
     results: list[Any] = []
 
