@@ -13,9 +13,9 @@ from flask import Flask
 from gevent.pywsgi import WSGIServer
 from sqlalchemy import create_engine, inspect, text
 
-from tests.foreign_app import todo
-from tests.realtime.sseclient import SseStream
-from tests.realtime.wsclient import HandshakeRefused, ws_connect
+from tests.support import todo_app as todo
+from tests.support.sse import SseStream
+from tests.support.ws import HandshakeRefused, ws_connect
 
 
 class Served:

@@ -10,7 +10,7 @@ from gevent.pywsgi import WSGIServer
 from sqlalchemy import create_engine
 
 from itcook.realtime import Credential, Realtime
-from tests.realtime.wsclient import ws_connect
+from tests.support.ws import ws_connect
 
 
 def test_settings_are_the_defaults_then_realtime_config_then_options() -> None:
