@@ -18,7 +18,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
-from itcook.realtime.brokers import Broker, MemoryBroker, make_broker
+from itcook.realtime.brokers import ClusterStore, Transport, open_backend
 from itcook.realtime.connection import SSE, WS, Connection
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
@@ -128,7 +128,10 @@ class RealtimeState:
         # same whichever process (with or without the window) takes it.
         window = min(config["replay_cache"], config["retention_count"] or config["replay_cache"])
         self.hub = Hub(config["replay_buffer"], RecentEvents(window, config["retention_seconds"]))
-        self.broker: Broker = make_broker(config["broker_url"], config["broker_prefix"])
+        # ``broker`` carries events between processes; ``cluster`` holds what they share.
+        self.broker: Transport
+        self.cluster: ClusterStore
+        self.broker, self.cluster = open_backend(config["broker_url"], config["broker_prefix"])
         # Unique per process (and per app in one process): the key of its statistics report.
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Highest durable id this process has fanned out: the resync point after an outage.
@@ -248,6 +251,7 @@ class RealtimeState:
             self._flusher.kill(block=True, timeout=1)
             self._flusher = None
         self.broker.stop()
+        self.cluster.close()
 
     # -- publishing -------------------------------------------------------------------------
     def publish_event(self, event: Event) -> Event:
@@ -346,22 +350,22 @@ class RealtimeState:
     def reserve_connection(self, user_id: int) -> bool:
         """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
 
-        The local reservation comes first (simultaneous handshakes here), then the broker's
-        atomic check of what the other processes reported (simultaneous ones elsewhere).
+        The local reservation comes first (simultaneous handshakes here), then the cluster
+        store's atomic check of what the other processes reported (simultaneous ones elsewhere).
         """
         cap = self.config["max_connections_per_user"]
         hub = self.hub
         if not hub.reserve(user_id, cap):
             return False
         held = hub.user_connection_count(user_id) + hub.admitting[user_id] - 1
-        if self.broker.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
+        if self.cluster.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
             return True
         hub.release(user_id)
         return False
 
     def is_user_online(self, user_id: int) -> bool:
-        """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
-        return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
+        """Whether ``user_id`` holds a live connection here or (as the cluster store knows) elsewhere."""
+        return bool(self.hub.user_connection_count(user_id)) or self.cluster.user_present(user_id)
 
     def _dispatch_loop(self) -> None:
         queue = self._queue
@@ -407,7 +411,7 @@ class RealtimeState:
         next_keepalive = time.monotonic() + keepalive_every
         report_every = cfg["stats_interval"]
         presence_ttl = self.presence_ttl
-        shared = not isinstance(self.broker, MemoryBroker)  # one process: no counts to share
+        shared = self.cluster.shared  # one process: no counts to share
         next_report = time.monotonic()
         hub = self.hub
         while True:
@@ -432,13 +436,13 @@ class RealtimeState:
                 if report:
                     next_report = now + report_every
                     # Three missed reports (and at least 2 s: a busy host) and a process drops out.
-                    self.broker.share_stats(self.process_id, self.snapshot(), max(3 * report_every, 2.0))
+                    self.cluster.share_stats(self.process_id, self.snapshot(), max(3 * report_every, 2.0))
                 if report or hub.presence_changes:
                     # Who is connected here, for Web Push: changes each tick, everyone per report.
                     changes, hub.presence_changes = hub.presence_changes, {}
                     online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
                     offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
-                    self.broker.set_presence(self.process_id, online, offline, presence_ttl)
+                    self.cluster.set_presence(self.process_id, online, offline, presence_ttl)
                 changed: set[int] = set()
                 if hub.count_changes:  # taken before the report yields: later ones wait a tick
                     changed, hub.count_changes = hub.count_changes, set()
@@ -446,7 +450,7 @@ class RealtimeState:
                     # What this process holds of each user's connection cap (every process's
                     # admissions add them up): changes each tick, everyone per report.
                     users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
-                    self.broker.report_connections(self.process_id, {
+                    self.cluster.report_connections(self.process_id, {
                         u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, presence_ttl)
             except Exception:
                 log.exception("realtime ticker failed")
@@ -519,9 +523,9 @@ class RealtimeState:
         self._greenlets.append(gevent.spawn(self._resynced, conns))
 
     def cluster_snapshot(self) -> dict[str, Any]:
-        """This process's statistics merged with every other live process's (via the broker)."""
+        """This process's statistics merged with every other live process's (cluster store)."""
         mine = self.snapshot()
-        others = [s for s in self.broker.gather_stats() if s.get("process_id") != self.process_id]
+        others = [s for s in self.cluster.gather_stats() if s.get("process_id") != self.process_id]
         merged = merge_snapshots([mine, *others])
         try:
             # Counts of the past come from the log: the same in every process, across restarts.

@@ -1,4 +1,10 @@
-"""The broker interface: carry events between processes, and the little they coordinate on."""
+"""The two halves of a backend: a transport that carries events between processes, and a
+cluster store for the little the processes coordinate on.
+
+Kept apart (as python-socketio keeps its pub/sub transport apart from its bookkeeping): the
+transport is a stream that reconnects and resubscribes, the store a set of small keyed values
+with expiry; neither needs the other to be read or replaced.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,8 @@ from itcook.realtime.events import Event
 Handler = Callable[[Event], None]
 
 
-class Broker:
-    """Carries events to every process (this one included) that called ``start``.
-
-    Also the cluster's shared memory for a few small things: a lock with expiry (so a periodic
-    job runs once per cluster), the per-process statistics that ``/stats`` merges, who is
-    connected (presence) and how many connections each user holds (the per-user cap).
-    """
+class Transport:
+    """Carries events to every process (this one included) that called ``start``."""
 
     #: True while events published now reach every process (False during an outage).
     connected: bool = True
@@ -31,6 +32,15 @@ class Broker:
 
     def stop(self) -> None:
         """Stop delivering and release connections."""
+
+
+class ClusterStore:
+    """The cluster's shared memory: a lock with expiry (so a periodic job runs once per
+    cluster), the per-process statistics that ``/stats`` merges, who is connected (presence)
+    and how many connections each user holds (the per-user cap)."""
+
+    #: Whether other processes share this store (False: one process, nothing to report to it).
+    shared: bool = False
 
     def try_lock(self, name: str, ttl: float) -> bool:
         """Take the cluster-wide lock ``name`` for ``ttl`` seconds unless someone holds it."""
@@ -59,3 +69,6 @@ class Broker:
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""
         return False
+
+    def close(self) -> None:
+        """Release connections."""

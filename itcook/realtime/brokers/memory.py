@@ -1,20 +1,19 @@
-"""The embedded broker: one process, events go straight to the local dispatcher."""
+"""The embedded backend: one process, events go straight to the local dispatcher."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from itcook.realtime.brokers.base import Broker, Handler
+from itcook.realtime.brokers.base import ClusterStore, Handler, Transport
 from itcook.realtime.events import Event
 
 
-class MemoryBroker(Broker):
+class MemoryTransport(Transport):
     """In-process delivery; the dispatcher's queue keeps publishers from waiting on fan-out."""
 
     def __init__(self) -> None:
         self._handler: Handler | None = None
-        self._stats: dict[str, Any] = {}
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler = handler
@@ -27,8 +26,15 @@ class MemoryBroker(Broker):
     def stop(self) -> None:
         self._handler = None
 
+
+class MemoryStore(ClusterStore):
+    """One process: every lock is free, and the only statistics are its own."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, Any] = {}
+
     def try_lock(self, name: str, ttl: float) -> bool:
-        return True  # one process: nobody to share the job with
+        return True  # nobody to share the job with
 
     def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
         self._stats = snapshot
