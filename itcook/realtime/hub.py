@@ -15,11 +15,8 @@ from itcook.realtime.events import (
     CLOSE_SLOW_CONSUMER,
     Encoded,
     Event,
-    dumps,
-    sse_message,
-    utc_ts,
+    control_frame,
     wire_channel,
-    ws_frame,
 )
 from itcook.realtime.recent import RecentEvents
 from itcook.realtime.timeline import Timeline
@@ -95,12 +92,6 @@ def _discard(index: dict[str, set[Connection]], channel: str, conn: Connection) 
 def _kind(channel: str) -> str:
     """How statistics group a channel: every ``user:<id>`` is "personal"."""
     return "personal" if channel.startswith("user:") else channel
-
-
-def control(conn: Connection, frame_type: str, **data: Any) -> bytes:
-    """A control frame (no id, no channel) encoded for ``conn``'s transport."""
-    payload = dumps({"type": frame_type, "ts": utc_ts(), "data": data})
-    return ws_frame(payload) if conn.transport == WS else sse_message(payload, frame_type, None)
 
 
 class Hub:
@@ -239,8 +230,9 @@ class Hub:
         """Unsubscribe ``conn`` from ``channel`` and tell it why; its held events of the channel
         are not written either (``write_missing`` writes only the channels a connection has)."""
         self.unsubscribe(conn, channel)
-        conn.deliver(control(conn, "Unsubscribed", channels=[wire_channel(channel)],
-                             reason="access_revoked"))
+        conn.deliver(control_frame("Unsubscribed", {"channels": [wire_channel(channel)],
+                                                    "reason": "access_revoked"},
+                                   sse=conn.transport == SSE))
 
     # -- replay -----------------------------------------------------------------------------
     def begin_replay(self, conn: Connection, channels: list[str]) -> None:

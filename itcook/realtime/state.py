@@ -19,7 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader, Tickets, VerifiedTokens
 from itcook.realtime.brokers import ClusterStore, Transport, open_backend
+from itcook.realtime.brokers.base import Message
 from itcook.realtime.connection import SSE, WS, Connection
+from itcook.realtime.control import DISCONNECT, FORGET_RECENT, REVOKE, Control
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
@@ -45,13 +47,6 @@ from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
 
-#: Internal event type: drop every connection of ``user:<id>`` (disabled or deleted user).
-DISCONNECT_USER = "_DisconnectUser"
-#: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
-UNSUBSCRIBE = "_Unsubscribe"
-#: Internal event type: empty the window of recent events (logged events were purged).
-FORGET_RECENT = "_ForgetRecent"
-_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE, FORGET_RECENT)
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # ASCII digits only (\d would take other scripts' digits) and fullmatch (``$`` allows a "\n").
 _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
@@ -98,16 +93,17 @@ def _open_transaction(app: Flask) -> Any:
     return session if session.in_transaction() else None
 
 
-def _runs(batch: list[Event]) -> list[list[Event]]:
-    """Split ``batch`` into runs of consecutive events of one channel; internal ones alone."""
-    runs: list[list[Event]] = []
-    for event in batch:
-        last = runs[-1][-1] if runs else None
-        if (last is None or event.channel != last.channel
-                or event.type in _INTERNAL or last.type in _INTERNAL):
-            runs.append([event])
+def _runs(batch: list[Message]) -> list[list[Event] | Control]:
+    """Split ``batch`` into runs of consecutive events of one channel, and control messages."""
+    runs: list[list[Event] | Control] = []
+    for item in batch:
+        last = runs[-1] if runs else None
+        if isinstance(item, Control):
+            runs.append(item)
+        elif isinstance(last, list) and last[-1].channel == item.channel:
+            last.append(item)
         else:
-            runs[-1].append(event)
+            runs.append([item])
     return runs
 
 
@@ -155,7 +151,7 @@ class RealtimeState:
         self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None
         self._counts: EventCounts | None = None
-        self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        self._queue: gevent.queue.Queue[Message] = gevent.queue.Queue()
         # Between the broker and the dispatcher: durable events in id order, each once, holes
         # filled from the log (the log is the truth, the broker a doorbell).
         self.sequencer = Sequencer(self._queue.put,
@@ -215,7 +211,7 @@ class RealtimeState:
             self._greenlets.append(gevent.spawn(self._recheck_loop))
         self.outbox.stopping = False
         self._flusher = gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])
-        self.broker.start(self.sequencer.offer, self.resync)
+        self.broker.start(self._receive, self.resync)
 
     def close_streams(self) -> None:
         """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
@@ -285,14 +281,18 @@ class RealtimeState:
                 self.on_logged(event)  # the app's own rows of it (the inbox), in the transaction
         stage(session, self, event)
 
-    def hand_over(self, events: list[Event]) -> None:
-        """Give committed events to the broker, in order; never waits on fan-out."""
+    def hand_over(self, messages: list[Message]) -> None:
+        """Give committed events and control messages to the broker, in order; never waits on
+        fan-out."""
         published = []
-        for event in events:
-            if event.type == DISCONNECT_USER:
-                # Here at once, whatever the broker's state; other processes that miss the
-                # message find the user revoked at their next principal recheck.
-                self._disconnect_here(event)
+        for event in messages:
+            if isinstance(event, Control):
+                if event.action == DISCONNECT:
+                    # Here at once, whatever the broker's state; other processes that miss the
+                    # message find the user revoked at their next principal recheck.
+                    self._apply(event)
+                self.broker.publish(event)
+                continue
             if self.broker.publish(event) is False:
                 if event.id is not None:
                     self.unsent.note(event)  # published again on reconnect (and by the relay)
@@ -328,24 +328,47 @@ class RealtimeState:
         self.counts.roll_up()  # before the log forgets them: the per-day table outlives it
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
+    def send_control(self, control: Control) -> None:
+        """Send ``control`` to every process: after the caller's commit inside a transaction
+        (dropped with a rollback), at once outside one."""
+        self.ensure_started()
+        session = _open_transaction(self.app)
+        if session is not None:
+            stage(session, self, control)
+        else:
+            self.hand_over([control])
+
     def disconnect_user(self, user_id: int, code: int) -> None:
         """Close every connection of ``user_id`` in every process (after the caller's commit)."""
-        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}", data={"code": code}))
-
-    def _disconnect_here(self, event: Event) -> None:
-        user_id = int(event.channel.split(":", 1)[1])
-        for conn in self.hub.user_connections(user_id):
-            conn.abort(int(event.data["code"]))
+        self.send_control(Control(DISCONNECT, user_id=user_id, code=code))
 
     def revoke(self, channel: str, user_id: int | None = None) -> None:
         """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
         (after the caller's commit)."""
-        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id}))
+        self.send_control(Control(REVOKE, channel=channel, user_id=user_id))
 
     def forget_recent(self) -> None:
-        """Empty the window of recent events in every process: resumes read the log again."""
-        self.ensure_started()
-        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}))
+        """Empty the window of recent events in every process (after the caller's commit: the
+        purge it follows): resumes read the log again."""
+        self.send_control(Control(FORGET_RECENT))
+
+    def _receive(self, message: Message) -> None:
+        """Take a message from the broker: events go through the sequencer, control messages
+        straight to the dispatcher (in the order they came)."""
+        if isinstance(message, Control):
+            self._queue.put(message)
+        else:
+            self.sequencer.offer(message)
+
+    def _apply(self, control: Control) -> None:
+        """Act on this process's connections as ``control`` says."""
+        if control.action == DISCONNECT:
+            for conn in self.hub.user_connections(control.user_id):
+                conn.abort(int(control.code or CLOSE_USER_REVOKED))
+        elif control.action == REVOKE:
+            self.hub.revoke(str(control.channel), control.user_id)
+        elif control.action == FORGET_RECENT:
+            self.hub.recent.reset()
 
     def reserve_connection(self, user_id: int) -> bool:
         """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
@@ -375,6 +398,12 @@ class RealtimeState:
             while len(batch) < self.dispatch_batch and queue.qsize():
                 batch.append(queue.get_nowait())
             for run in _runs(batch):
+                if isinstance(run, Control):
+                    try:
+                        self._apply(run)
+                    except Exception:
+                        log.exception("control message %s failed", run.action)
+                    continue
                 try:
                     self._dispatch(run)
                 except Exception:
@@ -388,18 +417,10 @@ class RealtimeState:
                             log.exception("fan-out of %s failed", event.type)
 
     def _dispatch(self, run: list[Event]) -> None:
-        event = run[0]
-        if event.type == DISCONNECT_USER:
-            self._disconnect_here(event)
-        elif event.type == UNSUBSCRIBE:
-            self.hub.revoke(event.channel, event.data.get("user_id"))
-        elif event.type == FORGET_RECENT:
-            self.hub.recent.reset()
-        else:
-            self.hub.fanout_run(run)
-            newest = max((e.id for e in run if e.id is not None), default=0)
-            if newest > self.last_dispatched_id:
-                self.last_dispatched_id = newest
+        self.hub.fanout_run(run)
+        newest = max((e.id for e in run if e.id is not None), default=0)
+        if newest > self.last_dispatched_id:
+            self.last_dispatched_id = newest
 
     def _tick_loop(self) -> None:
         """Heartbeats, SSE keep-alives, idle cleanup and typing expiry for the whole process."""

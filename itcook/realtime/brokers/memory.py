@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from itcook.realtime.brokers.base import ClusterStore, Handler, Transport
-from itcook.realtime.events import Event
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport
 
 
 class MemoryTransport(Transport):
@@ -18,9 +17,9 @@ class MemoryTransport(Transport):
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler = handler
 
-    def publish(self, event: Event) -> bool:
+    def publish(self, message: Message) -> bool:
         if self._handler is not None:
-            self._handler(event)
+            self._handler(message)
         return True
 
     def stop(self) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 import gevent
 import gevent.event
 
-from itcook.realtime.brokers.base import ClusterStore, Handler, Transport
-from itcook.realtime.events import Event
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def _connect(url: str) -> Any:
 
 
 class RedisTransport(Transport):
-    """Events travel on one Redis channel; every process subscribes once and fans out locally."""
+    """Messages travel on one Redis channel; every process subscribes once and fans out locally."""
 
     #: Seconds between the listener's PINGs, and without any answer before the link is dead.
     PING_EVERY = 2.0
@@ -65,18 +64,18 @@ class RedisTransport(Transport):
         self._listener = gevent.spawn(self._listen, ready)
         ready.wait(5.0)  # subscribed before the first publish, or still retrying in the background
 
-    def publish(self, event: Event) -> bool:
+    def publish(self, message: Message) -> bool:
         # Always try, even while this process's own subscription is down: other processes may
         # be listening already, and they resynced from the log before this event was written.
-        message = json.dumps(event.to_message(), separators=(",", ":"))
+        text = encode(message)
         for attempt in (1, 2):  # a stale pooled connection gets one fresh retry
             try:
-                self.client.publish(self.channel, message)
+                self.client.publish(self.channel, text)
                 return True
             except self._redis.RedisError as exc:
                 if attempt == 2:
-                    log.warning("realtime: Redis publish failed (%s); the event is in the log and "
-                                "clients get it when they resync or resume", exc)
+                    log.warning("realtime: Redis publish failed (%s); a logged event reaches "
+                                "clients when they resync or resume", exc)
         return False
 
     def stop(self) -> None:
@@ -125,7 +124,7 @@ class RedisTransport(Transport):
                 last_heard = now
                 if message.get("type") == "message" and self._handler is not None:
                     try:
-                        self._handler(Event.from_message(json.loads(message["data"])))
+                        self._handler(decode(message["data"]))
                     except (ValueError, KeyError, TypeError):
                         log.exception("realtime: dropped a malformed broker message")
             if now - last_ping >= self.PING_EVERY:
