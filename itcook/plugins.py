@@ -110,6 +110,6 @@ def init_realtime(app: Flask) -> None:
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)
     app.extensions["push"].sender.is_online = state.is_user_online
-    # The broker is the cluster's lock: a periodic job (expiry scan, log pruning) runs once
+    # The cluster store holds the lock: a periodic job (expiry scan, log pruning) runs once
     # per interval across every worker, not once per worker.
-    jobs.set_lock(app, state.broker.try_lock)
+    jobs.set_lock(app, state.cluster.try_lock)

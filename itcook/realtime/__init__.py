@@ -111,7 +111,7 @@ class Realtime:
                 ("realtime-outbox-relay", config["outbox_interval"], state.relay))
         runner = hooks["schedule"]
         if runner is None:
-            state.periodic = Periodic(app, state.broker.try_lock)
+            state.periodic = Periodic(app, state.cluster.try_lock)
             runner = state.periodic.add
         for name, interval, fn in jobs:
             runner(name, interval, fn)

@@ -143,9 +143,11 @@ class Encoded:
         return self._sse
 
 
-def control_frame(frame_type: str, **data: Any) -> bytes:
-    """A WebSocket frame for a control message (Subscribed, Error, ...): no id, no channel."""
-    return ws_frame(dumps({"type": frame_type, "ts": utc_ts(), "data": data}))
+def control_frame(frame_type: str, data: dict[str, Any], *, sse: bool = False) -> bytes:
+    """A control frame (Subscribed, Error, Recovery, ...) for one client: no id, no channel; a
+    WebSocket frame, or an SSE message when ``sse``."""
+    payload = dumps({"type": frame_type, "ts": utc_ts(), "data": data})
+    return sse_message(payload, frame_type, None) if sse else ws_frame(payload)
 
 
 class ProtocolError(Exception):

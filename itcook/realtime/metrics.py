@@ -4,7 +4,7 @@ No ``prometheus_client.Counter`` is incremented anywhere: the hub already counts
 (``hub.Stats``), so a custom collector turns the statistics snapshots into metric families when
 Prometheus scrapes. That makes multi-process gunicorn correct without ``PROMETHEUS_MULTIPROC_DIR``:
 
-- every process reports its snapshot through the broker (``share_stats``, every
+- every process reports its snapshot to the cluster store (``share_stats``, every
   ``ITCOOK_REALTIME_STATS_INTERVAL`` seconds), so whichever worker answers a scrape exposes the
   series of **every** live process, each labelled ``process="<host>:<pid>:<nonce>"``;
 - each process's counters only ever go up, so ``rate()`` and ``increase()`` work per series, and
@@ -59,10 +59,10 @@ _TOTALS = (
 
 
 def process_snapshots(state: Any) -> list[dict[str, Any]]:
-    """This process's live snapshot, then the latest of every other live process (via the broker)."""
+    """This process's live snapshot, then the latest of every other live process (cluster store)."""
     mine = state.snapshot()
     try:
-        others = [s for s in state.broker.gather_stats() if s.get("process_id") != mine["process_id"]]
+        others = [s for s in state.cluster.gather_stats() if s.get("process_id") != mine["process_id"]]
     except Exception:  # a broker outage must not break the scrape: report what we know
         log.warning("metrics: cannot gather other processes' statistics", exc_info=True)
         others = []

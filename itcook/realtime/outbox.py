@@ -4,8 +4,8 @@ A durable event published inside a database transaction (the domain's ``db.sessi
 written in that transaction: its row in ``realtime_events`` and a row in ``realtime_outbox``
 ("logged, not yet published"). Nothing leaves the process before the commit. After the commit
 the events of the transaction are handed to the broker in the order they were written; a
-rollback discards them. Non-durable events published inside a transaction (revocations,
-disconnects) wait for the commit the same way, and are dropped with a rollback.
+rollback discards them. Non-durable events and control messages (revocations, disconnects)
+sent inside a transaction wait for the commit the same way, and are dropped with a rollback.
 
 A process that dies between the commit and the hand-over leaves outbox rows behind: the relay
 (a periodic job, once per cluster) publishes every outbox row older than the grace period,
@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from itcook.realtime.control import Control
 from itcook.realtime.events import Event
 
 if TYPE_CHECKING:
@@ -177,16 +178,17 @@ class Outbox:
 
 # -- the session hooks: on the host's sessions (its db.session) ------------------------------
 
-def stage(session: Session, state: RealtimeState, event: Event) -> None:
-    """Hand ``event`` over to ``state`` once ``session``'s transaction commits (dropped on rollback)."""
-    session.info.setdefault(_STAGED, []).append((state, event))
+def stage(session: Session, state: RealtimeState, message: Event | Control) -> None:
+    """Hand ``message`` over to ``state`` once ``session``'s transaction commits (dropped on
+    rollback)."""
+    session.info.setdefault(_STAGED, []).append((state, message))
 
 
 def _after_commit(session: Session) -> None:
     staged = session.info.pop(_STAGED, None)
     if not staged:
         return
-    by_state: dict[int, tuple[RealtimeState, list[Event]]] = {}
+    by_state: dict[int, tuple[RealtimeState, list[Event | Control]]] = {}
     for state, item in staged:
         by_state.setdefault(id(state), (state, []))[1].append(item)
     for state, items in by_state.values():
@@ -200,7 +202,7 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
     # A rollback (or a close without commit) of the outermost transaction: nothing happened.
     if transaction.parent is None:
         dropped = session.info.pop(_STAGED, None)
-        durable = [e for _, e in dropped or () if e.id is not None]
+        durable = [e for _, e in dropped or () if isinstance(e, Event) and e.id is not None]
         if durable:
             # A failed change, or an event published after its change's commit (into a
             # transaction that never commits): say which, so the second kind is found.

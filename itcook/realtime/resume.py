@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gevent
 
-from itcook.realtime.connection import Connection
-from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded
-from itcook.realtime.hub import Hub, control
+from itcook.realtime.connection import SSE, Connection
+from itcook.realtime.events import CLOSE_INTERNAL, CLOSE_SLOW_CONSUMER, Encoded, control_frame
+from itcook.realtime.hub import Hub
 from itcook.realtime.state import RealtimeState
 
 #: Seconds a replaying connection may take to drain a batch before it counts as a slow consumer.
@@ -38,7 +38,8 @@ def join(state: RealtimeState, conn: Connection, channels: list[str], after_id: 
     """
     hub = state.hub
     for reason, names in (dropped or {}).items():
-        conn.deliver(control(conn, "Unsubscribed", channels=names, reason=reason))
+        conn.deliver(control_frame("Unsubscribed", {"channels": names, "reason": reason},
+                                   sse=conn.transport == SSE))
     # Live events are held from here on: the access check below may yield (a database round
     # trip), and an event published meanwhile must neither be lost nor jump the replay.
     hub.begin_replay(conn, channels)
@@ -88,8 +89,8 @@ def catch_up(state: RealtimeState, conn: Connection) -> None:
     stats.replayed_events += replayed
     if conn.closed:
         return
-    conn.deliver(control(conn, "Recovery", recovered=recovered, last_event_id=after_id,
-                         replayed=replayed))
+    conn.deliver(control_frame("Recovery", {"recovered": recovered, "last_event_id": after_id,
+                                            "replayed": replayed}, sse=conn.transport == SSE))
     state.hub.end_replay(conn)
 
 

@@ -31,14 +31,17 @@ from itcook.realtime.auth import (
     Tickets,
     VerifiedTokens,
 )
-from itcook.realtime.brokers import Broker, make_broker
+from itcook.realtime.brokers import ClusterStore, Transport, open_backend
+from itcook.realtime.brokers.base import Message
 from itcook.realtime.connection import SSE, Connection
+from itcook.realtime.control import DISCONNECT, FORGET_RECENT, REVOKE, Control
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
     CLOSE_REASONS,
+    CLOSE_USER_REVOKED,
     Event,
     ProtocolError,
     sse_going_away,
@@ -55,13 +58,6 @@ from itcook.realtime.stats import merge_snapshots
 
 log = logging.getLogger(__name__)
 
-#: Internal event type: drop every connection of ``user:<id>`` (disabled or deleted user).
-DISCONNECT_USER = "_DisconnectUser"
-#: Internal event type: take ``data.user_id``'s connections (everyone's if None) off ``channel``.
-UNSUBSCRIBE = "_Unsubscribe"
-#: Internal event type: empty the window of recent events (logged events were purged).
-FORGET_RECENT = "_ForgetRecent"
-_INTERNAL = (DISCONNECT_USER, UNSUBSCRIBE, FORGET_RECENT)
 DEFAULT_CHANNELS = ("personal", "community", "system")
 # A channel kind and its key: any safe string (``room:general``, ``chat-room:7``). ASCII only
 # (``\d`` would take other scripts' digits) and fullmatch (``$`` allows a "\n").
@@ -85,16 +81,17 @@ def int_key(raw: str) -> int | None:
     return ident if ident <= _MAX_ID else None
 
 
-def _runs(batch: list[Event]) -> list[list[Event]]:
-    """Split ``batch`` into runs of consecutive events of one channel; internal ones alone."""
-    runs: list[list[Event]] = []
-    for event in batch:
-        last = runs[-1][-1] if runs else None
-        if (last is None or event.channel != last.channel
-                or event.type in _INTERNAL or last.type in _INTERNAL):
-            runs.append([event])
+def _runs(batch: list[Message]) -> list[list[Event] | Control]:
+    """Split ``batch`` into runs of consecutive events of one channel, and control messages."""
+    runs: list[list[Event] | Control] = []
+    for item in batch:
+        last = runs[-1] if runs else None
+        if isinstance(item, Control):
+            runs.append(item)
+        elif isinstance(last, list) and last[-1].channel == item.channel:
+            last.append(item)
         else:
-            runs[-1].append(event)
+            runs.append([item])
     return runs
 
 
@@ -119,7 +116,10 @@ class RealtimeState:
         # same whichever process (with or without the window) takes it.
         window = min(config["replay_cache"], config["retention_count"] or config["replay_cache"])
         self.hub = Hub(config["replay_buffer"], RecentEvents(window, config["retention_seconds"]))
-        self.broker: Broker = make_broker(config["broker_url"], config["broker_prefix"])
+        # ``broker`` carries events between processes; ``cluster`` holds what they share.
+        self.broker: Transport
+        self.cluster: ClusterStore
+        self.broker, self.cluster = open_backend(config["broker_url"], config["broker_prefix"])
         # Unique per process (and per app in one process): the key of its statistics report.
         self.process_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Highest durable id this process has fanned out: the resync point after an outage.
@@ -145,7 +145,7 @@ class RealtimeState:
         self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None
         self._counts: EventCounts | None = None
-        self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
+        self._queue: gevent.queue.Queue[Message] = gevent.queue.Queue()
         # Between the broker and the dispatcher: durable events in id order, each once, holes
         # filled from the log (the log is the truth, the broker a doorbell).
         self.sequencer = Sequencer(self._queue.put,
@@ -228,7 +228,7 @@ class RealtimeState:
             self._greenlets.append(gevent.spawn(ticker.recheck_loop, self))
         self.outbox.stopping = False
         self._flusher = gevent.spawn(self.outbox.flush_loop, self.config["outbox_flush_delay"])
-        self.broker.start(self.sequencer.offer, self.resync)
+        self.broker.start(self._receive, self.resync)
 
     def close_streams(self) -> None:
         """Close every connection with 1001 and refuse new ones (503): the start of a stop."""
@@ -264,6 +264,7 @@ class RealtimeState:
             self._flusher.kill(block=True, timeout=1)
             self._flusher = None
         self.broker.stop()
+        self.cluster.close()
 
     # -- publishing -------------------------------------------------------------------------
     def publish_event(self, event: Event) -> Event:
@@ -298,14 +299,18 @@ class RealtimeState:
                 self.on_logged(event)  # the app's own rows of it (the inbox), in the transaction
         stage(session, self, event)
 
-    def hand_over(self, events: list[Event]) -> None:
-        """Give committed events to the broker, in order; never waits on fan-out."""
+    def hand_over(self, messages: list[Message]) -> None:
+        """Give committed events and control messages to the broker, in order; never waits on
+        fan-out."""
         published = []
-        for event in events:
-            if event.type == DISCONNECT_USER:
-                # Here at once, whatever the broker's state; other processes that miss the
-                # message find the user revoked at their next principal recheck.
-                self._disconnect_here(event)
+        for event in messages:
+            if isinstance(event, Control):
+                if event.action == DISCONNECT:
+                    # Here at once, whatever the broker's state; other processes that miss the
+                    # message find the user revoked at their next principal recheck.
+                    self._apply(event)
+                self.broker.publish(event)
+                continue
             if self.broker.publish(event) is False:
                 if event.id is not None:
                     self.unsent.note(event)  # published again on reconnect (and by the relay)
@@ -341,45 +346,67 @@ class RealtimeState:
         self.counts.roll_up()  # before the log forgets them: the per-day table outlives it
         return self.history.prune(self.config["retention_seconds"], self.config["retention_count"])
 
+    def send_control(self, control: Control) -> None:
+        """Send ``control`` to every process: after the caller's commit inside a transaction
+        (dropped with a rollback), at once outside one."""
+        self.ensure_started()
+        session = self.open_transaction()
+        if session is not None:
+            stage(session, self, control)
+        else:
+            self.hand_over([control])
+
     def disconnect_user(self, user_id: Any, code: int) -> None:
         """Close every connection of ``user_id`` in every process (after the caller's commit)."""
-        self.publish_event(Event(type=DISCONNECT_USER, channel=f"user:{user_id}",
-                                 data={"code": code, "user_id": user_id}, durable=False))
-
-    def _disconnect_here(self, event: Event) -> None:
-        for conn in self.hub.user_connections(event.data["user_id"]):
-            conn.abort(int(event.data["code"]))
+        self.send_control(Control(DISCONNECT, user_id=user_id, code=code))
 
     def revoke(self, channel: str, user_id: Any = None) -> None:
         """Take ``user_id``'s connections (everyone's when None) off ``channel`` in every process
         (after the caller's commit)."""
-        self.publish_event(Event(type=UNSUBSCRIBE, channel=channel, data={"user_id": user_id},
-                                 durable=False))
+        self.send_control(Control(REVOKE, channel=channel, user_id=user_id))
 
     def forget_recent(self) -> None:
-        """Empty the window of recent events in every process: resumes read the log again."""
-        self.ensure_started()
-        self.broker.publish(Event(type=FORGET_RECENT, channel="system", data={}, durable=False))
+        """Empty the window of recent events in every process (after the caller's commit: the
+        purge it follows): resumes read the log again."""
+        self.send_control(Control(FORGET_RECENT))
+
+    def _receive(self, message: Message) -> None:
+        """Take a message from the broker: events go through the sequencer, control messages
+        straight to the dispatcher (in the order they came)."""
+        if isinstance(message, Control):
+            self._queue.put(message)
+        else:
+            self.sequencer.offer(message)
+
+    def _apply(self, control: Control) -> None:
+        """Act on this process's connections as ``control`` says."""
+        if control.action == DISCONNECT:
+            for conn in self.hub.user_connections(control.user_id):
+                conn.abort(int(control.code or CLOSE_USER_REVOKED))
+        elif control.action == REVOKE:
+            self.hub.revoke(str(control.channel), control.user_id)
+        elif control.action == FORGET_RECENT:
+            self.hub.recent.reset()
 
     def reserve_connection(self, user_id: Any) -> bool:
         """Hold one of ``user_id``'s stream slots, counted over every process; False at the cap.
 
-        The local reservation comes first (simultaneous handshakes here), then the broker's
-        atomic check of what the other processes reported (simultaneous ones elsewhere).
+        The local reservation comes first (simultaneous handshakes here), then the cluster
+        store's atomic check of what the other processes reported (simultaneous ones elsewhere).
         """
         cap = self.config["max_connections_per_user"]
         hub = self.hub
         if not hub.reserve(user_id, cap):
             return False
         held = hub.user_connection_count(user_id) + hub.admitting[user_id] - 1
-        if self.broker.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
+        if self.cluster.claim_connection(self.process_id, user_id, held, cap, self.presence_ttl):
             return True
         hub.release(user_id)
         return False
 
     def is_user_online(self, user_id: Any) -> bool:
-        """Whether ``user_id`` holds a live connection here or (as far as the broker knows) anywhere."""
-        return bool(self.hub.user_connection_count(user_id)) or self.broker.user_present(user_id)
+        """Whether ``user_id`` holds a live connection here or (as the cluster store knows) elsewhere."""
+        return bool(self.hub.user_connection_count(user_id)) or self.cluster.user_present(user_id)
 
     def _dispatch_loop(self) -> None:
         queue = self._queue
@@ -389,6 +416,12 @@ class RealtimeState:
             while len(batch) < self.dispatch_batch and queue.qsize():
                 batch.append(queue.get_nowait())
             for run in _runs(batch):
+                if isinstance(run, Control):
+                    try:
+                        self._apply(run)
+                    except Exception:
+                        log.exception("control message %s failed", run.action)
+                    continue
                 try:
                     self._dispatch(run)
                 except Exception:
@@ -402,18 +435,10 @@ class RealtimeState:
                             log.exception("fan-out of %s failed", event.type)
 
     def _dispatch(self, run: list[Event]) -> None:
-        event = run[0]
-        if event.type == DISCONNECT_USER:
-            self._disconnect_here(event)
-        elif event.type == UNSUBSCRIBE:
-            self.hub.revoke(event.channel, event.data.get("user_id"))
-        elif event.type == FORGET_RECENT:
-            self.hub.recent.reset()
-        else:
-            self.hub.fanout_run(run)
-            newest = max((e.id for e in run if e.id is not None), default=0)
-            if newest > self.last_dispatched_id:
-                self.last_dispatched_id = newest
+        self.hub.fanout_run(run)
+        newest = max((e.id for e in run if e.id is not None), default=0)
+        if newest > self.last_dispatched_id:
+            self.last_dispatched_id = newest
 
     def recheck_principals(self) -> int:
         """Close (4003) every local connection whose user is no longer active; return how many."""
@@ -452,9 +477,9 @@ class RealtimeState:
         self._greenlets.append(gevent.spawn(self._resynced, conns))
 
     def cluster_snapshot(self) -> dict[str, Any]:
-        """This process's statistics merged with every other live process's (via the broker)."""
+        """This process's statistics merged with every other live process's (cluster store)."""
         mine = self.snapshot()
-        others = [s for s in self.broker.gather_stats() if s.get("process_id") != self.process_id]
+        others = [s for s in self.cluster.gather_stats() if s.get("process_id") != self.process_id]
         merged = merge_snapshots([mine, *others])
         try:
             # Counts of the past come from the log: the same in every process, across restarts.

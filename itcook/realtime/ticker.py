@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from itcook.realtime.brokers import MemoryBroker
 from itcook.realtime.connection import WS, Connection
 from itcook.realtime.events import CLOSE_IDLE, CLOSE_USER_REVOKED, dumps, utc_ts, ws_frame
 
@@ -63,7 +62,7 @@ def tick_loop(state: RealtimeState) -> None:
     next_beat = time.monotonic() + beat_every
     next_keepalive = time.monotonic() + keepalive_every
     report_every = cfg["stats_interval"]
-    shared = not isinstance(state.broker, MemoryBroker)  # one process: no counts to share
+    shared = state.cluster.shared  # one process: no counts to share
     next_report = time.monotonic()
     hub = state.hub
     while True:
@@ -94,16 +93,16 @@ def tick_loop(state: RealtimeState) -> None:
 
 def _report(state: RealtimeState, report: bool, shared: bool, report_every: float) -> None:
     """Tell the cluster this process's statistics (every report), presence and cap counts."""
-    hub, broker, ttl = state.hub, state.broker, state.presence_ttl
+    hub, cluster, ttl = state.hub, state.cluster, state.presence_ttl
     if report:
         # Three missed reports (and at least 2 s: a busy host) and a process drops out.
-        broker.share_stats(state.process_id, state.snapshot(), max(3 * report_every, 2.0))
+        cluster.share_stats(state.process_id, state.snapshot(), max(3 * report_every, 2.0))
     if report or hub.presence_changes:
         # Who is connected here, for Web Push: changes each tick, everyone per report.
         changes, hub.presence_changes = hub.presence_changes, {}
         online = list(hub.by_user) if report else [u for u, on in changes.items() if on]
         offline = [u for u, on in changes.items() if not on and u not in hub.by_user]
-        broker.set_presence(state.process_id, online, offline, ttl)
+        cluster.set_presence(state.process_id, online, offline, ttl)
     changed: set[Any] = set()
     if hub.count_changes:  # taken before the report yields: later ones wait a tick
         changed, hub.count_changes = hub.count_changes, set()
@@ -111,7 +110,7 @@ def _report(state: RealtimeState, report: bool, shared: bool, report_every: floa
         # What this process holds of each user's connection cap (every process's admissions
         # add them up): changes each tick, everyone per report.
         users = (set(hub.by_user) | set(hub.admitting) if report else set()) | changed
-        broker.report_connections(state.process_id, {
+        cluster.report_connections(state.process_id, {
             u: hub.user_connection_count(u) + hub.admitting[u] for u in users}, ttl)
 
 

@@ -70,7 +70,7 @@ class Session:
 
     # -- writing ----------------------------------------------------------------------------
     def send(self, frame_type: str, **data: Any) -> None:
-        self.conn.deliver(control_frame(frame_type, **data))
+        self.conn.deliver(control_frame(frame_type, data))
 
     def error(self, code: str, message: str, violation: bool = True, **extra: Any) -> None:
         """Answer with an Error frame; repeated violations end in a policy close."""

@@ -167,11 +167,11 @@ def test_expiry_scan_announced_once_with_three_workers(cluster: Cluster) -> None
 
 
 def test_cluster_lock_admits_one_holder() -> None:
-    from itcook.realtime.brokers.redis import RedisBroker
+    from itcook.realtime.brokers.redis import RedisStore
 
     prefix = f"itcook-lock-{free_port()}"
-    first = RedisBroker(f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix)
-    second = RedisBroker(f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix)
+    first = RedisStore(f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix)
+    second = RedisStore(f"redis://{REDIS_HOST}:{REDIS_PORT}/0", prefix)
     assert first.try_lock("scan", 5.0) is True
     assert second.try_lock("scan", 5.0) is False
     assert first.try_lock("scan", 5.0) is False

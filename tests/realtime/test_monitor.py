@@ -70,7 +70,7 @@ def test_metrics_expose_every_process_reporting_through_the_broker(live_server, 
     state = live_server.state
     other = {**state.snapshot(), "process_id": "other-host:42:abc", "events_by_type": {"NewComment": 5},
              "connections_by_transport": {"websocket": 3, "sse": 1}}
-    monkeypatch.setattr(state.broker, "gather_stats", lambda: [state.snapshot(), other])
+    monkeypatch.setattr(state.cluster, "gather_stats", lambda: [state.snapshot(), other])
     text = requests.get(live_server.url + "/metrics", timeout=5).text
     assert 'itcook_realtime_events_total{process="other-host:42:abc",type="NewComment"} 5.0' in text
     assert f'itcook_realtime_connections{{process="{state.process_id}",transport="websocket"}} 0.0' in text
@@ -83,7 +83,7 @@ def test_metrics_survive_a_broker_that_cannot_answer(live_server, monkeypatch) -
     def down() -> list[dict[str, Any]]:
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(live_server.state.broker, "gather_stats", down)
+    monkeypatch.setattr(live_server.state.cluster, "gather_stats", down)
     assert scrape(live_server)[("itcook_realtime_processes_reporting", ())] == 1
 
 

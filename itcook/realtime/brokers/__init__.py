@@ -1,22 +1,23 @@
-"""Brokers carry events between processes; the URL scheme picks the backend."""
+"""Backends carry events between processes and hold what they share; the URL scheme picks one."""
 
 from __future__ import annotations
 
-from itcook.realtime.brokers.base import Broker
-from itcook.realtime.brokers.memory import MemoryBroker
+from itcook.realtime.brokers.base import ClusterStore, Transport
+from itcook.realtime.brokers.memory import MemoryStore, MemoryTransport
 
 
-def make_broker(url: str, prefix: str = "itcook") -> Broker:
-    """Return the broker for ``url``: ``memory://`` (in-process) or ``redis://...``."""
+def open_backend(url: str, prefix: str = "itcook") -> tuple[Transport, ClusterStore]:
+    """The transport and cluster store for ``url``: ``memory://`` (one process) or ``redis://...``."""
     scheme = url.split("://", 1)[0].lower()
     if scheme == "memory":
-        return MemoryBroker()
+        return MemoryTransport(), MemoryStore()
     if scheme in ("redis", "rediss", "unix"):
-        from itcook.realtime.brokers.redis import RedisBroker
+        from itcook.realtime.brokers.redis import RedisStore, RedisTransport
 
-        return RedisBroker(url, prefix)
+        transport = RedisTransport(url, prefix)
+        return transport, RedisStore(url, prefix, link_up=lambda: transport.connected)
     raise ValueError(f"ITCOOK_BROKER_URL: unsupported broker URL scheme {scheme!r} "
                      "(use memory:// or redis://host:port/db)")
 
 
-__all__ = ["Broker", "MemoryBroker", "make_broker"]
+__all__ = ["ClusterStore", "MemoryStore", "MemoryTransport", "Transport", "open_backend"]

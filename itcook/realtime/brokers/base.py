@@ -1,36 +1,67 @@
-"""The broker interface: carry events between processes, and the little they coordinate on."""
+"""The two halves of a backend: a transport that carries messages between processes, and a
+cluster store for the little the processes coordinate on.
+
+Kept apart (as python-socketio keeps its pub/sub transport apart from its bookkeeping): the
+transport is a stream that reconnects and resubscribes, the store a set of small keyed values
+with expiry; neither needs the other to be read or replaced.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from itcook.realtime.control import Control
 from itcook.realtime.events import Event
 
-Handler = Callable[[Event], None]
+#: What a transport carries: an event for subscribers, or a control message for the processes.
+Message = Event | Control
+Handler = Callable[[Message], None]
 
 
-class Broker:
-    """Carries events to every process (this one included) that called ``start``.
+def encode(message: Message) -> str:
+    """The JSON text of ``message`` on the wire: its kind is the envelope's one key."""
+    kind = "control" if isinstance(message, Control) else "event"
+    return json.dumps({kind: message.to_message()}, separators=(",", ":"))
 
-    Also the cluster's shared memory for a few small things: a lock with expiry (so a periodic
-    job runs once per cluster), the per-process statistics that ``/stats`` merges, who is
-    connected (presence) and how many connections each user holds (the per-user cap).
-    """
+
+def decode(text: str | bytes) -> Message:
+    """The message ``encode`` wrote; ``ValueError`` (or ``KeyError``/``TypeError``) if malformed."""
+    envelope = json.loads(text)
+    if not isinstance(envelope, dict) or len(envelope) != 1:
+        raise ValueError("a broker message is an object with one key: 'event' or 'control'")
+    if "control" in envelope:
+        return Control.from_message(envelope["control"])
+    return Event.from_message(envelope["event"])
+
+
+class Transport:
+    """Carries events and control messages to every process (this one included) that called
+    ``start``."""
 
     #: True while events published now reach every process (False during an outage).
     connected: bool = True
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
-        """Deliver every published event to ``handler``; call ``on_reconnect`` after an outage."""
+        """Deliver every published message to ``handler``; call ``on_reconnect`` after an outage."""
         raise NotImplementedError
 
-    def publish(self, event: Event) -> bool:
-        """Send ``event`` to every process; False (never an exception) if it could not."""
+    def publish(self, message: Message) -> bool:
+        """Send ``message`` to every process; False (never an exception) if it could not."""
         raise NotImplementedError
 
     def stop(self) -> None:
         """Stop delivering and release connections."""
+
+
+class ClusterStore:
+    """The cluster's shared memory: a lock with expiry (so a periodic job runs once per
+    cluster), the per-process statistics that ``/stats`` merges, who is connected (presence)
+    and how many connections each user holds (the per-user cap)."""
+
+    #: Whether other processes share this store (False: one process, nothing to report to it).
+    shared: bool = False
 
     def try_lock(self, name: str, ttl: float) -> bool:
         """Take the cluster-wide lock ``name`` for ``ttl`` seconds unless someone holds it."""
@@ -59,3 +90,6 @@ class Broker:
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""
         return False
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,34 +1,39 @@
-"""The embedded broker: one process, events go straight to the local dispatcher."""
+"""The embedded backend: one process, events go straight to the local dispatcher."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from itcook.realtime.brokers.base import Broker, Handler
-from itcook.realtime.events import Event
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport
 
 
-class MemoryBroker(Broker):
+class MemoryTransport(Transport):
     """In-process delivery; the dispatcher's queue keeps publishers from waiting on fan-out."""
 
     def __init__(self) -> None:
         self._handler: Handler | None = None
-        self._stats: dict[str, Any] = {}
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler = handler
 
-    def publish(self, event: Event) -> bool:
+    def publish(self, message: Message) -> bool:
         if self._handler is not None:
-            self._handler(event)
+            self._handler(message)
         return True
 
     def stop(self) -> None:
         self._handler = None
 
+
+class MemoryStore(ClusterStore):
+    """One process: every lock is free, and the only statistics are its own."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, Any] = {}
+
     def try_lock(self, name: str, ttl: float) -> bool:
-        return True  # one process: nobody to share the job with
+        return True  # nobody to share the job with
 
     def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
         self._stats = snapshot

@@ -1,4 +1,5 @@
-"""Redis broker: one pub/sub connection per process, capped backoff with jitter, resync after outages."""
+"""The Redis backend: a pub/sub transport (one subscription per process, capped backoff with
+jitter, resync after outages) and a cluster store of small keys with expiry."""
 
 from __future__ import annotations
 
@@ -11,20 +12,37 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 
-from itcook.realtime.brokers.base import Broker, Handler
-from itcook.realtime.events import Event
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport, decode, encode
 
 log = logging.getLogger(__name__)
 
-try:  # imported here so a missing driver is a clear error, not an ImportError deep in a request
-    import redis as redis_lib
-except ImportError:  # pragma: no cover - redis is a dependency of the project
-    redis_lib = None
+
+def _driver() -> Any:
+    """The ``redis`` package, imported on first use: an app on ``memory://`` never needs it."""
+    try:
+        import redis
+    except ImportError:
+        raise RuntimeError("ITCOOK_BROKER_URL is redis://… but the 'redis' package is not "
+                           "installed (pip install redis)") from None
+    return redis
 
 
-class RedisBroker(Broker):
-    """Events travel on one Redis channel; every process subscribes once and fans out locally."""
+def _connect(url: str) -> Any:
+    """A client for ``url``, checked now: an unreachable Redis fails the start, not a request."""
+    redis = _driver()
+    # Short timeouts: a publisher (a REST request) must never hang on a dead Redis.
+    client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"ITCOOK_BROKER_URL: cannot reach Redis at {url}: {exc}") from None
+    return client
+
+
+class RedisTransport(Transport):
+    """Messages travel on one Redis channel; every process subscribes once and fans out locally."""
 
     #: Seconds between the listener's PINGs, and without any answer before the link is dead.
     PING_EVERY = 2.0
@@ -32,23 +50,13 @@ class RedisBroker(Broker):
     BACKOFF_FIRST, BACKOFF_CAP = 0.1, 5.0
 
     def __init__(self, url: str, prefix: str = "itcook") -> None:
-        if redis_lib is None:  # pragma: no cover
-            raise RuntimeError("ITCOOK_BROKER_URL is redis://… but the 'redis' package is not installed")
-        self.url = url
-        self.prefix = prefix
+        self._redis = _driver()
         self.channel = f"{prefix}:events"
-        # Short timeouts: a publisher (a REST request) must never hang on a dead Redis.
-        self.client = redis_lib.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        try:
-            self.client.ping()
-        except redis_lib.RedisError as exc:
-            raise RuntimeError(f"ITCOOK_BROKER_URL: cannot reach Redis at {url}: {exc}") from None
+        self.client = _connect(url)
         self.connected = False
         self._handler: Handler | None = None
         self._on_reconnect: Callable[[], None] = lambda: None
         self._listener: gevent.Greenlet | None = None
-        self.outages = 0
-        self._claim: Any = None  # the registered claim script (redis-py Script)
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler, self._on_reconnect = handler, on_reconnect
@@ -56,19 +64,18 @@ class RedisBroker(Broker):
         self._listener = gevent.spawn(self._listen, ready)
         ready.wait(5.0)  # subscribed before the first publish, or still retrying in the background
 
-    def publish(self, event: Event) -> bool:
+    def publish(self, message: Message) -> bool:
         # Always try, even while this process's own subscription is down: other processes may
         # be listening already, and they resynced from the log before this event was written.
-        # (Skipping here lost events for them; the soak of the Redis chaos test found it.)
-        message = json.dumps(event.to_message(), separators=(",", ":"))
+        text = encode(message)
         for attempt in (1, 2):  # a stale pooled connection gets one fresh retry
             try:
-                self.client.publish(self.channel, message)
+                self.client.publish(self.channel, text)
                 return True
-            except redis_lib.RedisError as exc:
+            except self._redis.RedisError as exc:
                 if attempt == 2:
-                    log.warning("realtime: Redis publish failed (%s); the event is in the log and "
-                                "clients get it when they resync or resume", exc)
+                    log.warning("realtime: Redis publish failed (%s); a logged event reaches "
+                                "clients when they resync or resume", exc)
         return False
 
     def stop(self) -> None:
@@ -78,8 +85,8 @@ class RedisBroker(Broker):
         self.connected = False
         self.client.close()
 
-    # -- the listener -------------------------------------------------------------------------
     def _listen(self, ready: gevent.event.Event) -> None:
+        """Subscribe, pump messages, and after a failure resubscribe with capped backoff."""
         delay = self.BACKOFF_FIRST
         first = True
         while True:
@@ -94,9 +101,8 @@ class RedisBroker(Broker):
                 first = False
                 ready.set()
                 self._pump(pubsub)
-            except (redis_lib.RedisError, OSError) as exc:
+            except (self._redis.RedisError, OSError) as exc:
                 if self.connected:
-                    self.outages += 1
                     log.warning("realtime: lost the Redis subscription (%s); retrying", exc)
                 self.connected = False
                 first = first and not ready.is_set()
@@ -118,29 +124,47 @@ class RedisBroker(Broker):
                 last_heard = now
                 if message.get("type") == "message" and self._handler is not None:
                     try:
-                        self._handler(Event.from_message(json.loads(message["data"])))
+                        self._handler(decode(message["data"]))
                     except (ValueError, KeyError, TypeError):
                         log.exception("realtime: dropped a malformed broker message")
             if now - last_ping >= self.PING_EVERY:
                 pubsub.ping()
                 last_ping = now
             if now - last_heard > self.DEAD_AFTER:
-                raise redis_lib.ConnectionError("no answer to PING from Redis")
+                raise self._redis.ConnectionError("no answer to PING from Redis")
 
-    # -- cluster coordination -----------------------------------------------------------------
+
+class RedisStore(ClusterStore):
+    """Locks, statistics, presence and connection counts as Redis keys that expire by themselves."""
+
+    shared = True
+
+    def __init__(self, url: str, prefix: str = "itcook",
+                 link_up: Callable[[], bool] = lambda: True) -> None:
+        self._redis = _driver()
+        self.prefix = prefix
+        self.client = _connect(url)
+        # Whether Redis answers now, as far as the transport's subscription knows: during an
+        # outage a handshake must not wait for a timeout on each admission.
+        self._link_up = link_up
+        self._claim: Any = None  # the registered claim script (redis-py Script)
+
+    def close(self) -> None:
+        self.client.close()
+
     def try_lock(self, name: str, ttl: float) -> bool:
         try:
             token = f"{os.getpid()}:{random.random()}"
             return bool(self.client.set(f"{self.prefix}:lock:{name}", token, nx=True,
                                         px=max(1, int(ttl * 1000))))
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             return False  # better skip a round than run twice
 
     def share_stats(self, process_id: str, snapshot: dict[str, Any], ttl: float) -> None:
         try:
             self.client.set(f"{self.prefix}:stats:{process_id}", json.dumps(snapshot),
                             px=max(1, int(ttl * 1000)))
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             pass
 
     # Presence (for Web Push): one hash per user, a field per process holding an expiry time.
@@ -159,7 +183,7 @@ class RedisBroker(Broker):
             for user_id in offline:
                 pipe.hdel(f"{self.prefix}:presence:{user_id}", process_id)
             pipe.execute()
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             pass  # the next report writes everything again
 
     # Connections per user (the cap of every process together): one hash per user, a field per
@@ -190,7 +214,7 @@ class RedisBroker(Broker):
 
     def claim_connection(self, process_id: str, user_id: int, held_here: int, cap: int,
                          ttl: float) -> bool:
-        if not self.connected:
+        if not self._link_up():
             return True  # an outage: a handshake must not wait for Redis's timeout; own cap holds
         now_ms = int(time.time() * 1000)
         ttl_ms = max(1, int(ttl * 1000))
@@ -199,7 +223,7 @@ class RedisBroker(Broker):
                 self._claim = self.client.register_script(self._CLAIM)
             return bool(self._claim(keys=[self._connections_key(user_id)],
                                     args=[now_ms, process_id, held_here, cap, now_ms + ttl_ms, ttl_ms]))
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             return True  # Redis is down: this process's own cap still holds
 
     def report_connections(self, process_id: str, counts: dict[int, int], ttl: float) -> None:
@@ -217,13 +241,13 @@ class RedisBroker(Broker):
                 else:
                     pipe.hdel(key, process_id)
             pipe.execute()
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             pass  # the next report writes everything again
 
     def user_present(self, user_id: int) -> bool:
         try:
             values = self.client.hvals(f"{self.prefix}:presence:{user_id}")
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             return False  # unknown: better a push too many than a notification lost
         now = time.time()
         return any(float(value) > now for value in values)
@@ -232,6 +256,6 @@ class RedisBroker(Broker):
         try:
             keys = list(self.client.scan_iter(match=f"{self.prefix}:stats:*", count=100))
             values = self.client.mget(keys) if keys else []
-        except redis_lib.RedisError:
+        except self._redis.RedisError:
             return []
         return [json.loads(v) for v in values if v]
