@@ -10,8 +10,9 @@ from itcook.extensions import db
 from itcook.realtime.brokers.base import decode, encode
 from itcook.realtime.control import DISCONNECT, FORGET_RECENT, REVOKE, Control
 from itcook.realtime.events import Event
-from tests.realtime.conftest import wait_for
-from tests.realtime.wsclient import Api, ws_connect
+from tests.support.rest import Api
+from tests.support.waiting import wait_for
+from tests.support.ws import ws_connect
 
 
 def _notice(title: str) -> Event:
