@@ -71,7 +71,7 @@ class Realtime:
     def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
                              active_users: ActiveUsers | None = None) -> None:
         """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
-        (``active_users``) which of many user ids are still active, in one query."""
+        (``active_users``) which of many user ids are still active, with their sessions, in one query."""
         state = self.state(app)
         state.principal_loader = loader
         if active_users is not None:

@@ -141,7 +141,8 @@ class RealtimeState:
         self.principal_loader: PrincipalLoader = lambda user_id: None
         #: Which of some user ids are still active, in one query (set by the app; the default
         #: asks ``principal_loader`` once per id).
-        self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
+        self.active_users: ActiveUsers = lambda ids: {
+            p.user_id: p.session for p in map(self.principal_loader, ids) if p is not None}
         self.verified_tokens = VerifiedTokens()  # checked JWTs: a reconnect skips the signature check
         #: Called in the domain's transaction as a durable event is written in it (bridge.py).
         self.on_logged: Callable[[Event], None] | None = None
@@ -452,22 +453,25 @@ class RealtimeState:
                 log.exception("realtime ticker failed")
 
     def recheck_principals(self) -> int:
-        """Close (4003) every local connection whose user is no longer active; return how many.
+        """Close (4003) every local connection whose user is no longer active, or whose session
+        ended since it connected (disabled and enabled again); return how many.
 
         The user's state is durable in the database: this is what makes a disable or deletion
         reach a process that missed the broker's message. One query per ``RECHECK_CHUNK`` users.
         """
         conns = [c for c in self.hub.connections if not c.closed]
         ids = sorted({c.user_id for c in conns})
-        active: set[int] = set()
+        active: dict[int, str | None] = {}
         for start in range(0, len(ids), RECHECK_CHUNK):
             chunk = ids[start:start + RECHECK_CHUNK]
             with self.app.app_context():
-                active |= self.active_users(chunk)
+                active.update(self.active_users(chunk))
             gevent.sleep(_SLICE_PAUSE)  # a handshake or a fan-out must not wait for 10k users
         closed = 0
         for conn in conns:
-            if conn.user_id not in active and not conn.closed:
+            revoked = conn.user_id not in active or (
+                conn.session is not None and active[conn.user_id] != conn.session)
+            if revoked and not conn.closed:
                 conn.abort(CLOSE_USER_REVOKED)
                 closed += 1
                 if closed % WRITE_SLICE == 0:
