@@ -149,13 +149,14 @@ class Realtime:
 
     def purge(self, session: Session | Connection, channels: Collection[str],
               community_posts: Collection[int] = (), author: int | None = None,
-              app: Flask | None = None) -> int:
+              about: tuple[str, str, Collection[int]] | None = None, app: Flask | None = None) -> int:
         """Delete, in the caller's transaction, the logged events of ``channels``, the
-        ``community`` events of ``community_posts`` and what ``author`` wrote on post and group
-        channels: call it where they are deleted, and ``forget_recent`` after the commit."""
+        ``community`` events of ``community_posts``, what ``author`` wrote on post and group
+        channels and (``about``: type, data field, ids) the events of a type naming those ids:
+        call it where they are deleted, and ``forget_recent`` after the commit."""
         from itcook.realtime.history import purge
 
-        return purge(session, self.state(app).tables["events"], channels, community_posts, author)
+        return purge(session, self.state(app).tables["events"], channels, community_posts, author, about)
 
     def forget_recent(self) -> None:
         """After a purge is committed: every process drops the purged events it holds in memory
