@@ -52,9 +52,11 @@ def _until_closed(stream: Stream, timeout: float = 30.0) -> tuple[list[dict[str,
 
 
 def _disable_while_cut_off(cluster: Cluster, proxy: TcpProxy, transport: str,
-                           recheck_interval: str) -> tuple[Server, Server, dict, Stream]:
+                           recheck_interval: str, enable_again: bool = False
+                           ) -> tuple[Server, Server, dict, Stream]:
     """Process ``a`` reaches Redis through ``proxy``, ``b`` directly. Bob streams a private
-    group on ``a``; the proxy is cut, an admin disables bob on ``b``, and anna posts to the group.
+    group on ``a``; the proxy is cut, an admin disables bob on ``b`` (and, with ``enable_again``,
+    enables him again), and anna posts to the group.
     """
     (b,) = cluster.start(1)
     a = Server({**cluster.env, "ITCOOK_BROKER_URL": f"redis://{REDIS_HOST}:{proxy.port}/0",
@@ -78,6 +80,8 @@ def _disable_while_cut_off(cluster: Cluster, proxy: TcpProxy, transport: str,
     wait_for(lambda: _stats(a, anna)["broker_connected"] is False, timeout=15,
              what="the cut-off process to notice")
     api.call("POST", f"/admin/users/{bob['user']['id']}/disable", root, expect=200)
+    if enable_again:
+        api.call("POST", f"/admin/users/{bob['user']['id']}/enable", root, expect=200)
     post("after the disable")
     return a, b, bob, stream
 
@@ -108,3 +112,12 @@ def test_user_disabled_during_an_outage_is_closed_by_the_periodic_recheck(
         cluster: Cluster, proxy: TcpProxy, transport: str) -> None:
     a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, transport, "0.3")
     _assert_revoked(a, bob, stream)  # the link never returns
+
+
+def test_user_disabled_and_enabled_again_during_an_outage_is_closed_when_the_link_returns(
+        cluster: Cluster, proxy: TcpProxy) -> None:
+    # Active again, but the stream's token belongs to the sessions the disable ended.
+    a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, "websocket", "3600", enable_again=True)
+    proxy.start()
+    _assert_revoked(a, bob, stream)
+
