@@ -156,8 +156,7 @@ class RealtimeState:
         self._queue: gevent.queue.Queue[Event] = gevent.queue.Queue()
         # Between the broker and the dispatcher: durable events in id order, each once, holes
         # filled from the log (the log is the truth, the broker a doorbell).
-        self.sequencer = Sequencer(self._queue.put,
-                                   lambda first, last, limit: self.history.between(first, last, limit),
+        self.sequencer = Sequencer(self._queue.put, self._read_missed,
                                    lambda: self.history.newest(), gap_wait=config["gap_wait"],
                                    batch=config["replay_batch"])
         self.unsent = Unsent()  # logged, but the broker publish failed: published again on reconnect
@@ -477,6 +476,21 @@ class RealtimeState:
                 if closed % WRITE_SLICE == 0:
                     gevent.sleep(_SLICE_PAUSE)
         return closed
+
+    def _read_missed(self, first: int, last: int, limit: int) -> list[Event]:
+        """The logged events ``first..last`` whose doorbell did not ring (the sequencer's reads).
+
+        Read while cut off from the broker, they would go out with every revocation published
+        meanwhile lost the same way (a disable on another process): the users are checked
+        again first, so a disabled one is closed before anything the log brings reaches them.
+        """
+        events = self.history.between(first, last, limit)
+        if events and not self.broker.connected:
+            closed = self.recheck_principals()
+            if closed:
+                log.warning("realtime: cut off from the broker, closed %d connections of revoked users",
+                            closed)
+        return events
 
     def _recheck_loop(self) -> None:
         """Every ``principal_recheck_interval`` seconds: ``recheck_principals``."""

@@ -121,3 +121,11 @@ def test_user_disabled_and_enabled_again_during_an_outage_is_closed_when_the_lin
     proxy.start()
     _assert_revoked(a, bob, stream)
 
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_user_disabled_during_an_outage_gets_nothing_the_log_brings_meanwhile(
+        cluster: Cluster, proxy: TcpProxy, transport: str) -> None:
+    # Cut off, the process reads the group post from the log's tail (its doorbell never rang);
+    # the disable's message was lost the same way, and no periodic recheck falls in the test.
+    a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, transport, "3600")
+    _assert_revoked(a, bob, stream)  # the link never returns
