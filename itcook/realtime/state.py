@@ -481,8 +481,10 @@ class RealtimeState:
         """The logged events ``first..last`` whose doorbell did not ring (the sequencer's reads).
 
         Read while cut off from the broker, they would go out with every revocation published
-        meanwhile lost the same way (a disable on another process): the users are checked
-        again first, so a disabled one is closed before anything the log brings reaches them.
+        meanwhile lost the same way (a disable, a removal from a group, on another process):
+        the users are checked again first, so a disabled one is closed, and the subscribers of
+        these events' scoped channels are authorized again, so a removed one is dropped,
+        before anything the log brings reaches them.
         """
         events = self.history.between(first, last, limit)
         if events and not self.broker.connected:
@@ -490,7 +492,19 @@ class RealtimeState:
             if closed:
                 log.warning("realtime: cut off from the broker, closed %d connections of revoked users",
                             closed)
+            self._reauthorize({e.channel for e in events})
         return events
+
+    def _reauthorize(self, channels: set[str]) -> None:
+        """Drop (``access_revoked``) the live subscribers of ``channels`` no longer allowed on them."""
+        for channel in channels:
+            if channel.partition(":")[0] not in self.authorizers:
+                continue  # personal, community, system: nothing to revoke
+            members = [c for c in self.hub.channels.get(channel, ()) if not c.closed]
+            allowed = {u: self._authorized(u, channel) for u in {c.user_id for c in members}}
+            for conn in members:
+                if not allowed[conn.user_id] and channel in conn.channels:
+                    self.hub.drop(conn, channel)
 
     def _recheck_loop(self) -> None:
         """Every ``principal_recheck_interval`` seconds: ``recheck_principals``."""
