@@ -41,14 +41,17 @@ def _principal(user_id: int) -> Principal | None:
     return Principal(user_id, row[0], is_admin=row[1] == "admin", session=row[2]) if row else None
 
 
-def _active_users(user_ids: list[int]) -> set[int]:
+def _active_users(user_ids: list[int]) -> dict[int, str | None]:
     # Every live connection's user, every recheck interval: one query for the lot.
     from sqlalchemy import select
 
     from itcook.models import User
 
     ids = [i for i in user_ids if is_row_id(i)]
-    return set(db.session.scalars(select(User.id).where(User.id.in_(ids), User.is_active))) if ids else set()
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.session_key).where(
+        User.id.in_(ids), User.is_active)).all())
 
 
 def _post_channel(user_id: int, post_id: int) -> bool:

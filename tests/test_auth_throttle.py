@@ -95,3 +95,16 @@ def test_unreachable_shared_counters_fall_back_to_this_process(app, client) -> N
     for _ in range(_limit("AUTH_LIMIT_PER_ACCOUNT")):
         assert _login(client, "anna").status_code == 401
     _assert_throttled(_login(client, "anna"))
+
+
+@pytest.mark.realtime_config(**REAL_LIMITS)
+def test_an_ipv6_client_is_one_address_per_64_network(client) -> None:
+    """A host holds a whole /64 (SLAAC, privacy addresses): counting each address alone would
+    give one client 2^64 budgets."""
+    per_address = _limit("AUTH_LIMIT_PER_ADDRESS")
+    for i in range(per_address):
+        assert _login(client, f"user{i}", address=f"2001:db8:1:2::{i + 1:x}").status_code == 401
+    _assert_throttled(_login(client, "someone", address="2001:db8:1:2:ffff:ffff:ffff:ffff"))
+    # The next network, and IPv4 addresses, are counted apart.
+    assert _login(client, "someone", address="2001:db8:1:3::1").status_code == 401
+    assert _login(client, "someone", address="192.0.2.1").status_code == 401

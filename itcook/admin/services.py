@@ -10,6 +10,7 @@ from itcook.auth.services import end_sessions
 from itcook.community.services import retract_user_activity
 from itcook.errors import ApiError
 from itcook.extensions import db, realtime
+from itcook.groups.services import forget_groups
 from itcook.models import Group, Post, User
 from itcook.signals import emit, system_notification, user_deactivated
 from itcook.validation import paginate
@@ -78,9 +79,9 @@ def delete_user(admin: User, user_id: int) -> None:
     # their comments and group posts elsewhere.
     posts = db.session.scalars(select(Post.id).where(Post.author_id == user_id)).all()
     groups = db.session.scalars(select(Group.id).where(Group.owner_id == user_id)).all()
-    realtime.purge(db.session, [f"user:{user_id}", *(f"post:{p}" for p in posts),
-                                *(f"group:{g}" for g in groups)],
+    realtime.purge(db.session, [f"user:{user_id}", *(f"post:{p}" for p in posts)],
                    community_posts=posts, author=user_id)
+    forget_groups(list(groups))
     # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
     # its foreign keys on), so everything the user owned goes with the row.
     db.session.execute(delete(User).where(User.id == user_id))

@@ -8,6 +8,7 @@ window of the rate's length.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -58,9 +59,8 @@ class Throttle:
 
     def check(self, username: str) -> None:
         """Count one attempt of this request's address on ``username``; 429 past either limit."""
-        address = request.remote_addr or "unknown"
         if self.per_address is not None:
-            self._hit(self.per_address, "address", address)
+            self._hit(self.per_address, "address", client_key(request.remote_addr))
         if self.per_account is not None:
             self._hit(self.per_account, "account", username.lower())
 
@@ -88,6 +88,23 @@ class TooManyAttempts(ApiError):
         super().__init__(429, "too_many_attempts",
                          f"too many login or registration attempts {whom}; retry in {retry_after} s",
                          retry_after=retry_after)
+
+
+def client_key(address: str | None) -> str:
+    """The throttle's key of a client address: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 host is given a whole /64 and may pick any address in it (privacy addresses):
+    counted per address, a single client would have an endless supply of budgets.
+    """
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _rate(config: Mapping[str, Any], key: str) -> RateLimitItem | None:

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from itcook.community.services import display_names, get_active_user
 from itcook.errors import ApiError
 from itcook.extensions import db, realtime
 from itcook.locking import lock_for_update
-from itcook.models import Group, GroupInvite, GroupMember, GroupPost, User, isoformat, utcnow
+from itcook.models import (
+    Group,
+    GroupInvite,
+    GroupMember,
+    GroupPost,
+    Notification,
+    User,
+    isoformat,
+    utcnow,
+)
 from itcook.signals import (
     emit,
     group_deleted,
@@ -129,13 +138,25 @@ def get_group(viewer: User, group_id: int) -> dict[str, Any]:
     return _groups_to_dicts([_get_group(group_id)], viewer.id)[0]
 
 
+def forget_groups(group_ids: list[int]) -> None:
+    """In the deletion's transaction: the groups' channels and every invitation to them, in the
+    log and in inboxes (a deleted group's name, chosen by its owner, is shown to no one)."""
+    if not group_ids:
+        return
+    realtime.purge(db.session, [f"group:{g}" for g in group_ids],
+                   about=("GroupInvitation", "group_id", group_ids))
+    db.session.execute(delete(Notification).where(
+        Notification.type == "GroupInvitation",
+        cast(Notification.data["group_id"].as_string(), String).in_([str(g) for g in group_ids])))
+
+
 def delete_group(owner: User, group_id: int) -> None:
     """Delete a group with its posts, memberships and invitations (owner only)."""
     group = _get_group(group_id)
     _require_owner(group, owner)
     db.session.expunge(group)
     db.session.execute(delete(Group).where(Group.id == group_id))
-    realtime.purge(db.session, [f"group:{group_id}"])
+    forget_groups([group_id])
     emit(group_deleted, group_id=group_id)
     db.session.commit()
 

@@ -68,7 +68,7 @@ class Realtime:
         ``metadata()``). ``authenticate(token) -> Credential`` verifies a bearer token
         (default: flask-jwt-extended access tokens, if installed). ``principal_loader(id)``
         returns the active ``Principal`` or None (default: every verified id is one);
-        ``active_users(ids)`` the active ones among many. ``schedule(name, interval, fn)``: the
+        ``active_users(ids)`` the active ones among many, with their sessions. ``schedule(name, interval, fn)``: the
         host's job runner takes the periodic jobs (log prune, outbox relay); without it
         ``start`` runs them. Other keywords are settings (``heartbeat_interval=10``;
         docs/plugin.md).
@@ -146,7 +146,7 @@ class Realtime:
     def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
                              active_users: ActiveUsers | None = None) -> None:
         """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
-        (``active_users``) which of many user ids are still active, in one query."""
+        (``active_users``) which of many user ids are still active, with their sessions, in one query."""
         state = self.state(app)
         state.principal_loader = loader
         if active_users is not None:
@@ -173,13 +173,14 @@ class Realtime:
 
     def purge(self, session: Session | Connection, channels: Collection[str],
               community_posts: Collection[int] = (), author: int | None = None,
-              app: Flask | None = None) -> int:
+              about: tuple[str, str, Collection[int]] | None = None, app: Flask | None = None) -> int:
         """Delete, in the caller's transaction, the logged events of ``channels``, the
-        ``community`` events of ``community_posts`` and what ``author`` wrote on post and group
-        channels: call it where they are deleted, and ``forget_recent`` after the commit."""
+        ``community`` events of ``community_posts``, what ``author`` wrote on post and group
+        channels and (``about``: type, data field, ids) the events of a type naming those ids:
+        call it where they are deleted, and ``forget_recent`` after the commit."""
         from itcook.realtime.history import purge
 
-        return purge(session, self.state(app).tables["events"], channels, community_posts, author)
+        return purge(session, self.state(app).tables["events"], channels, community_posts, author, about)
 
     def forget_recent(self) -> None:
         """After a purge is committed: every process drops the purged events it holds in memory

@@ -36,8 +36,9 @@ class Principal:
 
 #: Resolves a user id to an active principal, or None (deleted, disabled). Set by the app.
 PrincipalLoader = Callable[[Any], Principal | None]
-#: The ids among some user ids whose users are still active (one query). Set by the app.
-ActiveUsers = Callable[[list[Any]], set[Any]]
+#: The still active users among some user ids, each with its current session (one query): a
+#: connection whose user is missing, or whose session is another, was revoked. Set by the app.
+ActiveUsers = Callable[[list[Any]], dict[Any, str | None]]
 
 
 class Credential(NamedTuple):

@@ -33,12 +33,13 @@ class Connection:
     __slots__ = (
         "user_id", "user_name", "transport", "sock", "_raw", "channels", "_pending",
         "_pending_bytes", "_head_partial", "_writer", "closed", "close_code", "last_seen", "connected_at",
-        "max_bytes", "max_frames", "on_abort", "last_event_id", "replay_buffer", "__weakref__",
+        "max_bytes", "max_frames", "on_abort", "last_event_id", "replay_buffer", "session", "__weakref__",
     )
 
     def __init__(self, sock: Any, user_id: int, user_name: str, transport: str, *,
                  max_bytes: int, max_frames: int,
-                 on_abort: Callable[[Connection, int], None] | None = None) -> None:
+                 on_abort: Callable[[Connection, int], None] | None = None,
+                 session: str | None = None) -> None:
         self.sock = sock
         # gevent's socket wraps a non-blocking OS socket; writing to it directly skips
         # gevent's wait machinery (and sendall's extra system call) on the fast path.
@@ -46,6 +47,9 @@ class Connection:
         self.user_id = user_id
         self.user_name = user_name
         self.transport = transport
+        # The user's session its credential was checked against: the principal recheck closes
+        # the connection once the user's session is another (None: not checked).
+        self.session = session
         self.channels: set[str] = set()
         # Created on the first write the kernel cannot take whole: most sockets never need one,
         # and an empty deque costs 600 bytes (of ~20 KB per stream).

@@ -56,9 +56,11 @@ PURGE_CHUNK = 500
 
 
 def purge(executor: Session | Connection, table: Table, channels: Collection[str],
-          community_posts: Collection[int] = (), author: int | None = None) -> int:
-    """Delete the logged events of ``channels``, the ``community`` events of ``community_posts``
-    and what ``author`` wrote on ``post:`` and ``group:`` channels (comments, group posts).
+          community_posts: Collection[int] = (), author: int | None = None,
+          about: tuple[str, str, Collection[int]] | None = None) -> int:
+    """Delete the logged events of ``channels``, the ``community`` events of ``community_posts``,
+    what ``author`` wrote on ``post:`` and ``group:`` channels (comments, group posts), and
+    (``about``: type, data field, ids) the events of that type naming those ids, on any channel.
 
     Runs on the caller's session or connection, so in the transaction that deletes what the
     events were about: once it commits, nothing of it can be replayed. Returns rows removed.
@@ -81,6 +83,11 @@ def purge(executor: Session | Connection, table: Table, channels: Collection[str
         removed += executor.execute(delete(table).where(
             or_(table.c.channel.startswith("post:"), table.c.channel.startswith("group:")),
             mention("author_id", [author]))).rowcount
+    if about is not None:
+        event_type, field, ids = about[0], about[1], list(about[2])
+        for i in range(0, len(ids), PURGE_CHUNK):
+            removed += executor.execute(delete(table).where(
+                table.c.type == event_type, mention(field, ids[i:i + PURGE_CHUNK]))).rowcount
     return removed
 
 

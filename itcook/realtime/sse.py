@@ -45,7 +45,8 @@ def run(environ: dict[str, Any], state: RealtimeState, principal: Principal, cha
     mode = "gunicorn" if "gunicorn.socket" in environ else "gevent"
     conn = Connection(sock, principal.user_id, principal.name, SSE,
                       max_bytes=cfg["send_buffer_bytes"], max_frames=cfg["send_buffer_frames"],
-                      on_abort=lambda c, code: hub.remove(c, state.close_reason(code)))
+                      on_abort=lambda c, code: hub.remove(c, state.close_reason(code)),
+                      session=principal.session)
     state.ensure_started()
     hub.add(conn)
     try:

@@ -132,7 +132,8 @@ class RealtimeState:
         self.principal_loader: PrincipalLoader = lambda user_id: None
         #: Which of some user ids are still active, in one query (set by the app; the default
         #: asks ``principal_loader`` once per id).
-        self.active_users: ActiveUsers = lambda ids: {i for i in ids if self.principal_loader(i)}
+        self.active_users: ActiveUsers = lambda ids: {
+            p.user_id: p.session for p in map(self.principal_loader, ids) if p is not None}
         #: Checked tokens: a reconnect skips the signature check. Without an authenticator
         #: only tickets (and the app's own principal checks) admit anyone.
         self.verified_tokens = VerifiedTokens(authenticate or _no_tokens)
@@ -148,8 +149,7 @@ class RealtimeState:
         self._queue: gevent.queue.Queue[Message] = gevent.queue.Queue()
         # Between the broker and the dispatcher: durable events in id order, each once, holes
         # filled from the log (the log is the truth, the broker a doorbell).
-        self.sequencer = Sequencer(self._queue.put,
-                                   lambda first, last, limit: self.history.between(first, last, limit),
+        self.sequencer = Sequencer(self._queue.put, self._read_missed,
                                    lambda: self.history.newest(), gap_wait=config["gap_wait"],
                                    batch=config["replay_batch"])
         self.unsent = Unsent()  # logged, but the broker publish failed: published again on reconnect
@@ -443,6 +443,36 @@ class RealtimeState:
     def recheck_principals(self) -> int:
         """Close (4003) every local connection whose user is no longer active; return how many."""
         return ticker.recheck_principals(self)
+
+    def _read_missed(self, first: int, last: int, limit: int) -> list[Event]:
+        """The logged events ``first..last`` whose doorbell did not ring (the sequencer's reads).
+
+        Read while cut off from the broker, they would go out with every revocation published
+        meanwhile lost the same way (a disable, a removal from a group, on another process):
+        the users are checked again first, so a disabled one is closed, and the subscribers of
+        these events' scoped channels are authorized again, so a removed one is dropped,
+        before anything the log brings reaches them.
+        """
+        events = self.history.between(first, last, limit)
+        if events and not self.broker.connected:
+            closed = self.recheck_principals()
+            if closed:
+                log.warning("realtime: cut off from the broker, closed %d connections of revoked users",
+                            closed)
+            self._reauthorize({e.channel for e in events})
+        return events
+
+    def _reauthorize(self, channels: set[str]) -> None:
+        """Drop (``access_revoked``) the live subscribers of ``channels`` no longer allowed on them."""
+        for channel in channels:
+            if channel.partition(":")[0] not in self.authorizers:
+                continue  # personal, community, system: nothing to revoke
+            members = [c for c in self.hub.channels.get(channel, ()) if not c.closed]
+            allowed = {u: self._authorized(u, channel) for u in {c.user_id for c in members}}
+            for conn in members:
+                if not allowed[conn.user_id] and channel in conn.channels:
+                    self.hub.drop(conn, channel)
+
 
     def _resynced(self, conns: list[Connection]) -> None:
         """After an outage: revoked users first (before anything is replayed), then catch up."""

@@ -115,7 +115,8 @@ def _report(state: RealtimeState, report: bool, shared: bool, report_every: floa
 
 
 def recheck_principals(state: RealtimeState) -> int:
-    """Close (4003) every local connection whose user is no longer active; return how many.
+    """Close (4003) every local connection whose user is no longer active, or whose session
+    ended since it connected (disabled and enabled again); return how many.
 
     The user's state is durable in the database: this is what makes a disable or deletion
     reach a process that missed the broker's message. One query per ``RECHECK_CHUNK`` users.
@@ -123,15 +124,17 @@ def recheck_principals(state: RealtimeState) -> int:
     conns = [c for c in state.hub.connections if not c.closed]
     # In order (ints and strings apart): a chunk names each user once, as an index scan likes.
     ids = sorted({c.user_id for c in conns}, key=lambda i: (type(i).__name__, i))
-    active: set[Any] = set()
+    active: dict[Any, str | None] = {}
     for start in range(0, len(ids), RECHECK_CHUNK):
         chunk = ids[start:start + RECHECK_CHUNK]
         with state.app.app_context():
-            active |= state.active_users(chunk)
+            active.update(state.active_users(chunk))
         gevent.sleep(SLICE_PAUSE)  # a handshake or a fan-out must not wait for 10k users
     closed = 0
     for conn in conns:
-        if conn.user_id not in active and not conn.closed:
+        revoked = conn.user_id not in active or (
+            conn.session is not None and active[conn.user_id] != conn.session)
+        if revoked and not conn.closed:
             conn.abort(CLOSE_USER_REVOKED)
             closed += 1
             if closed % WRITE_SLICE == 0:

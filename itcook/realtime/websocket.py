@@ -228,7 +228,8 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
     sock = ws.sock
     conn = Connection(sock, principal.user_id, principal.name, WS,
                       max_bytes=cfg["send_buffer_bytes"], max_frames=cfg["send_buffer_frames"],
-                      on_abort=lambda c, code: hub.remove(c, state.close_reason(code)))
+                      on_abort=lambda c, code: hub.remove(c, state.close_reason(code)),
+                      session=principal.session)
     session = Session(state, principal, conn, ws.ws)
     state.ensure_started()
     hub.add(conn)

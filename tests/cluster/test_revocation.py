@@ -53,9 +53,12 @@ def _until_closed(stream: Stream, timeout: float = 30.0) -> tuple[list[dict[str,
 
 
 def _disable_while_cut_off(cluster: Cluster, proxy: TcpProxy, transport: str,
-                           recheck_interval: str) -> tuple[Server, Server, dict, Stream]:
+                           recheck_interval: str, enable_again: bool = False,
+                           remove_instead: bool = False) -> tuple[Server, Server, dict, Stream]:
     """Process ``a`` reaches Redis through ``proxy``, ``b`` directly. Bob streams a private
-    group on ``a``; the proxy is cut, an admin disables bob on ``b``, and anna posts to the group.
+    group on ``a``; the proxy is cut, an admin disables bob on ``b`` (and, with ``enable_again``,
+    enables him again; with ``remove_instead`` anna removes him from the group instead), and
+    anna posts to the group; then (``remove_instead``) the admin sends bob a notice.
     """
     (b,) = cluster.start(1)
     a = Server({**cluster.env, "ITCOOK_BROKER_URL": f"redis://{REDIS_HOST}:{proxy.port}/0",
@@ -78,8 +81,16 @@ def _disable_while_cut_off(cluster: Cluster, proxy: TcpProxy, transport: str,
     proxy.cut()
     wait_for(lambda: _stats(a, anna)["broker_connected"] is False, timeout=15,
              what="the cut-off process to notice")
-    api.call("POST", f"/admin/users/{bob['user']['id']}/disable", root, expect=200)
+    if remove_instead:
+        api.call("DELETE", f"/groups/{group['id']}/members/{bob['user']['id']}", anna, expect=200)
+    else:
+        api.call("POST", f"/admin/users/{bob['user']['id']}/disable", root, expect=200)
+    if enable_again:
+        api.call("POST", f"/admin/users/{bob['user']['id']}/enable", root, expect=200)
     post("after the disable")
+    if remove_instead:
+        api.call("POST", "/admin/notifications", root, expect=201,
+                 json={"title": "t", "message": "after the post", "user_id": bob["user"]["id"]})
     return a, b, bob, stream
 
 
@@ -109,3 +120,33 @@ def test_user_disabled_during_an_outage_is_closed_by_the_periodic_recheck(
         cluster: Cluster, proxy: TcpProxy, transport: str) -> None:
     a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, transport, "0.3")
     _assert_revoked(a, bob, stream)  # the link never returns
+
+
+def test_user_disabled_and_enabled_again_during_an_outage_is_closed_when_the_link_returns(
+        cluster: Cluster, proxy: TcpProxy) -> None:
+    # Active again, but the stream's token belongs to the sessions the disable ended.
+    a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, "websocket", "3600", enable_again=True)
+    proxy.start()
+    _assert_revoked(a, bob, stream)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_user_disabled_during_an_outage_gets_nothing_the_log_brings_meanwhile(
+        cluster: Cluster, proxy: TcpProxy, transport: str) -> None:
+    # Cut off, the process reads the group post from the log's tail (its doorbell never rang);
+    # the disable's message was lost the same way, and no periodic recheck falls in the test.
+    a, _b, bob, stream = _disable_while_cut_off(cluster, proxy, transport, "3600")
+    _assert_revoked(a, bob, stream)  # the link never returns
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_member_removed_during_an_outage_gets_no_group_post_the_log_brings_meanwhile(
+        cluster: Cluster, proxy: TcpProxy, transport: str) -> None:
+    _a, _b, _bob, stream = _disable_while_cut_off(cluster, proxy, transport, "3600", remove_instead=True)
+    frames = []
+    while not frames or frames[-1]["type"] != "SystemNotification":  # bounded by frame()'s timeout
+        frames.append(stream.frame())
+    # In id order from the log: the removal is found before the post would have gone out.
+    assert [f["type"] for f in frames] == ["Unsubscribed", "SystemNotification"]
+    assert frames[0]["data"]["reason"] == "access_revoked"
+    stream.close()

@@ -52,3 +52,24 @@ def test_a_user_disabled_without_a_broker_message_is_closed_by_the_recheck(live_
     assert [anna["user"]["id"], boris["user"]["id"]] in batches
     for stream in streams:
         stream.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.realtime_config(REALTIME_PRINCIPAL_RECHECK_INTERVAL=0.2)
+def test_a_user_whose_sessions_ended_is_closed_by_the_recheck_while_active(live_server, transport) -> None:
+    """Disabled and enabled again (or any end of sessions) where no broker message said so:
+    the account is active, but the stream's credential was revoked."""
+    api = Api(live_server)
+    anna, boris = api.register("anna"), api.register("boris")
+    state = live_server.state
+    streams = [Stream(transport, live_server, user["access_token"]) for user in (anna, boris)]
+    wait_for(lambda: len(state.hub.connections) == 2, what="two streams")
+    with live_server.app.app_context():
+        db.session.execute(update(User).where(User.id == anna["user"]["id"]).values(
+            session_key="0" * 32))
+        db.session.commit()
+    assert _until_closed(streams[0]) == (4003 if transport == "websocket" else None)
+    wait_for(lambda: state.hub.stats.disconnects["user_revoked"] == 1, what="counted as revoked")
+    assert [c.user_id for c in state.hub.connections] == [boris["user"]["id"]]
+    for stream in streams:
+        stream.close()

@@ -199,6 +199,26 @@ def test_deleting_a_group_forgets_its_events(live_server, api) -> None:
     assert _logged(live_server, f"group:{group['id']}") == 0
 
 
+def test_deleting_a_group_forgets_its_invitations_in_inboxes_and_the_log(live_server, api) -> None:
+    """Create, invite, delete, again: the invitee is left with nothing to read or replay, and
+    neither is anyone invited to a group of a deleted account."""
+    admin, owner, anna = api.register_admin(), api.register("owner"), api.register("anna")
+    kept = api.call("POST", "/groups", owner, expect=201, json={"name": "kept"}).json()
+    api.call("POST", f"/groups/{kept['id']}/invites", owner, expect=201, json={"user_id": anna["user"]["id"]})
+    for i in range(3):
+        group = api.call("POST", "/groups", owner, expect=201, json={"name": f"FREE PRIZES {i}"}).json()
+        api.call("POST", f"/groups/{group['id']}/invites", owner, expect=201,
+                 json={"user_id": anna["user"]["id"]})
+        api.call("DELETE", f"/groups/{group['id']}", owner, expect=204)
+    inbox = api.call("GET", "/notifications", anna, expect=200).json()
+    assert [n["data"]["group_id"] for n in inbox["items"]] == [kept["id"]] and inbox["unread_count"] == 1
+    frames, _ = _resume_from_zero(live_server, "websocket", anna["access_token"], "personal")
+    assert [f["data"]["group_name"] for f in frames] == ["kept"]
+    api.call("DELETE", f"/admin/users/{owner['user']['id']}", admin, expect=204)
+    assert api.call("GET", "/notifications", anna, expect=200).json()["items"] == []
+    assert _logged(live_server, f"user:{anna['user']['id']}") == 0
+
+
 def test_every_table_with_a_generated_integer_id_never_reuses_it() -> None:
     """A new table whose id reaches a client must say so too (``NEVER_REUSE_IDS``)."""
     plain = []
