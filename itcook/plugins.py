@@ -91,6 +91,9 @@ def init_realtime(app: Flask) -> None:
     realtime.set_principal_loader(app, _principal, _active_users)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
+    from itcook.plans import events as plan_events
+
+    plan_events.connect(app)  # plan:<id> and the plans' events
     signals.event_logged.connect(_file, sender=app, weak=False)
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)

@@ -13,7 +13,7 @@ DURABLE_TYPES = frozenset({
     "NewCommunityPost", "PostLiked", "NewComment", "NewFollower", "ExpiringItems",
     "GoalAchieved", "RecipeGenerated", "RecipeFailed", "SystemNotification",
     "NewGroupPost", "GroupInvitation", "NotificationsRead",
-    "NearbyOffer", "OfferClaimed", "NearbyOfferTaken",
+    "NearbyOffer", "OfferClaimed", "NearbyOfferTaken", "MenuPlanUpdated", "ShoppingItemChecked",
 })
 # Ephemeral types carry no id and are never replayed.
 EPHEMERAL_TYPES = frozenset({"UserTyping", "Heartbeat"})
