@@ -41,8 +41,9 @@ def test_editors_hear_each_batch_once_and_outsiders_may_not_listen(live_server, 
     refused = outsider.recv()
     assert refused["type"] == "Error" and refused["data"]["code"] == "forbidden_channel"
 
-    answer = _ops(api, anna, plan["id"], "a1", {"op": "add", "date": MONDAY, "meal": "dinner", "title": "Plov"})
-    _ops(api, anna, plan["id"], "a1", {"op": "add", "date": MONDAY, "meal": "dinner", "title": "Plov"})
+    plov = {"op": "add", "date": MONDAY, "meal": "dinner", "title": "Plov"}
+    answer = _ops(api, anna, plan["id"], "a1", plov)
+    _ops(api, anna, plan["id"], "a1", plov)
     frame = listener.recv_type("MenuPlanUpdated")
     entry_id = answer["results"][0]["entry_id"]
     assert frame["channel"] == channel and isinstance(frame["id"], int)
