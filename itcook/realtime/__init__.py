@@ -6,7 +6,7 @@ load a connecting user and which ``<prefix>:<id>`` channels exist (``register_ch
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import Flask, current_app
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from itcook import signals
 from itcook.realtime.auth import ActiveUsers, Principal, PrincipalLoader
+from itcook.realtime.connection import Connection as Stream
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
-from itcook.realtime.state import Authorizer, RealtimeState
+from itcook.realtime.state import Authorizer, FrameHandler, RealtimeState
 
 __all__ = ["Principal", "Realtime", "RealtimeState"]
 
@@ -81,6 +82,16 @@ class Realtime:
                          denied_code: str = "channel_not_found") -> None:
         """Allow ``<prefix>:<id>`` channels where ``authorize(user_id, id)`` is true."""
         self.state(app).register_channel(prefix, authorize, denied_code)
+
+    def register_frame(self, app: Flask, frame_type: str, handler: FrameHandler,
+                       on_disconnect: Callable[[Stream], None] | None = None) -> None:
+        """Hand client frames of ``frame_type`` to ``handler(principal, connection, frame)``
+        (it raises ``ProtocolError`` for a bad one: an Error frame); ``on_disconnect(connection)``
+        runs when a WebSocket connection ends."""
+        state = self.state(app)
+        state.frame_handlers[frame_type] = handler
+        if on_disconnect is not None and on_disconnect not in state.disconnect_hooks:
+            state.disconnect_hooks.append(on_disconnect)
 
     # -- the service API (the seed's notify_* and a generic publish) -------------------------
     def publish(self, channel: str, event_type: str, data: dict[str, Any], *,

@@ -58,6 +58,8 @@ _SCOPED = re.compile(r"([a-z]+):([0-9]{1,19})")
 _MAX_ID = 2**63 - 1  # the widest id column: a larger id names nothing
 
 Authorizer = Callable[[int, int], bool]
+#: Handles a client frame of a type the app registered: (principal, connection, the frame).
+FrameHandler = Callable[[Principal, Connection, dict[str, Any]], None]
 T = TypeVar("T")
 
 #: Heartbeats and keep-alives go out this many connections at a time, with a turn of the event
@@ -148,6 +150,10 @@ class RealtimeState:
         #: Called once a durable event went to the broker, after its commit (bridge.py sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str]] = {}
+        #: Client frame types the app handles (``Realtime.register_frame``).
+        self.frame_handlers: dict[str, FrameHandler] = {}
+        #: Called with each WebSocket connection that ended (what it held must go with it).
+        self.disconnect_hooks: list[Callable[[Connection], None]] = []
         self._history: History | None = None
         self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None

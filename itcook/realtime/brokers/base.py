@@ -8,6 +8,8 @@ from typing import Any
 from itcook.realtime.events import Event
 
 Handler = Callable[[Event], None]
+#: A room after an update: (its sequence number, member -> value).
+RoomState = tuple[int, dict[str, str]]
 
 
 class Broker:
@@ -55,6 +57,12 @@ class Broker:
 
     def report_connections(self, process_id: str, counts: dict[int, int], ttl: float) -> None:
         """Record how many connections (and admissions) each user holds here; 0 removes."""
+
+    def room_update(self, room: str, member: str, value: str | None, ttl: float) -> RoomState:
+        """Atomically set (``value``) or remove (None) ``member`` of the shared ``room``, then
+        return (a sequence number, every live member's value). A member not set again within
+        ``ttl`` seconds drops out (its process died); sequence numbers grow with each update."""
+        raise NotImplementedError
 
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""

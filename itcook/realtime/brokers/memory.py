@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from itcook.realtime.brokers.base import Broker, Handler
+from itcook.realtime.brokers.base import Broker, Handler, RoomState
 from itcook.realtime.events import Event
 
 
@@ -15,6 +16,8 @@ class MemoryBroker(Broker):
     def __init__(self) -> None:
         self._handler: Handler | None = None
         self._stats: dict[str, Any] = {}
+        self._rooms: dict[str, dict[str, tuple[float, str]]] = {}
+        self._room_seq = 0
 
     def start(self, handler: Handler, on_reconnect: Callable[[], None]) -> None:
         self._handler = handler
@@ -35,3 +38,17 @@ class MemoryBroker(Broker):
 
     def gather_stats(self) -> list[dict[str, Any]]:
         return [self._stats] if self._stats else []
+
+    def room_update(self, room: str, member: str, value: str | None, ttl: float) -> RoomState:
+        now = time.monotonic()
+        members = self._rooms.setdefault(room, {})
+        if value is None:
+            members.pop(member, None)
+        else:
+            members[member] = (now + ttl, value)
+        for key in [k for k, (until, _) in members.items() if until <= now]:
+            del members[key]
+        if not members:
+            del self._rooms[room]
+        self._room_seq += 1
+        return self._room_seq, {k: v for k, (_, v) in members.items()}
