@@ -38,6 +38,7 @@ from bench.harness import (
     request,
 )
 from bench.nearby import nearby
+from bench.plans import plans
 from bench.servers.frames import PAD
 
 
@@ -867,4 +868,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "login_flood": login_flood,
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
+    "plans": plans,
 }
