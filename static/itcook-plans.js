@@ -28,12 +28,14 @@
       this.presence = { seq: -1, users: [] };
       this.shopping = null;
       this.flushing = false;
+      this.maxSeen = 0;  // the highest version heard of (events, answers)
       this.rt = options.realtime;
       this.rt.on("MenuPlanUpdated", (data) => this._updated(data));
       this.rt.on("PlanPresence", (data) => this._presence(data));
       this.rt.on("ShoppingItemChecked", (data) => this._checked(data));
-      // Back online, or the stream reconnected: send what waited.
-      this.rt.on("open", () => this.flush());
+      // The stream (re)connected: what happened while it was away is read again, then the
+      // outbox goes (a fresh page has no event id to resume from).
+      this.rt.on("open", () => { if (this.plan) this.load(); });
       root.addEventListener("online", () => this.flush());
     }
 
@@ -61,8 +63,12 @@
     }
 
     async load() {
-      this.plan = await this._fetch("GET", "/plans/" + this.planId);
       this.rt.subscribe(["plan:" + this.planId]);
+      for (let tries = 0; tries < 5; tries++) {
+        this.plan = await this._fetch("GET", "/plans/" + this.planId);
+        // A version heard of during the read that the read predates: read again.
+        if (this.plan.version >= this.maxSeen) break;
+      }
       this._changed();
       this.flush();
       return this.plan;
@@ -110,6 +116,7 @@
           if (rest.length && rest[0].op_id === batch.op_id) rest.shift();
           this._save(rest);
           if (answer) {
+            this.maxSeen = Math.max(this.maxSeen, answer.version);
             answer.results.forEach((result, i) => {
               if (result.status === "conflict") this._notice(Object.assign({ kind: "conflict", op: batch.ops[i] }, result));
             });
@@ -119,9 +126,12 @@
       } finally {
         this.flushing = false;
       }
+      // An answered batch whose event this page missed (the stream was not open yet): read again.
+      if (this.plan && this.plan.version < this.maxSeen) this.load();
     }
 
     _updated(data) {
+      this.maxSeen = Math.max(this.maxSeen, data.version);
       if (!this.plan || data.plan_id !== this.planId || data.version <= this.plan.version) return;
       if (data.version !== this.plan.version + 1) {  // a gap: read the plan again
         this.load();
