@@ -37,6 +37,7 @@ from bench.harness import (
     request,
 )
 from bench.nearby import nearby
+from bench.plans import plans
 from bench.servers.frames import PAD
 
 
@@ -866,4 +867,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "login_flood": login_flood,
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
+    "plans": plans,
 }

@@ -69,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         groups,
         nearby,
         notifications,
+        plans,
         push,
         recipes,
         web,
@@ -77,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     auth.init_jwt(app)
     for module in (auth, community, fridge, goals, recipes, admin, web, notifications, groups, push,
-                   nearby):
+                   nearby, plans):
         app.register_blueprint(module.bp)
     fridge.init_app(app)
     push.init_app(app)

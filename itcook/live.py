@@ -140,6 +140,11 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.nearby_offer_claimed, "NearbyOfferTaken", "user:{item}",
               ("offer_id",),
               each="recipients"),
+    # Enough for a client to rebuild the plan from events (docs/plans.md).
+    EventSpec(signals.plan_updated, "MenuPlanUpdated", "plan:{plan_id}",
+              ("plan_id", "version", "by", "by_name", "op_id", "ops", "results", "entries")),
+    EventSpec(signals.shopping_item_checked, "ShoppingItemChecked", "plan:{plan_id}",
+              ("plan_id", "name", "checked", "by")),
 )
 
 

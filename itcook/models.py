@@ -350,3 +350,73 @@ class NearbyBlock(db.Model):
     blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
                                             index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MenuPlan(db.Model):
+    """A week of meals planned by its owner alone, or by a group's members (``plans/``)."""
+
+    __tablename__ = "menu_plans"
+    __table_args__ = (Index("ix_menu_plans_owner_id_week_start", "owner_id", "week_start"),
+                      NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    week_start: Mapped[dt.date] = mapped_column(Date)  # a Monday
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"),
+                                                 nullable=True, index=True)
+    #: One more for every accepted batch of operations: the ``version`` of MenuPlanUpdated.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MenuPlanEntry(db.Model):
+    """One meal of a plan. A removed entry stays as a tombstone (``removed_at``) so that a late
+    edit of it is told "removed" rather than "no such entry"."""
+
+    __tablename__ = "menu_plan_entries"
+    __table_args__ = (Index("ix_menu_plan_entries_plan_id_date", "plan_id", "date"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("menu_plans.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    meal: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    recipe_id: Mapped[int | None] = mapped_column(ForeignKey("recipes.id", ondelete="SET NULL"),
+                                                  nullable=True)
+    servings: Mapped[int] = mapped_column(Integer, default=2)
+    cook_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The plan version of the entry's last change (what ``base_version`` names).
+    version: Mapped[int] = mapped_column(Integer)
+    #: field name -> the plan version that last set it: a stale update conflicts only on the
+    #: fields someone else changed since its base.
+    field_versions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class MenuPlanOp(db.Model):
+    """An accepted batch of operations, by its client-chosen ``op_id``: a retry answers ``result``."""
+
+    __tablename__ = "menu_plan_ops"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("menu_plans.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ShoppingCheck(db.Model):
+    """A shopping-list item of a plan checked off (absent row: not checked)."""
+
+    __tablename__ = "shopping_checks"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("menu_plans.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -109,6 +109,11 @@ def init_realtime(app: Flask) -> None:
     live.connect(app, realtime)
     realtime.register_channel(app, "post", _post_channel, denied_code="channel_not_found")
     realtime.register_channel(app, "group", _group_channel, denied_code="forbidden_channel")
+    from itcook.plans import events as plan_events
+    from itcook.plans import presence as plan_presence
+
+    plan_events.connect(app)  # the plan:<id> channels
+    plan_presence.connect(app)  # PlanFocus / PlanBlur
     signals.event_logged.connect(_file, sender=app, weak=False)
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)

@@ -53,12 +53,17 @@ notifications_read = _signals.signal("notifications-read")
 nearby_offer_created = _signals.signal("nearby-offer-created")
 #: offer_id, offerer_id, by_id, by_name, recipients (list of user ids told of the offer)
 nearby_offer_claimed = _signals.signal("nearby-offer-claimed")
+#: plan_id, version, by (user id), by_name, op_id, ops (the request's operations), results,
+#: entries (the entries they produced: a removed one is {id, removed, version})
+plan_updated = _signals.signal("plan-updated")
+#: plan_id, name, checked, by (user id)
+shopping_item_checked = _signals.signal("shopping-item-checked")
 
 ALL_SIGNALS: tuple[Signal, ...] = (
     post_created, post_liked, comment_created, user_followed, items_expiring,
     goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
-    nearby_offer_created, nearby_offer_claimed,
+    nearby_offer_created, nearby_offer_claimed, plan_updated, shopping_item_checked,
 )
 
 #: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event

@@ -8,7 +8,7 @@ See docs/plugin.md.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from flask import Flask, current_app
@@ -24,10 +24,11 @@ from itcook.realtime.auth import (
     PrincipalLoader,
     jwt_authenticator,
 )
+from itcook.realtime.connection import Connection as Stream
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.periodic import Periodic
-from itcook.realtime.state import Authorizer, KeyParser, RealtimeState, int_key
+from itcook.realtime.state import Authorizer, FrameHandler, KeyParser, RealtimeState, int_key
 
 __all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
            "jwt_authenticator"]
@@ -68,8 +69,9 @@ class Realtime:
         ``metadata()``). ``authenticate(token) -> Credential`` verifies a bearer token
         (default: flask-jwt-extended access tokens, if installed). ``principal_loader(id)``
         returns the active ``Principal`` or None (default: every verified id is one);
-        ``active_users(ids)`` the active ones among many, with their sessions. ``schedule(name, interval, fn)``: the
-        host's job runner takes the periodic jobs (log prune, outbox relay); without it
+        ``active_users(ids)`` the active ones among many, with their sessions.
+        ``schedule(name, interval, fn)``: the host's job runner takes the periodic jobs (log
+        prune, outbox relay); without it
         ``start`` runs them. Other keywords are settings (``heartbeat_interval=10``;
         docs/plugin.md).
         """
@@ -160,6 +162,16 @@ class Realtime:
         (any safe key: letters, digits, ``.``, ``_``, ``~``, ``-``).
         """
         self.state(app).register_channel(prefix, authorize, denied_code, key)
+
+    def register_frame(self, app: Flask, frame_type: str, handler: FrameHandler,
+                       on_disconnect: Callable[[Stream], None] | None = None) -> None:
+        """Hand client frames of ``frame_type`` to ``handler(principal, connection, frame)``
+        (it raises ``ProtocolError`` for a bad one: an Error frame); ``on_disconnect(connection)``
+        runs when a WebSocket connection ends."""
+        state = self.state(app)
+        state.frame_handlers[frame_type] = handler
+        if on_disconnect is not None and on_disconnect not in state.disconnect_hooks:
+            state.disconnect_hooks.append(on_disconnect)
 
     # -- the service API ------------------------------------------------------------------------
     def publish(self, channel: str, event_type: str, data: dict[str, Any], *, durable: bool = True,

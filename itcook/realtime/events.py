@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,9 @@ class ClientFrame:
     type: str
     channels: list[str] = field(default_factory=list)
     post_id: int = 0
+    #: The whole frame, for a type the app registered (``Realtime.register_frame``): its handler
+    #: validates the rest.
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 _CLIENT_TYPES = ("Heartbeat", "Subscribe", "Unsubscribe", "TypingStart", "TypingStop")
@@ -203,8 +207,9 @@ def _too_deep(text: str) -> bool:
     return False
 
 
-def parse_client_frame(text: str, max_channels: int) -> ClientFrame:
-    """Validate one client text frame or raise ``ProtocolError`` with its code."""
+def parse_client_frame(text: str, max_channels: int, app_types: Collection[str] = ()) -> ClientFrame:
+    """Validate one client text frame or raise ``ProtocolError`` with its code; ``app_types``
+    are the frame types the app handles itself (their fields are the handler's to check)."""
     if _too_deep(text):
         raise ProtocolError("invalid_json", f"frame is nested deeper than {MAX_NESTING} levels")
     try:
@@ -218,6 +223,8 @@ def parse_client_frame(text: str, max_channels: int) -> ClientFrame:
         raise ProtocolError("missing_field", "type is required", field="type")
     if not isinstance(frame_type, str):
         raise ProtocolError("invalid_field", "type must be a string", field="type")
+    if frame_type in app_types:
+        return ClientFrame(frame_type, payload=obj)
     if frame_type not in _CLIENT_TYPES:
         raise ProtocolError("unknown_type", f"unknown frame type {frame_type[:40]!r}")
     if frame_type in ("Subscribe", "Unsubscribe"):

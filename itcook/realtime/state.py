@@ -70,6 +70,8 @@ Authorizer = Callable[[Any, Any], bool]
 #: Parses a channel key: the value the authorizer gets, None if it names nothing (refused with
 #: the kind's denied code), or ``ValueError`` if malformed (``unknown_channel``).
 KeyParser = Callable[[str], Any]
+#: Handles a client frame of a type the app registered: (principal, connection, the frame).
+FrameHandler = Callable[[Principal, Connection, dict[str, Any]], None]
 T = TypeVar("T")
 
 
@@ -142,6 +144,10 @@ class RealtimeState:
         #: Called once a durable event went to the broker, after its commit (the host sets it).
         self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str, KeyParser]] = {}
+        #: Client frame types the app handles (``Realtime.register_frame``).
+        self.frame_handlers: dict[str, FrameHandler] = {}
+        #: Called with each WebSocket connection that ended (what it held must go with it).
+        self.disconnect_hooks: list[Callable[[Connection], None]] = []
         self._history: History | None = None
         self._outbox: Outbox | None = None
         self._tickets: Tickets | None = None

@@ -161,8 +161,11 @@ class Session:
             self.error("rate_limited", f"at most {self.rate:g} frames per second")
             return
         try:
-            frame = parse_client_frame(text, self.state.config["max_subscriptions"])
-            if frame.type in ("Subscribe", "Unsubscribe"):
+            handlers = self.state.frame_handlers
+            frame = parse_client_frame(text, self.state.config["max_subscriptions"], handlers)
+            if frame.type in handlers:
+                handlers[frame.type](self.principal, self.conn, frame.payload)
+            elif frame.type in ("Subscribe", "Unsubscribe"):
                 self._subscription(frame.type, frame.channels)
             elif frame.type in ("TypingStart", "TypingStop"):
                 self._typing(frame.type, frame.post_id)
@@ -255,6 +258,11 @@ def run(ws: Any, state: RealtimeState, principal: Principal, channels: list[str]
         hub.remove(conn, reason)
         if not hub.user_connection_count(principal.user_id):
             state.typing.drop_user(principal.user_id)
+        for hook in state.disconnect_hooks:
+            try:
+                hook(conn)
+            except Exception:  # the connection is gone either way; what it held expires
+                log.exception("disconnect hook %r failed", hook)
         conn.flush(1.0)  # let a close frame reach the peer before the TCP shutdown
         if not conn.closed:
             _linger(sock)

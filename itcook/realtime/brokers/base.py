@@ -18,6 +18,8 @@ from itcook.realtime.events import Event
 #: What a transport carries: an event for subscribers, or a control message for the processes.
 Message = Event | Control
 Handler = Callable[[Message], None]
+#: A room after an update: (its sequence number, member -> value).
+RoomState = tuple[int, dict[str, str]]
 
 
 def encode(message: Message) -> str:
@@ -86,6 +88,12 @@ class ClusterStore:
 
     def report_connections(self, process_id: str, counts: dict[int, int], ttl: float) -> None:
         """Record how many connections (and admissions) each user holds here; 0 removes."""
+
+    def room_update(self, room: str, member: str, value: str | None, ttl: float) -> RoomState:
+        """Atomically set (``value``) or remove (None) ``member`` of the shared ``room``, then
+        return (a sequence number, every live member's value). A member not set again within
+        ``ttl`` seconds drops out (its process died); sequence numbers grow with each update."""
+        raise NotImplementedError
 
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""

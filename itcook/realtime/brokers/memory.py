@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, RoomState, Transport
 
 
 class MemoryTransport(Transport):
@@ -31,6 +32,8 @@ class MemoryStore(ClusterStore):
 
     def __init__(self) -> None:
         self._stats: dict[str, Any] = {}
+        self._rooms: dict[str, dict[str, tuple[float, str]]] = {}
+        self._room_seq = 0
 
     def try_lock(self, name: str, ttl: float) -> bool:
         return True  # nobody to share the job with
@@ -40,3 +43,17 @@ class MemoryStore(ClusterStore):
 
     def gather_stats(self) -> list[dict[str, Any]]:
         return [self._stats] if self._stats else []
+
+    def room_update(self, room: str, member: str, value: str | None, ttl: float) -> RoomState:
+        now = time.monotonic()
+        members = self._rooms.setdefault(room, {})
+        if value is None:
+            members.pop(member, None)
+        else:
+            members[member] = (now + ttl, value)
+        for key in [k for k, (until, _) in members.items() if until <= now]:
+            del members[key]
+        if not members:
+            del self._rooms[room]
+        self._room_seq += 1
+        return self._room_seq, {k: v for k, (_, v) in members.items()}

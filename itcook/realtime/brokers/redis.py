@@ -14,7 +14,7 @@ from typing import Any
 import gevent
 import gevent.event
 
-from itcook.realtime.brokers.base import ClusterStore, Handler, Message, Transport, decode, encode
+from itcook.realtime.brokers.base import ClusterStore, Handler, Message, RoomState, Transport, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class RedisStore(ClusterStore):
         # outage a handshake must not wait for a timeout on each admission.
         self._link_up = link_up
         self._claim: Any = None  # the registered claim script (redis-py Script)
+        self._room: Any = None  # the registered room script
 
     def close(self) -> None:
         self.client.close()
@@ -243,6 +244,42 @@ class RedisStore(ClusterStore):
             pipe.execute()
         except self._redis.RedisError:
             pass  # the next report writes everything again
+
+    # Rooms (who looks at what, across processes): one hash per room, a field per member holding
+    # "<expiry ms>|<value>", and a sequence number bumped in the same script, so that the order
+    # of the answers is the order of the updates.
+    _ROOM = """
+    local now, member, value, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+    if value == '' then
+      redis.call('HDEL', KEYS[1], member)
+    else
+      redis.call('HSET', KEYS[1], member, (now + ttl) .. '|' .. value)
+    end
+    local live = {}
+    local fields = redis.call('HGETALL', KEYS[1])
+    for i = 1, #fields, 2 do
+      local expiry = tonumber(string.match(fields[i + 1], '^(%d+)|'))
+      if expiry and expiry > now then
+        table.insert(live, fields[i])
+        table.insert(live, fields[i + 1])
+      else
+        redis.call('HDEL', KEYS[1], fields[i])
+      end
+    end
+    if #live > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+    local seq = redis.call('INCR', KEYS[2])
+    redis.call('PEXPIRE', KEYS[2], 86400000)
+    return {seq, live}
+    """
+
+    def room_update(self, room: str, member: str, value: str | None, ttl: float) -> RoomState:
+        if self._room is None:
+            self._room = self.client.register_script(self._ROOM)
+        key = f"{self.prefix}:room:{room}"
+        seq, flat = self._room(keys=[key, f"{key}:seq"],
+                               args=[int(time.time() * 1000), member, value or "", max(1, int(ttl * 1000))])
+        pairs = [item.decode() for item in flat]
+        return int(seq), {pairs[i]: pairs[i + 1].split("|", 1)[1] for i in range(0, len(pairs), 2)}
 
     def user_present(self, user_id: int) -> bool:
         try:

@@ -1,0 +1,134 @@
+/* The menu plan page: log in, then the week as a grid edited in place (static/itcook-plans.js). */
+(function () {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const planId = Number(new URLSearchParams(location.search).get("plan"));
+  let session = null;
+  let focused = null;
+
+  function days(weekStart) {
+    const first = new Date(weekStart + "T00:00:00Z");
+    return Array.from({ length: 7 }, (_, i) => new Date(first.getTime() + i * 86400000).toISOString().slice(0, 10));
+  }
+
+  function who(entryId) {
+    return session.presence.users.filter((u) => u.entry_id === entryId && u.user_id !== session.options.userId)
+      .map((u) => u.user_name).join(", ");
+  }
+
+  function entryRow(entry) {
+    const row = document.createElement("div");
+    row.className = "entry";
+    row.dataset.entryId = entry.id;
+    row.dataset.pending = entry.pending ? "true" : "false";
+    const input = document.createElement("input");
+    input.value = entry.title;
+    input.className = "title";
+    input.addEventListener("focus", () => { focused = entry.id; session.focus(entry.id); });
+    input.addEventListener("blur", () => { focused = null; session.focus(null); });
+    input.addEventListener("change", () => {
+      const current = session.plan.entries.find((e) => e.id === entry.id);
+      if (current) session.update(current, { title: input.value });
+    });
+    const remove = document.createElement("button");
+    remove.textContent = "×";
+    remove.className = "remove";
+    remove.addEventListener("click", () => {
+      const current = session.plan.entries.find((e) => e.id === entry.id);
+      if (current) session.remove(current);
+    });
+    const editors = document.createElement("span");
+    editors.className = "who";
+    editors.textContent = entry.id > 0 ? who(entry.id) : "";
+    row.append(input, remove, editors);
+    return row;
+  }
+
+  function render() {
+    const plan = session.plan;
+    $("plan-title").textContent = plan.title + " (v" + plan.version + ")";
+    $("plan-presence").textContent = session.presence.users.map((u) => u.user_name).join(", ");
+    const waiting = session.outbox.length;
+    $("plan-pending").textContent = waiting ? waiting + " change(s) waiting to be sent" : "all changes saved";
+    $("plan-pending").dataset.count = String(waiting);
+    const grid = $("plan-grid");
+    const active = document.activeElement;
+    if (active && active.closest && active.closest("#plan-grid")) return;  // never under the cursor
+    grid.textContent = "";
+    const head = grid.insertRow();
+    head.insertCell().textContent = "";
+    ITCookPlans.MEALS.forEach((meal) => { head.insertCell().textContent = meal; });
+    const entries = session.view();
+    days(plan.week_start).forEach((day) => {
+      const row = grid.insertRow();
+      row.insertCell().textContent = day;
+      ITCookPlans.MEALS.forEach((meal) => {
+        const cell = row.insertCell();
+        cell.dataset.date = day;
+        cell.dataset.meal = meal;
+        entries.filter((e) => e.date === day && e.meal === meal).forEach((e) => cell.append(entryRow(e)));
+        const add = document.createElement("input");
+        add.className = "add";
+        add.placeholder = "+ add";
+        add.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" && add.value.trim()) {
+            const title = add.value.trim();
+            add.value = "";
+            add.blur();
+            session.add(day, meal, title);
+          }
+        });
+        cell.append(add);
+      });
+    });
+    const list = $("plan-shopping");
+    list.textContent = "";
+    ((session.shopping && session.shopping.items) || []).forEach((item) => {
+      const li = document.createElement("li");
+      li.dataset.name = item.name;
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = item.checked;
+      box.addEventListener("change", () => session.check(item.name, box.checked));
+      li.append(box, " " + item.name + " — " + (item.to_buy == null ? "to taste" : item.to_buy + " " + item.unit));
+      list.append(li);
+    });
+  }
+
+  async function start(token, user) {
+    const rt = new ITCookRealtime({ token, channels: ["plan:" + planId] });
+    session = new ITCookPlans({ planId, userId: user.id, token, realtime: rt, onChange: render,
+      onConflict: (notice) => {
+        $("plan-notice").textContent = notice.kind === "conflict"
+          ? (notice.reason === "removed" ? "Your change was not applied: someone removed that meal."
+            : "You replaced a change made meanwhile: " + JSON.stringify(notice.current))
+          : "Refused: " + notice.message;
+      } });
+    window.planSession = session;
+    rt.connect();
+    await session.load();
+    await session.loadShopping();
+    $("plans-login").hidden = true;
+    $("plans-main").hidden = false;
+    window.addEventListener("offline", () => { $("plan-offline").textContent = "Offline: changes are kept and sent later."; });
+    window.addEventListener("online", () => { $("plan-offline").textContent = ""; });
+    document.addEventListener("focusout", () => setTimeout(render, 0));
+  }
+
+  $("plans-login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/v1/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("plans-username").value, password: $("plans-password").value }) });
+    const data = await response.json();
+    if (!response.ok) { $("plan-notice").textContent = data.error.message; return; }
+    sessionStorage.setItem("itcook.plans.login", JSON.stringify({ token: data.access_token, user: data.user }));
+    start(data.access_token, data.user);
+  });
+
+  const saved = sessionStorage.getItem("itcook.plans.login");
+  if (saved) {
+    const login = JSON.parse(saved);
+    start(login.token, login.user);
+  }
+})();
