@@ -56,7 +56,7 @@ class PlanPresence:
     def _update(self, plan_id: int, conn: Connection, value: dict[str, Any] | None,
                 always: bool = True) -> None:
         try:
-            seq, members = self.state.broker.room_update(
+            seq, members = self.state.cluster.room_update(
                 f"plan:{plan_id}", self._member(conn), None if value is None else json.dumps(value), TTL)
         except Exception:  # the broker is down: presence is best effort, edits are unaffected
             log.warning("plan presence: cannot update plan:%s", plan_id, exc_info=True)
