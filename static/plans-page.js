@@ -96,7 +96,44 @@
     });
   }
 
+  /** The Monday of this week (local time), as YYYY-MM-DD: a new plan's week_start. */
+  function thisMonday() {
+    const day = new Date();
+    day.setDate(day.getDate() - ((day.getDay() + 6) % 7));
+    const pad = (n) => String(n).padStart(2, "0");
+    return day.getFullYear() + "-" + pad(day.getMonth() + 1) + "-" + pad(day.getDate());
+  }
+
+  /** Without ?plan=: the user's plans (their own and their groups'), and a form for a new one. */
+  async function pick(token) {
+    const headers = { Authorization: "Bearer " + token, "Content-Type": "application/json" };
+    const response = await fetch("/api/v1/plans", { headers });
+    const data = await response.json();
+    if (!response.ok) { $("plan-notice").textContent = data.error.message; return; }
+    const list = $("plans-list");
+    list.replaceChildren();
+    (data.items || []).forEach((plan) => {
+      const link = document.createElement("a");
+      link.href = "?plan=" + plan.id;
+      link.textContent = plan.title + " — week of " + plan.week_start;
+      const li = document.createElement("li");
+      li.append(link);
+      list.append(li);
+    });
+    $("plans-login").hidden = true;
+    $("plans-picker").hidden = false;
+    $("plans-new").onsubmit = async (event) => {
+      event.preventDefault();
+      const made = await fetch("/api/v1/plans", { method: "POST", headers,
+        body: JSON.stringify({ title: $("plans-new-title").value, week_start: thisMonday() }) });
+      const plan = await made.json();
+      if (!made.ok) { $("plan-notice").textContent = plan.error.message; return; }
+      location.search = "?plan=" + plan.id;
+    };
+  }
+
   async function start(token, user) {
+    if (!planId) { await pick(token); return; }
     const rt = new ITCookRealtime({ token, channels: ["plan:" + planId] });
     session = new ITCookPlans({ planId, userId: user.id, token, realtime: rt, onChange: render,
       onConflict: (notice) => {

@@ -85,3 +85,27 @@ def test_two_windows_edit_live_and_an_offline_one_catches_up(live_server, new_pa
     for page in (a, b2):
         page.wait_for_function("() => window.planSession.plan.version === 5")
         assert _titles(page) == ["Pelmeni", "Red borscht", "Syrniki"]
+
+
+def test_a_user_finds_and_creates_plans_from_the_page(live_server, new_page) -> None:
+    """Without a plan in the address: the user's plans are listed, and a new one for this week
+    opens in the grid; the demo page links here."""
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    anna = api.register("anna")
+    api.call("POST", "/plans", anna, expect=201, json={"title": "Last week", "week_start": "2026-11-30"})
+    page = new_page()
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("a[href='/static/plans.html']")).to_have_count(1)
+    page.goto(f"{live_server.url}/static/plans.html")
+    page.fill("#plans-username", "anna")
+    page.fill("#plans-password", "secret123")
+    page.click("#plans-login button[type=submit]")
+    expect(page.locator("#plans-list a")).to_have_text(["Last week — week of 2026-11-30"])
+    page.fill("#plans-new-title", "This week")
+    page.click("#plans-new button[type=submit]")
+    page.wait_for_selector("#plans-main:not([hidden])")
+    expect(page.locator("#plan-title")).to_contain_text("This week")
+    titles = sorted(p["title"] for p in api.call("GET", "/plans", anna, expect=200).json()["items"])
+    assert titles == ["Last week", "This week"]
