@@ -43,6 +43,9 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
         db.drop_all()
         db.create_all()
     yield app
+    # Its greenlets (dispatcher, sequencer, outbox flusher) would open new connections after the
+    # dispose: on PostgreSQL a suite of apps left running exhausts max_connections.
+    app.extensions["realtime"].shutdown()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
