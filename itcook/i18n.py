@@ -109,7 +109,11 @@ def _remember(response: Response) -> Response:
     asked = header_language()
     user = _user() if asked else None
     if user is not None and user.request_language != asked:
-        db.session.execute(update(User).where(User.id == user.id).values(request_language=asked))
+        user_id = user.id
+        # Whatever the view left uncommitted is not part of its answer (the teardown would roll
+        # it back): it must not ride along with this write.
+        db.session.rollback()
+        db.session.execute(update(User).where(User.id == user_id).values(request_language=asked))
         db.session.commit()
     return response
 
