@@ -24,11 +24,12 @@ from itcook.realtime.auth import (
     PrincipalLoader,
     jwt_authenticator,
 )
+from itcook.realtime.channels import Authorizer, KeyParser, int_key
 from itcook.realtime.connection import Connection as Stream
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.periodic import Periodic
-from itcook.realtime.state import Authorizer, FrameHandler, KeyParser, RealtimeState, int_key
+from itcook.realtime.state import FrameHandler, RealtimeState
 
 __all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
            "jwt_authenticator"]
