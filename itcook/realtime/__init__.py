@@ -104,7 +104,7 @@ class Realtime:
         app.extensions["realtime"] = state
         if "realtime" not in app.blueprints:
             app.register_blueprint(bp, url_prefix=config["url_prefix"])
-        register_error_handlers(app, bp)
+        register_error_handlers(app, config["url_prefix"])
         request_refused.connect(count_http_refusal, sender=app, weak=False)
         if config["root_metrics"]:
             mount_root_metrics(app)

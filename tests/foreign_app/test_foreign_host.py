@@ -149,3 +149,36 @@ def test_the_hosts_own_websocket_route_and_metrics_keep_working(host: Served) ->
     assert ws.receive(timeout=5) == "HELLO"  # and the route closes the socket
     response = requests.get(f"{host.url}/metrics", timeout=5)
     assert response.text == "todo_items_total 0\n"
+
+
+def _is_plugin_error(response: requests.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json", response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_http_errors_under_the_plugins_prefix_are_its_json(host: Served) -> None:
+    prefix = f"{host.url}/api/v1/realtime"
+    _is_plugin_error(requests.get(f"{prefix}/nothing-here", timeout=5), 404, "not_found")
+    _is_plugin_error(requests.get(prefix, timeout=5), 404, "not_found")
+    wrong = requests.delete(f"{prefix}/ticket", timeout=5)
+    _is_plugin_error(wrong, 405, "method_not_allowed")
+    assert "POST" in wrong.headers["Allow"]
+    _is_plugin_error(requests.get(f"{prefix}/ws", timeout=5), 400, "websocket_required")
+    assert todo.realtime.state(host.app).hub.stats.handshake_failures["websocket_required"] == 1
+    # The host's own pages keep the host's answers (Flask's HTML here).
+    elsewhere = requests.get(f"{host.url}/nothing-here", timeout=5)
+    assert elsewhere.status_code == 404 and elsewhere.headers["Content-Type"].startswith("text/html")
+    assert requests.get(f"{host.url}/api/v1/realtime-x", timeout=5).headers["Content-Type"].startswith(
+        "text/html")
+
+
+def test_a_failure_in_a_plugin_route_is_its_json_500(host: Served) -> None:
+    def broken(account: str, key: str) -> bool:
+        raise RuntimeError("the host's authorizer failed")
+
+    todo.realtime.register_channel(host.app, "broken", broken, key=str)
+    response = requests.get(f"{host.url}/api/v1/realtime/sse?channels=broken:1", timeout=5,
+                            headers={"Authorization": f"Bearer {host.token('alice')}"})
+    _is_plugin_error(response, 500, "internal_error")
+    assert "authorizer" not in response.text  # no internals in the answer
