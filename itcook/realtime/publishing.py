@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -17,6 +16,7 @@ from itcook.realtime.events import Event
 from itcook.realtime.history import History
 from itcook.realtime.outbox import Outbox, stage
 from itcook.realtime.relay import Unsent
+from itcook.realtime.signals import event_logged, event_published
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,6 @@ class Publishing:
     config: dict[str, Any]
     broker: Transport
     unsent: Unsent
-    on_logged: Callable[[Event], None] | None
-    after_publish: Callable[[Event], None] | None
     # Properties of RealtimeState (bound lazily to the host's engine).
     outbox: Outbox
     counts: EventCounts
@@ -65,8 +63,8 @@ class Publishing:
         """Write ``event`` in ``session``'s transaction if durable; publish it after the commit."""
         if event.durable:
             self.outbox.write(session, event)
-            if self.on_logged is not None:
-                self.on_logged(event)  # the app's own rows of it (the inbox), in the transaction
+            if event_logged.receivers:
+                event_logged.send(self.app, event=event)  # the host's rows of it, in the transaction
         stage(session, self, event)
 
     def hand_over(self, messages: list[Message]) -> None:
@@ -102,13 +100,13 @@ class Publishing:
         return len(events)
 
     def _after_publish(self, events: list[Event]) -> None:
-        if self.after_publish is None:
+        if not event_published.receivers:
             return
         for event in events:
             try:
-                self.after_publish(event)
+                event_published.send(self.app, event=event)
             except Exception:  # the event is out; what listens afterwards must not undo that
-                log.exception("after-publish hook failed for event %s", event.id)
+                log.exception("event_published receiver failed for event %s", event.id)
 
     def prune(self) -> int:
         """Apply the retention settings to the log and drop expired tickets; return rows removed."""

@@ -38,7 +38,7 @@ from itcook.realtime.channels import DEFAULT_CHANNELS, Authorizer, ChannelRegist
 from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.dispatch import Dispatching
-from itcook.realtime.events import CLOSE_GOING_AWAY, Event, sse_going_away
+from itcook.realtime.events import CLOSE_GOING_AWAY, sse_going_away
 from itcook.realtime.history import History
 from itcook.realtime.hub import Hub
 from itcook.realtime.outbox import Outbox, install_session_hooks
@@ -101,10 +101,6 @@ class RealtimeState(Publishing, Dispatching, ChannelRegistry, PrincipalChecks):
         #: Checked tokens: a reconnect skips the signature check. Without an authenticator
         #: only tickets (and the app's own principal checks) admit anyone.
         self.verified_tokens = VerifiedTokens(authenticate or no_tokens)
-        #: Called in the domain's transaction as a durable event is written in it (the host's).
-        self.on_logged: Callable[[Event], None] | None = None
-        #: Called once a durable event went to the broker, after its commit (the host sets it).
-        self.after_publish: Callable[[Event], None] | None = None
         self.authorizers: dict[str, tuple[Authorizer, str, KeyParser]] = {}
         #: Client frame types the app handles (``Realtime.register_frame``).
         self.frame_handlers: dict[str, FrameHandler] = {}

@@ -13,8 +13,10 @@ from flask import Flask
 from gevent.pywsgi import WSGIServer
 from sqlalchemy import create_engine, inspect, text
 
+from itcook.realtime import signals as realtime_signals
 from tests.support import todo_app as todo
 from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 
 
@@ -91,6 +93,26 @@ def test_sse_with_a_ticket_of_a_string_principal(host: Served) -> None:
     assert event["event"] == "TodoAdded" and event["frame"]["data"]["title"] == "over SSE"
     assert event["id"] == event["frame"]["id"]
     stream.close()
+
+
+def test_the_plugins_signals_tell_the_host_of_each_logged_and_published_event(host: Served) -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    def logged(sender: Flask, event: Any) -> None:  # inside the change's transaction
+        seen.append(("logged", event.id, todo.store.session().in_transaction()))
+
+    def published(sender: Flask, event: Any) -> None:
+        seen.append(("published", event.id, event.type == "TodoAdded"))
+
+    realtime_signals.event_logged.connect(logged, sender=host.app)
+    realtime_signals.event_published.connect(published, sender=host.app)
+    try:
+        event_id = host.post("/rooms/general/messages", "alice", {"text": "hi"}).json()["id"]
+        wait_for(lambda: len(seen) == 2, what="both signals")
+    finally:
+        realtime_signals.event_logged.disconnect(logged, sender=host.app)
+        realtime_signals.event_published.disconnect(published, sender=host.app)
+    assert seen == [("logged", event_id, True), ("published", event_id, False)]
 
 
 def test_an_event_type_sent_while_away_is_replayed_on_resume(host: Served) -> None:
