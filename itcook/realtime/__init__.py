@@ -17,11 +17,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from itcook.realtime.auth import (
-    ActiveUsers,
     Authenticator,
     Credential,
     Principal,
-    PrincipalLoader,
     jwt_authenticator,
 )
 from itcook.realtime.channels import Authorizer, KeyParser, int_key
@@ -145,15 +143,6 @@ class Realtime:
         if state.periodic is not None:
             state.periodic.stop()
         state.shutdown()
-
-    def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
-                             active_users: ActiveUsers | None = None) -> None:
-        """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
-        (``active_users``) which of many user ids are still active, with their sessions, in one query."""
-        state = self.state(app)
-        state.principal_loader = loader
-        if active_users is not None:
-            state.active_users = active_users
 
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
                          denied_code: str = "channel_not_found", key: KeyParser = int_key) -> None:
