@@ -18,7 +18,8 @@ import threading
 import time
 from typing import Any
 
-from bench.harness import BenchError, median, percentile, reachable, register, request
+from bench.harness import BenchError, median, percentile, register, request
+from tests.support.servers import reachable
 from tests.support.ws import Client, ws_connect
 
 SAMPLES, WARM = 300, 30
