@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from itcook.calls.services import end_call, remove_participant
 from itcook.extensions import db
@@ -34,18 +34,21 @@ def check(app: Flask) -> int:
     state: Any = app.extensions["realtime"]
     now = utcnow()
     gone: list[tuple[int, int]] = []
-    rows = db.session.execute(select(CallParticipant).join(Call, Call.id == CallParticipant.call_id)
-                              .where(Call.ended_at.is_(None))).scalars().all()
-    for row in rows:
-        if state.is_user_online(row.user_id):
-            row.away_since = None
-        elif row.away_since is None:
-            row.away_since = now
-        elif now - row.away_since >= away_for:
-            gone.append((row.call_id, row.user_id))
+    rows = db.session.execute(select(CallParticipant.call_id, CallParticipant.user_id,
+                                     CallParticipant.away_since)
+                              .join(Call, Call.id == CallParticipant.call_id)
+                              .where(Call.ended_at.is_(None))).all()
+    for call_id, user_id, away_since in rows:
+        if state.is_user_online(user_id):
+            if away_since is not None:
+                _mark(call_id, user_id, None)
+        elif away_since is None:
+            _mark(call_id, user_id, now)
+        elif now - away_since >= away_for:
+            gone.append((call_id, user_id))
     db.session.commit()
     for call_id, user_id in gone:
-        _take_out(call_id, user_id, away_for)
+        _take_out(state, call_id, user_id, away_for)
     for call_id in db.session.scalars(select(Call.id).where(
             Call.ended_at.is_(None), ~Call.id.in_(select(CallParticipant.call_id)))).all():
         if lock_for_update(Call, call_id):
@@ -58,7 +61,13 @@ def check(app: Flask) -> int:
     return len(gone)
 
 
-def _take_out(call_id: int, user_id: int, away_for: dt.timedelta) -> None:
+def _mark(call_id: int, user_id: int, since: dt.datetime | None) -> None:
+    # A statement, not an ORM row: a participant who left meanwhile is simply not updated.
+    db.session.execute(update(CallParticipant).where(
+        CallParticipant.call_id == call_id, CallParticipant.user_id == user_id).values(away_since=since))
+
+
+def _take_out(state: Any, call_id: int, user_id: int, away_for: dt.timedelta) -> None:
     # Under the call's lock, and only if still away: they may have come back meanwhile.
     if not lock_for_update(Call, call_id):
         db.session.rollback()
@@ -70,7 +79,7 @@ def _take_out(call_id: int, user_id: int, away_for: dt.timedelta) -> None:
     if row is not None:
         db.session.refresh(row)
     if call.ended_at is None and row is not None and row.away_since is not None \
-            and utcnow() - row.away_since >= away_for:
+            and utcnow() - row.away_since >= away_for and not state.is_user_online(user_id):
         user = db.session.get(User, user_id)
         remove_participant(call, user_id, user.display_name if user else "", "away")
     db.session.commit()
