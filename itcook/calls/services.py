@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError
@@ -127,9 +127,9 @@ def join_call(user: User, call_id: int, max_participants: int) -> dict[str, Any]
         db.session.rollback()
         raise ApiError(409, "call_ended", "this call has ended: start a new one")
     if db.session.get(CallParticipant, (call.id, user.id)) is None:
-        count = len(db.session.scalars(select(CallParticipant.user_id)
-                                       .where(CallParticipant.call_id == call.id)).all())
-        if count >= max_participants:
+        count = db.session.scalar(select(func.count()).select_from(CallParticipant)
+                                  .where(CallParticipant.call_id == call.id))
+        if int(count or 0) >= max_participants:
             db.session.rollback()
             raise ApiError(409, "call_full", f"a call holds at most {max_participants} people")
         db.session.add(CallParticipant(call_id=call.id, user_id=user.id, joined_at=utcnow()))
