@@ -33,13 +33,13 @@ from bench.harness import (
     median,
     migrate,
     percentile,
-    reachable,
     register,
     request,
 )
 from bench.nearby import nearby
 from bench.plans import plans
 from bench.servers.frames import PAD
+from tests.support.servers import reachable
 
 
 @dataclass
