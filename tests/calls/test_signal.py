@@ -134,13 +134,14 @@ def test_a_flood_of_signals_is_rate_limited_then_closed_and_disturbs_nobody(live
     except Exception as exc:  # the policy close ends the reading
         assert getattr(exc, "code", None) == 1008, exc
     assert set(codes) == {"rate_limited"} and len(codes) == 5
-    relayed = []
-    while len(relayed) < 10:
-        relayed.append(recv_signal(b)["data"]["data"]["n"])
-    assert relayed == list(range(10))  # the burst went through, in order; nothing after it
     again = ws_connect(live_server, anna["access_token"])
     signal(again, call_id, boris["user"]["id"], "candidate", n="after")
-    assert recv_signal(b)["data"]["data"]["n"] == "after"
+    relayed = []
+    while (n := recv_signal(b)["data"]["data"]["n"]) != "after":
+        relayed.append(n)
+    # The burst went through in order; past it only what the bucket refilled meanwhile (at
+    # 5 a second, a slow server may have let one more in), nothing once it was empty.
+    assert relayed[:10] == list(range(10)) and relayed == sorted(relayed) and len(relayed) < 15
     again.close()
     b.close()
 
