@@ -37,6 +37,14 @@ def test_offer_answer_and_candidates_reach_the_other_participant_only(live_serve
            candidate="candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdpMid="0", sdpMLineIndex=0)
     assert recv_signal(b2)["data"]["data"]["sdpMid"] == "0"
     c.assert_silent()
+    with live_server.app.app_context():  # through the broker only, never the durable log
+        from sqlalchemy import func, select
+
+        from itcook.extensions import db
+
+        events = live_server.state.tables["events"]
+        assert db.session.scalar(select(func.count()).select_from(events)
+                                 .where(events.c.type == "Signal")) == 0
     for client in (a, b1, b2, c):
         client.close()
 
