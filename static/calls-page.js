@@ -220,8 +220,22 @@
     } catch (err) {
       notice(err.message);
     }
+    await findLiveCall();
     renderControls();
     renderPeople();
+  }
+
+  /** The group's live call, if one was started before this page opened (the newest call). */
+  async function findLiveCall() {
+    let newest = null;
+    try {
+      newest = ((await api("GET", "/groups/" + groupId + "/calls?per_page=1")).items || [])[0];
+    } catch (err) {
+      return;  // the live frames will tell
+    }
+    if (!newest || newest.ended_at || live.id) return;
+    live.id = newest.id;
+    (newest.participants || []).forEach((p) => live.people.set(Number(p.user_id), p.user_name));
   }
 
   $("calls-join").addEventListener("click", join);

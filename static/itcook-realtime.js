@@ -1315,6 +1315,7 @@
       this.remoteStreams = new Map();
       this.info = null;
       this.iceServers = [];
+      this._resyncing = false;
       this._ownStream = false;
       this.mesh = null;
       this._off = [];
@@ -1366,10 +1367,19 @@
         this.remoteStreams.set(e.userId, e.stream);
         this._emit("stream", e);
       });
-      mesh.on("peer-state", (e) => this._emit("peer-state", e));
+      mesh.on("peer-state", (e) => {
+        this._emit("peer-state", e);
+        if (e.state === "failed") this._resync();  // perhaps gone, its CallParticipantLeft missed
+      });
+      mesh.on("peer", (e) => {
+        // Signalled before its CallParticipantJoined arrived (or that frame was missed).
+        if (!this.participants.has(e.userId)) this._joined({ user_id: e.userId, user_name: String(e.userId) }, true);
+      });
       mesh.on("error", (e) => this._emit("error", e));
       mesh.on("candidate-error", (e) => this._emit("candidate-error", e));
       CALL_EVENTS.forEach((type) => this._off.push(this.realtime.on(type, (data) => this._event(type, data || {}))));
+      // Listen first: a participant's frames that follow the join's commit are not missed.
+      this.realtime.subscribe(["call:" + this.id]);
       let answer;
       try {
         answer = await o.api("POST", "/calls/" + this.id + "/join");
@@ -1382,11 +1392,40 @@
       this.iceServers = o.iceServers || answer.ice_servers || [];
       const rtcConfig = { iceServers: this.iceServers };
       if (o.iceTransportPolicy) rtcConfig.iceTransportPolicy = o.iceTransportPolicy;
-      mesh.configure(rtcConfig);
-      this.realtime.subscribe(["call:" + this.id]);
+      this.realtime.subscribe(["call:" + this.id]);  // again, had it been refused before the join
       this._setState("joined");
-      (answer.participants || []).forEach((p) => this._joined(p));
+      (answer.participants || []).forEach((p) => this._joined(p));  // known before the early signals
+      mesh.configure(rtcConfig);
+      this.participants.forEach((_, id) => mesh.connect(id));
       return this;
+    }
+
+    /** Align the participants with GET /calls/<id> (names of peers met by signal, the departed). */
+    async _resync() {
+      if (this.state !== "joined" || this._resyncing) return;
+      this._resyncing = true;
+      try {
+        const info = await this.options.api("GET", "/calls/" + this.id);
+        if (this.state !== "joined") return;
+        if (info.ended_at) {
+          this._finish("ended", "ended");
+          return;
+        }
+        const present = new Map((info.participants || []).map((p) => [Number(p.user_id), p]));
+        if (!present.has(this.userId)) {
+          this._finish("ended", "dropped");
+          return;
+        }
+        Array.from(this.participants.keys()).forEach((id) => { if (!present.has(id)) this._left(id); });
+        present.forEach((p, id) => {
+          const known = this.participants.get(id);
+          if (known) known.user_name = p.user_name || known.user_name; else this._joined(p);
+        });
+      } catch (err) {
+        this._emit("error", { error: err });
+      } finally {
+        this._resyncing = false;
+      }
     }
 
     _event(type, data) {
@@ -1402,13 +1441,19 @@
       }
     }
 
-    _joined(participant) {
-      const id = Number(participant.user_id != null ? participant.user_id : participant.id);
-      if (!id || id === this.userId || this.participants.has(id)) return;
-      const entry = { user_id: id, user_name: participant.user_name || participant.username || String(id) };
+    _joined(participant, unnamed) {
+      const id = Number(participant.user_id);
+      if (!id || id === this.userId) return;
+      const known = this.participants.get(id);
+      if (known) {
+        if (participant.user_name) known.user_name = participant.user_name;
+        return;
+      }
+      const entry = { user_id: id, user_name: participant.user_name || String(id) };
       this.participants.set(id, entry);
       this.mesh.connect(id);
       this._emit("participant-joined", { userId: id, userName: entry.user_name });
+      if (unnamed) this._resync();
     }
 
     _left(id) {
