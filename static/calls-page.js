@@ -67,7 +67,7 @@
   function renderPeople() {
     const names = new Map(live.people);
     if (call && call.state === "joined") {
-      names.set(session.user.id, session.user.username);
+      names.set(session.user.id, session.user.display_name || session.user.username);
       call.participants.forEach((p, id) => names.set(id, p.user_name));
     }
     $("calls-people").replaceChildren(...Array.from(names, ([id, name]) => {
@@ -143,7 +143,7 @@
     }
     window.callsPage.call = call;
     live.id = call.id;
-    tile(session.user.id, session.user.username, call.localStream, true);
+    tile(session.user.id, "", call.localStream, true);
     call.on("participant-joined", (e) => { tile(e.userId, e.userName, call.remoteStreams.get(e.userId), false); renderPeople(); });
     call.on("participant-left", (e) => { removeTile(e.userId); peerStates.delete(e.userId); renderPeople(); });
     call.on("stream", (e) => {
