@@ -125,6 +125,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
     Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
     Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
+    Setting("CALL_MAX_PARTICIPANTS", int, 6, "people in one group call (a full mesh: each sends "
+            "its video to every other; 409 `call_full` past it, docs/calls.md)"),
+    Setting("CALL_AWAY_SECONDS", float, 30.0, "a call participant with no live connection (on any "
+            "process) this long leaves the call; 0 = never"),
+    Setting("STUN_URLS", _csv, [], "comma-separated STUN URLs for calls (`stun:host:3478`); empty = "
+            "none (host candidates: one machine or a LAN)"),
+    Setting("TURN_URLS", _csv, [], "comma-separated TURN URLs for calls (`turn:host:3478?transport=udp`,"
+            " `turns:host:5349`); needs `ITCOOK_TURN_SECRET`; empty = no TURN"),
+    Setting("TURN_SECRET", str, "", "coturn's `static-auth-secret` (`use-auth-secret`): calls get "
+            "time-limited TURN credentials made with it"),
+    Setting("TURN_TTL", int, 3600, "seconds a TURN credential of `/calls/ice-servers` stays valid"),
 )
 
 

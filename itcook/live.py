@@ -145,6 +145,15 @@ EVENTS: tuple[EventSpec, ...] = (
               ("plan_id", "version", "by", "by_name", "op_id", "ops", "results", "entries")),
     EventSpec(signals.shopping_item_checked, "ShoppingItemChecked", "plan:{plan_id}",
               ("plan_id", "name", "checked", "by")),
+    # Calls (docs/calls.md): the group hears a call start; the call and the group hear who
+    # comes and goes, and its end.
+    EventSpec(signals.call_started, "CallStarted", "group:{group_id}",
+              ("call_id", "group_id", "started_by", "started_by_name")),
+    EventSpec(signals.call_participant_joined, "CallParticipantJoined",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name")),
+    EventSpec(signals.call_participant_left, "CallParticipantLeft",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name", "reason")),
+    EventSpec(signals.call_ended, "CallEnded", ("call:{call_id}", "group:{group_id}"), ("call_id",)),
 )
 
 

@@ -114,6 +114,9 @@ def init_realtime(app: Flask) -> None:
 
     plan_events.connect(app)  # the plan:<id> channels
     plan_presence.connect(app)  # PlanFocus / PlanBlur
+    from itcook.calls import events as call_events
+
+    call_events.connect(app)  # the call:<id> channels, Signal frames, the away check
     signals.event_logged.connect(_file, sender=app, weak=False)
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)
