@@ -51,7 +51,9 @@ BASELINE_JS = """async () => {
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
   a.onicecandidate = (e) => { if (e.candidate) b.addIceCandidate(e.candidate); };
   b.onicecandidate = (e) => { if (e.candidate) a.addIceCandidate(e.candidate); };
-  const painted = new Promise((resolve) => { b.ontrack = (e) => { if (e.track.kind === "video") resolve(firstFrame(e.streams[0], t0)); }; });
+  const painted = new Promise((resolve) => {
+    b.ontrack = (e) => { if (e.track.kind === "video") resolve(firstFrame(e.streams[0], t0)); };
+  });
   local.getTracks().forEach((t) => a.addTrack(t, local));
   await a.setLocalDescription();
   await b.setRemoteDescription(a.localDescription);

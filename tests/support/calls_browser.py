@@ -4,13 +4,10 @@ candidate pair carries it). Every wait is bounded by the page's default timeout.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 from typing import Any
 
+from itcook.calls.ice import turn_credential
 from tests.support.browser import WAIT_MS, open_harness
 
 #: The demo page's session key; the call page reuses that login.
@@ -24,7 +21,9 @@ FRAMES_JS = """async () => {
   for (const [id, peer] of call.peers) {
     const report = await peer.pc.getStats();
     let frames = 0;
-    report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0; });
+    report.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0;
+    });
     out[id] = frames;
   }
   return out;
@@ -43,6 +42,12 @@ POLL_FRAMES_JS = """() => {
     window.framesPoll = setInterval(() => { update().catch(() => {}); }, 100);
   }
   return performance.now();
+}"""
+
+#: True once the call page's tile of user ``id`` shows decoded video.
+REMOTE_VIDEO_PLAYS_JS = """(id) => {
+  const video = document.querySelector(`#calls-tiles .tile[data-user-id='${id}'] video`);
+  return !!video && video.videoWidth > 0 && !video.paused;
 }"""
 
 HARNESS = """<!doctype html><meta charset="utf-8"><title>call harness</title>
@@ -66,7 +71,8 @@ window.joinWith = async (token, userId, callId, options) => {
 def open_call_page(page: Any, server: Any, group_id: int, user: dict[str, Any], query: str = "") -> Any:
     """The call page of ``group_id`` logged in as ``user`` (a register answer), live."""
     session = {"access": user["access_token"], "refresh": user.get("refresh_token"), "user": user["user"]}
-    page.add_init_script(f"sessionStorage.setItem({json.dumps(SESSION_KEY)}, {json.dumps(json.dumps(session))});")
+    stored = json.dumps(json.dumps(session))
+    page.add_init_script(f"sessionStorage.setItem({json.dumps(SESSION_KEY)}, {stored});")
     page.goto(f"{server.url}/static/calls.html?group={group_id}{query}")
     page.wait_for_function("window.callsPage && callsPage.client.state === 'open'", timeout=WAIT_MS)
     return page
@@ -77,7 +83,8 @@ def call_harness(page: Any, server: Any, user: dict[str, Any], call_id: int, **o
     (``ice_servers`` → ``iceServers``; relay only)."""
     open_harness(page, server, HARNESS)
     opts = {"iceTransportPolicy": "relay", "iceServers": options.pop("ice_servers", None), **options}
-    page.evaluate("([t, u, c, o]) => joinWith(t, u, c, o)", [user["access_token"], user["user"]["id"], call_id, opts])
+    page.evaluate("([t, u, c, o]) => joinWith(t, u, c, o)",
+                  [user["access_token"], user["user"]["id"], call_id, opts])
     return page
 
 
@@ -111,8 +118,12 @@ def selected_candidate_types(page: Any, other: int) -> list[str]:
       const call = window.callsPage ? callsPage.call : window.call;
       const report = await call.peers.get(id).pc.getStats();
       let pair = null;
-      report.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId); });
-      return pair ? [report.get(pair.localCandidateId).candidateType, report.get(pair.remoteCandidateId).candidateType] : [];
+      report.forEach((s) => {
+        if (s.type === "transport" && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+      });
+      if (!pair) return [];
+      const type = (candidateId) => report.get(candidateId).candidateType;
+      return [type(pair.localCandidateId), type(pair.remoteCandidateId)];
     }""", other)
 
 
@@ -127,14 +138,7 @@ def local_candidates(page: Any) -> int:
     }""")
 
 
-def turn_credential(secret: str, user_id: int, expiry: int) -> tuple[str, str]:
-    """``(username, credential)`` by the TURN REST convention, valid until ``expiry`` (unix time)."""
-    username = f"{expiry}:{user_id}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return username, base64.b64encode(digest).decode()
-
-
 def expired_turn_server(url: str, secret: str, user_id: int) -> dict[str, Any]:
-    """An ICE server entry for ``url`` whose credential expired a minute ago."""
-    username, credential = turn_credential(secret, user_id, int(time.time()) - 60)
+    """An ICE server entry for ``url`` whose credential (the server's own kind) expired a minute ago."""
+    username, credential = turn_credential(secret, user_id, ttl=-60)
     return {"urls": [url], "username": username, "credential": credential}
