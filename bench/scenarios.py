@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
     PG_ADMIN_URL,
@@ -868,4 +869,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
     "plans": plans,
+    "calls_browser": calls_browser,
 }
