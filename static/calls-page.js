@@ -133,7 +133,14 @@
     const options = { userId: session.user.id };
     if (params.get("relay") === "1") options.iceTransportPolicy = "relay";
     try {
-      call = live.id ? await client.joinCall(live.id, options) : await client.startCall(groupId, options);
+      try {
+        call = live.id ? await client.joinCall(live.id, options) : await client.startCall(groupId, options);
+      } catch (err) {
+        if (err.code !== "call_ended") throw err;
+        live.id = null;  // it ended before this click: start the next one
+        live.people.clear();
+        call = await client.startCall(groupId, options);
+      }
     } catch (err) {
       notice(t("calls.join_failed", "Could not join the call: {message}", { message: err.message }));
       call = null;
