@@ -264,13 +264,16 @@ interface Events<M> {
 /** One RTCPeerConnection to one remote user, by the "perfect negotiation" pattern. */
 export class Peer implements Events<PeerEventMap> {
   constructor(options: PeerOptions & { userId: number; polite: boolean; signal: (kind: SignalKind, data: object) => void;
-    localStream?: MediaStream | null; direction?: MediaDirection; rtcConfig?: RTCConfiguration });
+    localStream?: MediaStream | null; direction?: MediaDirection; rtcConfig?: RTCConfiguration;
+    waitForOffer?: boolean });
   readonly userId: number;
   readonly polite: boolean;
   readonly direction: MediaDirection;
   readonly pc: RTCPeerConnection;
   readonly remoteStream: MediaStream | null;
   readonly iceRestarts: number;
+  /** The remote page's session, once it signalled. */
+  remoteSession: string | null;
   readonly closed: boolean;
   readonly state: RTCPeerConnectionState | "closed";
   handle(kind: SignalKind, data: object): Promise<void>;
@@ -285,11 +288,14 @@ export class Mesh implements Events<MeshEventMap> {
   constructor(realtime: ITCookRealtime, callId: CallId, options: MeshOptions & { userId: number });
   readonly callId: CallId;
   readonly userId: number;
+  /** This page's session: signals carry it, and a newer one from a user replaces their peer. */
+  readonly session: string;
   readonly direction: MediaDirection;
   readonly peers: Map<number, Peer>;
   accept: boolean;
   configure(rtcConfig: RTCConfiguration): this;
-  connect(userId: number): Peer | null;
+  /** `waitForOffer`: answer the other's first offer (with this side's media) instead of offering. */
+  connect(userId: number, options?: { waitForOffer?: boolean }): Peer | null;
   drop(userId: number): boolean;
   restartIce(): void;
   close(): void;

@@ -1033,7 +1033,7 @@
    */
   class Peer extends Emitter {
     constructor({ userId, polite, signal, localStream = null, direction = "sendrecv", rtcConfig = {},
-      disconnectedGrace = 2000, maxIceRestarts = 5 }) {
+      disconnectedGrace = 2000, maxIceRestarts = 5, waitForOffer = false }) {
       super();
       this.userId = userId;
       this.polite = !!polite;
@@ -1042,6 +1042,8 @@
       this.remoteStream = null;
       /** ICE restarts asked for (after a failure, a long disconnection or a network change). */
       this.iceRestarts = 0;
+      /** The remote page's session (see Mesh), once it signalled. */
+      this.remoteSession = null;
       this.closed = false;
       this._signal = signal;
       this._grace = disconnectedGrace;
@@ -1052,7 +1054,11 @@
       this._ignoreOffer = false;
       this._inbox = Promise.resolve();
       const pc = this.pc = new root.RTCPeerConnection(rtcConfig);
-      this._addMedia(localStream);
+      // Waiting: the media is added when the other's first offer is in, and goes in the answer.
+      // One side offering first avoids a glare at every connection (and Chromium, after the
+      // implicit rollback a glare causes, at times gathers no ICE candidates at all).
+      this._waitingMedia = waitForOffer ? { stream: localStream } : null;
+      if (!waitForOffer) this._addMedia(localStream, false);
       pc.onnegotiationneeded = () => this._offer();
       pc.onicecandidate = (e) => { if (e.candidate) this._signal("candidate", e.candidate.toJSON()); };
       pc.ontrack = (e) => this._track(e);
@@ -1095,21 +1101,30 @@
       this._emit("state", { userId: this.userId, state: "closed" });
     }
 
-    _addMedia(stream) {
+    /** Add the local media; `answering`: into the transceivers the remote offer made. */
+    _addMedia(stream, answering) {
       const pc = this.pc;
       if (this.direction === "recvonly") {
+        if (answering) return;  // the offer's transceivers receive already
         pc.addTransceiver("audio", { direction: "recvonly" });
         pc.addTransceiver("video", { direction: "recvonly" });
       } else if (stream) {
         stream.getTracks().forEach((track) => {
-          if (this.direction === "sendonly") pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-          else pc.addTrack(track, stream);
+          if (this.direction === "sendonly" && !answering) {
+            pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+            return;
+          }
+          const sender = pc.addTrack(track, stream);  // reuses an offered transceiver of its kind
+          const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
+          if (transceiver && this.direction === "sendonly") transceiver.direction = "sendonly";
         });
       }
     }
 
     async _offer() {
-      if (this.closed) return;
+      // An offer came in between the event and now: answering it negotiates, and the browser
+      // fires negotiationneeded again once stable if something is still missing.
+      if (this.closed || this.pc.signalingState !== "stable") return;
       try {
         this._makingOffer = true;
         await this.pc.setLocalDescription();
@@ -1126,8 +1141,11 @@
       if (this.closed) return;
       const pc = this.pc;
       if (kind === "candidate") {
+        const candidate = Object.assign({}, data);
+        delete candidate.session;
+        delete candidate.peer_session;
         try {
-          await pc.addIceCandidate(data);
+          await pc.addIceCandidate(candidate);
         } catch (err) {
           if (!this._ignoreOffer) throw err;  // a candidate of the offer we ignored
         }
@@ -1139,9 +1157,14 @@
       if (this._ignoreOffer) return;
       if (kind === "answer" && pc.signalingState !== "have-local-offer") return;  // of a rolled-back offer
       await pc.setRemoteDescription({ type: kind, sdp: data && data.sdp });
-      if (kind === "offer") {
+      if (kind === "offer" && this._waitingMedia) {
+        const waiting = this._waitingMedia;
+        this._waitingMedia = null;
+        this._addMedia(waiting.stream, true);
+      }
+      if (kind === "offer" && pc.signalingState === "have-remote-offer") {
         await pc.setLocalDescription();
-        this._signal("answer", { type: "answer", sdp: pc.localDescription.sdp });
+        if (pc.localDescription.type === "answer") this._signal("answer", { type: "answer", sdp: pc.localDescription.sdp });
       }
     }
 
@@ -1176,6 +1199,11 @@
    * user (the lower user id is the polite one) and sends their signals back through the client.
    * Signals that arrive before `configure()` are kept and handled then.
    *
+   * Each Mesh is a session (one page load): its signals carry `session` and the `peer_session`
+   * they are meant for. A user who reloads the page comes back as a newer session: the others
+   * replace their peer to that user with a fresh one, and the new page ignores what was meant for
+   * the old one, since an RTCPeerConnection cannot be carried over from one page to the next.
+   *
    * Events: "peer" {userId, peer}, "stream" {userId, stream}, "peer-state" {userId, state},
    * "peer-closed" {userId}, "candidate-error" (of a Peer), "error" {userId?, error}.
    */
@@ -1197,6 +1225,8 @@
       this._early = [];
       this._outbox = [];
       this._closed = false;
+      /** This page's session: its start time first, so that the newer of two compares higher. */
+      this.session = Date.now().toString(36).padStart(9, "0") + "." + Math.random().toString(36).slice(2, 10);
       this._off = [
         realtime.on("Signal", (data) => this._signalIn(data || {})),
         realtime.on("open", () => this._flush()),
@@ -1216,15 +1246,18 @@
       return this;
     }
 
-    /** The Peer for `userId`, made if needed. */
-    connect(userId) {
+    /**
+     * The Peer for `userId`, made if needed. `waitForOffer`: this side answers (its media goes
+     * in the answer) instead of offering at once; one side of each pair should offer.
+     */
+    connect(userId, { waitForOffer = false } = {}) {
       const id = Number(userId);
       if (this._closed || id === this.userId || this._rtcConfig === null) return null;
       let peer = this.peers.get(id);
       if (peer) return peer;
       peer = new Peer(Object.assign({
         userId: id, polite: this.userId < id, localStream: this.localStream, direction: this.direction,
-        rtcConfig: this._rtcConfig, signal: (kind, data) => this._signalOut(id, kind, data),
+        rtcConfig: this._rtcConfig, signal: (kind, data) => this._signalOut(id, kind, data), waitForOffer,
       }, definedOnly(this._peerOptions)));
       peer.on("stream", (e) => this._emit("stream", e));
       peer.on("state", (e) => this._emit("peer-state", e));
@@ -1270,11 +1303,25 @@
         if (this._early.length < 500) this._early.push(data);
         return;
       }
-      const peer = this.peers.get(from) || (this.accept ? this.connect(from) : null);
-      if (peer) peer.handle(data.kind, data.data);
+      const inner = data.data || {};
+      const session = typeof inner.session === "string" ? inner.session : null;
+      if (inner.peer_session && inner.peer_session !== this.session) return;  // meant for an earlier page of ours
+      let peer = this.peers.get(from);
+      if (peer && session && peer.remoteSession && session !== peer.remoteSession) {
+        if (session < peer.remoteSession) return;  // a late signal of the page that was replaced
+        this.drop(from);  // the other user reloaded: start afresh with the new page
+        peer = this.connect(from, { waitForOffer: data.kind === "offer" });
+      }
+      if (!peer && this.accept) peer = this.connect(from, { waitForOffer: data.kind === "offer" });
+      if (!peer) return;
+      if (session && !peer.remoteSession) peer.remoteSession = session;
+      peer.handle(data.kind, inner);
     }
 
-    _signalOut(to, kind, data) {
+    _signalOut(to, kind, payload) {
+      const peer = this.peers.get(to);
+      const data = Object.assign({}, payload, { session: this.session,
+        peer_session: (peer && peer.remoteSession) || null });
       const frame = { type: "Signal", call_id: this.callId, to, kind, data };
       // While the WebSocket is down, keep the signals; an ICE restart mends what is still lost.
       if (!this.realtime.send(frame) && this._outbox.length < 500) this._outbox.push(frame);
@@ -1284,7 +1331,7 @@
       const frames = this._outbox;
       this._outbox = [];
       frames.forEach((frame) => {
-        if (this.peers.has(frame.to)) this._signalOut(frame.to, frame.kind, frame.data);
+        if (this.peers.has(frame.to) && !this.realtime.send(frame)) this._outbox.push(frame);
       });
       this.restartIce();  // candidates may have been lost with the old connection
     }
@@ -1400,7 +1447,7 @@
       this._setState("joined");
       (answer.participants || []).forEach((p) => this._joined(p));  // known before the early signals
       mesh.configure(rtcConfig);
-      this.participants.forEach((_, id) => mesh.connect(id));
+      this.participants.forEach((_, id) => mesh.connect(id));  // the newcomer offers to each
       return this;
     }
 
@@ -1441,11 +1488,11 @@
       } else if (type === "CallParticipantLeft") {
         this._left(Number(data.user_id));
       } else if (this.state === "joined") {
-        this._joined(data);
+        this._joined(data, false, true);  // the newcomer offers: answer it
       }
     }
 
-    _joined(participant, unnamed) {
+    _joined(participant, unnamed, wait) {
       const id = Number(participant.user_id);
       if (!id || id === this.userId) return;
       const known = this.participants.get(id);
@@ -1455,7 +1502,7 @@
       }
       const entry = { user_id: id, user_name: participant.user_name || String(id) };
       this.participants.set(id, entry);
-      this.mesh.connect(id);
+      this.mesh.connect(id, { waitForOffer: !!wait });
       this._emit("participant-joined", { userId: id, userName: entry.user_name });
       if (unnamed) this._resync();
     }

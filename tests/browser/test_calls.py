@@ -70,6 +70,15 @@ def test_two_then_three_cooks_see_each_other_and_one_rejoins(live_server, new_pa
     pages[b].click("#calls-mute")
     assert pages[b].evaluate("callsPage.call.audioEnabled") is True
 
+    # Carol's tab reloads and its leave never reaches the server (a crash, a lost network): she
+    # is still in the call, joins again from the new page, and the others replace their peer to
+    # her old page with one to the new.
+    pages[c].evaluate("callsPage.call.leave = async () => {}")
+    pages[c].reload()
+    pages[c].wait_for_function("window.callsPage && callsPage.client.state === 'open' && callsPage.live.id")
+    pages[c].click("#calls-join")
+    frames_flow(pages)
+
     pages[c].click("#calls-leave")
     pages[c].wait_for_selector("#calls-state[data-state='left']")
     for uid in (a, b):  # CallParticipantLeft closes carol's peer at the others

@@ -29,6 +29,15 @@ FRAMES_JS = """async () => {
   return out;
 }"""
 
+#: What each peer of the page's call is doing (for failure messages).
+PEERS_JS = """() => {
+  const call = window.callsPage ? callsPage.call : window.call;
+  if (!call) return "no call";
+  return Array.from(call.peers.values()).map((p) => ({ user: p.userId, polite: p.polite,
+    signaling: p.pc.signalingState, ice: p.pc.iceConnectionState, state: p.pc.connectionState,
+    restarts: p.iceRestarts, stream: !!p.remoteStream, frames: (framesSeen.frames || {})[p.userId] }));
+}"""
+
 #: Keeps ``window.framesSeen`` = ``{at, frames}`` current (``at``: when that reading started):
 #: a predicate of ``wait_for_function`` must be synchronous (a Promise counts as true at once).
 POLL_FRAMES_JS = """() => {
@@ -100,9 +109,13 @@ def frames_flow(pages: dict[int, Any]) -> None:
         since = page.evaluate(POLL_FRAMES_JS)
         before = frames(page)
         wanted = {str(other): before.get(other, 0) for other in pages if other != uid}
-        page.wait_for_function("([since, w]) => framesSeen.at > since && "
-                               "Object.keys(w).every((id) => (framesSeen.frames[id] || 0) > w[id])",
-                               arg=[since, wanted], timeout=WAIT_MS * 2, polling=100)
+        try:
+            page.wait_for_function("([since, w]) => framesSeen.at > since && "
+                                   "Object.keys(w).every((id) => (framesSeen.frames[id] || 0) > w[id])",
+                                   arg=[since, wanted], timeout=WAIT_MS * 2, polling=100)
+        except Exception as exc:  # Playwright's TimeoutError: say what each peer was doing
+            raise AssertionError(f"user {uid}: no frames from every other {wanted}; peers: "
+                                 f"{page.evaluate(PEERS_JS)}") from exc
 
 
 def wait_peers(page: Any, user_ids: list[int]) -> None:
