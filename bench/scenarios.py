@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from bench.calls import calls
 from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
@@ -869,5 +870,6 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
     "plans": plans,
+    "calls": calls,
     "calls_browser": calls_browser,
 }

@@ -36,6 +36,7 @@ def _csv(value: str) -> list[str]:
 _PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _bool, list: _csv}
 #: Plugin options IT Cook sets itself (create_app): its BROKER_* settings feed the broker.
 _HOST_SET = frozenset({"BROKER_URL", "BROKER_PREFIX", "URL_PREFIX", "ROOT_METRICS"})
+_PLUGIN_HELP = {option.key: option.help for option in realtime_settings.OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECIPE_HTTP_MODEL", str, "gpt-4o-mini", "model name sent to the HTTP generator"),
     Setting("RECIPE_HTTP_API_KEY", str, "", "bearer key sent to the HTTP generator"),
     Setting("RECIPE_HTTP_TIMEOUT", float, 30.0, "seconds before an HTTP generation fails"),
-    Setting("BROKER_URL", str, "memory://", "`memory://` (one process) or `redis://host:6379/0` "
-            "(events cross processes and hosts; needs PostgreSQL as the database)"),
-    Setting("BROKER_PREFIX", str, "itcook", "prefix of every Redis key and channel (several "
-            "deployments may share one Redis)"),
+    # The plugin's broker options, which these feed (create_app), with IT Cook's own prefix.
+    Setting("BROKER_URL", str, "memory://", _PLUGIN_HELP["BROKER_URL"]),
+    Setting("BROKER_PREFIX", str, "itcook", _PLUGIN_HELP["BROKER_PREFIX"]),
     # The real-time plugin's settings: its defaults and meanings, under ITCOOK_REALTIME_*.
     *(Setting(f"REALTIME_{option.key}", _PARSERS[option.type], option.default, option.help)
       for option in realtime_settings.OPTIONS if option.key not in _HOST_SET),

@@ -25,7 +25,6 @@ from itcook import signals
 
 if TYPE_CHECKING:
     from itcook.realtime import Realtime
-    from itcook.realtime.events import Event
 
 Args = Mapping[str, Any]
 #: ``(title, body)`` of a notification, from the event's data.
@@ -216,8 +215,7 @@ def _receiver(name: str, rt: Realtime, handle: Callable[..., None]) -> Callable[
 
 
 def connect(app: Flask, rt: Realtime) -> None:
-    """Connect one receiver per signal of ``EVENTS`` and ``ACTIONS``, with ``sender=app``; send
-    ``signals.event_logged`` / ``event_published`` as the plugin logs and publishes events."""
+    """Connect one receiver per signal of ``EVENTS`` and ``ACTIONS``, with ``sender=app``."""
     rows: dict[Signal, list[EventSpec]] = {}
     for row in EVENTS:
         rows.setdefault(row.signal, []).append(row)
@@ -228,17 +226,3 @@ def connect(app: Flask, rt: Realtime) -> None:
         # weak=False: the receivers live only here; blinker would drop weakly held ones at once.
         signal.connect(receiver, sender=app, weak=False)
     app.extensions["live"] = receivers
-
-    def announce(signal: Signal) -> Callable[[Event], None]:
-        def send(event: Event) -> None:
-            user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
-            signal.send(app, event_id=event.id, event_type=event.type, channel=event.channel,
-                        user_id=user_id, data=event.data, ts=event.ts)
-
-        return send
-
-    # The inbox files a personal event as it is written (in its transaction), Web Push queues
-    # it once published (``itcook/plugins.py``).
-    state = rt.state(app)
-    state.on_logged = announce(signals.event_logged)
-    state.after_publish = announce(signals.event_published)

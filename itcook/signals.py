@@ -76,22 +76,7 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     call_started, call_participant_joined, call_participant_left, call_ended,
 )
 
-#: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event
-#: is written, in the transaction of its change: event_id, event_type, channel, user_id (the
-#: addressee of a personal event, else None), data, ts. ``itcook/plugins.py`` files personal
-#: events in the inbox, in it too.
-event_logged = _signals.signal("realtime-event-logged")
-#: Sent on the plugin's hook once a durable event went to the broker after its commit (or was
-#: relayed after a crash); same arguments. ``itcook/plugins.py`` queues Web Push.
-event_published = _signals.signal("realtime-event-published")
-
 
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the real app (not the proxy) as sender; call before the commit."""
     signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
-
-#: Sent by the HTTP layer (``serving.py``, ``errors.py``) when it refuses a request before any
-#: view runs: reason ("malformed_request", "header_timeout", "websocket_required"), path (None
-#: when no request line was read). The real-time plugin counts the ones aimed at it with its
-#: handshake failures (docs/realtime-protocol.md, "Statistics").
-from itcook.realtime.signals import request_refused  # noqa: E402,F401  (the plugin's own)

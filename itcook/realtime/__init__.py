@@ -17,18 +17,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from itcook.realtime.auth import (
-    ActiveUsers,
     Authenticator,
     Credential,
     Principal,
-    PrincipalLoader,
     jwt_authenticator,
 )
+from itcook.realtime.channels import Authorizer, KeyParser, int_key
 from itcook.realtime.connection import Connection as Stream
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.periodic import Periodic
-from itcook.realtime.state import Authorizer, FrameHandler, KeyParser, RealtimeState, int_key
+from itcook.realtime.state import FrameHandler, RealtimeState
 
 __all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
            "jwt_authenticator"]
@@ -103,7 +102,7 @@ class Realtime:
         app.extensions["realtime"] = state
         if "realtime" not in app.blueprints:
             app.register_blueprint(bp, url_prefix=config["url_prefix"])
-        register_error_handlers(app, bp)
+        register_error_handlers(app, config["url_prefix"])
         request_refused.connect(count_http_refusal, sender=app, weak=False)
         if config["root_metrics"]:
             mount_root_metrics(app)
@@ -144,15 +143,6 @@ class Realtime:
         if state.periodic is not None:
             state.periodic.stop()
         state.shutdown()
-
-    def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
-                             active_users: ActiveUsers | None = None) -> None:
-        """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
-        (``active_users``) which of many user ids are still active, with their sessions, in one query."""
-        state = self.state(app)
-        state.principal_loader = loader
-        if active_users is not None:
-            state.active_users = active_users
 
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
                          denied_code: str = "channel_not_found", key: KeyParser = int_key) -> None:
