@@ -4,7 +4,10 @@ leaving and rejoining, and media through a real coturn with ``iceTransportPolicy
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from tests.support.calls import group_with
 from tests.support.calls_browser import (
@@ -18,6 +21,16 @@ from tests.support.calls_browser import (
     wait_peers,
 )
 from tests.support.rest import Api
+from tests.support.turn import TurnServer, require_turnserver
+
+
+@pytest.fixture
+def turn(tmp_path) -> Iterator[TurnServer]:
+    """coturn on a loopback port (skips without it; fails under ITCOOK_REQUIRE_MEDIA=1)."""
+    require_turnserver()
+    server = TurnServer(tmp_path)
+    yield server
+    server.stop()
 
 
 def _group_of(api: Api, *usernames: str) -> tuple[int, list[dict[str, Any]]]:
@@ -91,10 +104,10 @@ def test_two_then_three_cooks_see_each_other_and_one_rejoins(live_server, new_pa
     frames_flow(pages)
 
 
-def test_relay_only_media_flows_through_coturn(live_server, new_page, turn_server) -> None:
+def test_relay_only_media_flows_through_coturn(live_server, new_page, turn) -> None:
     """With TURN configured, ``/calls/<id>/join`` hands out credentials coturn accepts; with
     ``?relay=1`` the page allows relay candidates only, and the pair in use is relay on both ends."""
-    live_server.app.config.update(TURN_URLS=[turn_server.url], TURN_SECRET=turn_server.secret)
+    live_server.app.config.update(turn.app_settings())  # read per request by the join route
     api = Api(live_server)
     group_id, (anna, boris) = _group_of(api, "anna", "boris")
     a, b = anna["user"]["id"], boris["user"]["id"]
@@ -108,14 +121,12 @@ def test_relay_only_media_flows_through_coturn(live_server, new_page, turn_serve
         assert selected_candidate_types(pages[uid], other) == ["relay", "relay"]
 
 
-def test_expired_turn_credential_gives_no_connection_when_relay_only(live_server, new_page,
-                                                                    turn_server) -> None:
+def test_expired_turn_credential_gives_no_connection_when_relay_only(live_server, new_page, turn) -> None:
     """coturn itself refuses an expired credential (401): no relay candidate, so no connection."""
     api = Api(live_server)
     group_id, (anna, boris) = _group_of(api, "anna", "boris")
     call_id = api.call("POST", f"/groups/{group_id}/calls", anna, expect=201).json()["id"]
-    servers = [[expired_turn_server(turn_server.url, turn_server.secret, user["user"]["id"])]
-               for user in (anna, boris)]
+    servers = [[expired_turn_server(turn.urls, turn.secret, user["user"]["id"])] for user in (anna, boris)]
     pages = [call_harness(new_page(), live_server, user, call_id, ice_servers=ice)
              for user, ice in zip((anna, boris), servers, strict=True)]
     for page in pages:

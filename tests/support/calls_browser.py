@@ -151,7 +151,7 @@ def local_candidates(page: Any) -> int:
     }""")
 
 
-def expired_turn_server(url: str, secret: str, user_id: int) -> dict[str, Any]:
-    """An ICE server entry for ``url`` whose credential (the server's own kind) expired a minute ago."""
+def expired_turn_server(urls: list[str], secret: str, user_id: int) -> dict[str, Any]:
+    """An ICE server entry for ``urls`` whose credential (the server's own kind) expired a minute ago."""
     username, credential = turn_credential(secret, user_id, ttl=-60)
-    return {"urls": [url], "username": username, "credential": credential}
+    return {"urls": urls, "username": username, "credential": credential}
