@@ -257,7 +257,9 @@
   $("calls-mute").addEventListener("click", () => { if (call.audioEnabled) call.mute(); else call.unmute(); });
   $("calls-camera").addEventListener("click", () => { if (call.videoEnabled) call.cameraOff(); else call.cameraOn(); });
   window.addEventListener("itcook:lang", () => { if (session) { renderControls(); renderPeople(); } });
-  window.addEventListener("pagehide", () => { if (call && call.state === "joined") call.leave().catch(() => {}); });
+  window.addEventListener("pagehide", () => {
+    if (call && call.state === "joined") call.leave({ keepalive: true }).catch(() => {});  // else: away after 30 s
+  });
 
   $("calls-login").addEventListener("submit", async (event) => {
     event.preventDefault();

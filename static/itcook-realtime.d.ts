@@ -186,7 +186,7 @@ export class CallError extends Error {
 }
 
 /** `(method, path under /api/v1, body?)` → parsed JSON; rejects with a CallError. */
-export type CallApi = (method: string, path: string, body?: unknown) => Promise<any>;
+export type CallApi = (method: string, path: string, body?: unknown, init?: RequestInit) => Promise<any>;
 
 export interface PeerOptions {
   /** ms an ICE "disconnected" state may last before an ICE restart (default 2000). */
@@ -322,7 +322,8 @@ export class Call implements Events<CallEventMap> {
   unmute(): void;
   cameraOff(): void;
   cameraOn(): void;
-  leave(): Promise<void>;
+  /** `keepalive`: the request outlives the page (call it from `pagehide`). */
+  leave(options?: { keepalive?: boolean }): Promise<void>;
   on<K extends keyof CallEventMap>(type: K, handler: (data: CallEventMap[K]) => void): () => void;
   off<K extends keyof CallEventMap>(type: K, handler?: (data: CallEventMap[K]) => void): void;
 }

@@ -366,7 +366,7 @@
         throw new CallError("websocket_required", "calls need the WebSocket transport (signals are client frames)");
       }
       const o = Object.assign({}, options);
-      if (!o.api) o.api = (method, path, body) => this._callApi(method, path, body);
+      if (!o.api) o.api = (method, path, body, init) => this._callApi(method, path, body, init);
       if (o.userId == null) {
         try {
           o.userId = tokenUserId(await this._token_());
@@ -379,10 +379,10 @@
     }
 
     /** A JSON REST call under /api/v1 for the call API; errors become CallError. */
-    async _callApi(method, path, body) {
+    async _callApi(method, path, body, init) {
       let response;
       try {
-        response = await this._rest(method, path, body);
+        response = await this._rest(method, path, body, true, init);
       } catch (err) {
         throw new CallError("unreachable", "cannot reach the server: " + (err && err.message));
       }
@@ -400,16 +400,16 @@
      * `getToken` once for a fresh token and tries again.
      * @returns {Promise<Response>}
      */
-    async _rest(method, path, body, authorized = true) {
+    async _rest(method, path, body, authorized = true, init = {}) {
       const doFetch = this._impl("fetch");
       const send = async (token) => {
         const headers = {};
         if (token) headers.Authorization = "Bearer " + token;
         if (body !== undefined) headers["Content-Type"] = "application/json";
         try {
-          return await doFetch.call(root, this._base() + "/api/v1" + path, {
+          return await doFetch.call(root, this._base() + "/api/v1" + path, Object.assign({
             method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body),
-          });
+          }, init));
         } catch (err) {
           throw new PushError("unreachable", "cannot reach the server: " + (err && err.message), err);
         }
@@ -1390,12 +1390,15 @@
     cameraOff() { this._setEnabled("video", false); }
     cameraOn() { this._setEnabled("video", true); }
 
-    /** Leave the call (POST /calls/<id>/leave) and close every peer. */
-    async leave() {
+    /**
+     * Leave the call (POST /calls/<id>/leave) and close every peer. `{keepalive: true}` from a
+     * `pagehide` handler lets the request outlive the page (sendBeacon cannot carry the token).
+     */
+    async leave({ keepalive = false } = {}) {
       if (this.state === "left" || this.state === "ended") return;
       this._finish("left", "left");
       try {
-        await this.options.api("POST", "/calls/" + this.id + "/leave");
+        await this.options.api("POST", "/calls/" + this.id + "/leave", undefined, keepalive ? { keepalive } : undefined);
       } catch (err) {
         // Already gone (the call ended, or the server dropped us): nothing is left to undo.
         if (!(err instanceof CallError) || (err.status !== 404 && err.status !== 409)) throw err;
