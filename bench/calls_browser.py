@@ -4,7 +4,8 @@ Two pages (one browser, fake camera) of two members of one group. Each round the
 call and the second joins it; the time is taken in the joiner's page from the moment it calls
 ``client.joinCall()`` (REST join, offer and answer through the real-time plugin, ICE, DTLS) to
 the first frame of the other's video painted in a ``<video>`` (``requestVideoFrameCallback``).
-Both leave, and the next round starts a new call.
+Both leave, and the next round starts a new call. With coturn installed, the same again with
+``iceTransportPolicy: "relay"`` on both pages: the media through a TURN server on this machine.
 
 The baseline, in the same run and alternating with it round by round: two RTCPeerConnections in
 one page, signalled by direct calls (no server, no network between them), from creating them to
@@ -72,15 +73,16 @@ CLIENT_JS = """async ([token, userId]) => {
   return true;
 }"""
 
-START_JS = """async (groupId) => {
-  window.call = await client.startCall(groupId, { userId, localStream: await media });
+START_JS = """async ([groupId, policy]) => {
+  const localStream = await media;
+  window.call = await client.startCall(groupId, { userId, localStream, iceTransportPolicy: policy });
   return call.id;
 }"""
 
-JOIN_JS = """async (callId) => {
+JOIN_JS = """async ([callId, policy]) => {
   const localStream = await media;
   const t0 = performance.now();
-  const joining = client.joinCall(callId, { userId, localStream });
+  const joining = client.joinCall(callId, { userId, localStream, iceTransportPolicy: policy });
   const painted = new Promise((resolve) => {
     joining.then((call) => {
       window.call = call;
@@ -110,11 +112,13 @@ def _missing() -> str | None:
 
 
 def measure(base_url: str, first: dict[str, Any], second: dict[str, Any], group_id: int,
-            rounds: int = ROUNDS) -> dict[str, Any]:
-    """Alternate ``rounds`` baseline and IT Cook setups; their times (ms) and the paired ratio."""
+            rounds: int = ROUNDS, relay: bool = False) -> dict[str, Any]:
+    """Alternate ``rounds`` baseline and IT Cook setups (and relay-only ones); their times (ms)
+    and the paired ratios."""
     from playwright.sync_api import sync_playwright
 
     ours: list[float] = []
+    relayed: list[float] = []
     baseline: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
@@ -129,20 +133,32 @@ def measure(base_url: str, first: dict[str, Any], second: dict[str, Any], group_
                 page.evaluate(CLIENT_JS, [user["access_token"], user["user"]["id"]])
                 pages.append(page)
             starter, joiner = pages
-            for i in range(rounds):
-                if i % 2:
-                    baseline.append(joiner.evaluate(BASELINE_JS))
-                call_id = starter.evaluate(START_JS, group_id)
-                ours.append(joiner.evaluate(JOIN_JS, call_id))
+
+            def setup(policy: str | None) -> float:
+                call_id = starter.evaluate(START_JS, [group_id, policy])
+                ms = joiner.evaluate(JOIN_JS, [call_id, policy])
                 joiner.evaluate("call.leave()")
                 starter.evaluate("call.leave()")
+                return float(ms)
+
+            for i in range(rounds):
+                if i % 2:  # the order alternates, so neither side always runs warm
+                    baseline.append(joiner.evaluate(BASELINE_JS))
+                ours.append(setup(None))
+                if relay:
+                    relayed.append(setup("relay"))
                 if not i % 2:
                     baseline.append(joiner.evaluate(BASELINE_JS))
         finally:
             browser.close()
     ratios = sorted(o / b for o, b in zip(ours, baseline, strict=True))
-    return {"rounds": rounds, "itcook_ms": _summary(ours), "baseline_ms": _summary(baseline),
-            "ratio_p50": round(median(ratios), 2)}
+    result = {"rounds": rounds, "itcook_ms": _summary(ours), "baseline_ms": _summary(baseline),
+              "ratio_p50": round(median(ratios), 2)}
+    if relayed:
+        result["relay_ms"] = _summary(relayed)
+        paired = sorted(r / o for r, o in zip(relayed, ours, strict=True))
+        result["relay_vs_direct_p50"] = round(median(paired), 2)
+    return result
 
 
 def calls_browser(ctx: Any) -> dict[str, Any]:
@@ -150,10 +166,12 @@ def calls_browser(ctx: Any) -> dict[str, Any]:
     reason = _missing()
     if reason:
         return {"skipped": reason, "error": reason}
+    from tests.support import turn as coturn
     from tests.support.calls import group_with
     from tests.support.rest import Api
 
-    server = ctx.itcook("calls_browser")
+    turn = None if coturn.missing() else coturn.TurnServer(ctx.workdir)
+    server = ctx.itcook("calls_browser", **(turn.env() if turn else {}))
     try:
         first, second = register(server, "cook1"), register(server, "cook2")
         api = Api(server)
@@ -161,27 +179,32 @@ def calls_browser(ctx: Any) -> dict[str, Any]:
             group_id = group_with(api, first, second)
         finally:
             api.close()
-        return measure(server.url, first, second, group_id)
+        result = measure(server.url, first, second, group_id, relay=turn is not None)
+        if turn is None:
+            result["relay"] = f"skipped: {coturn.missing()}"
+        return result
     except BenchError:
         raise
     except Exception as exc:
         raise BenchError(f"calls in Chromium: {type(exc).__name__}: {exc}") from exc
     finally:
         server.stop()
+        if turn:
+            turn.stop()
 
 
 class _Alone:
     """The one thing this scenario needs of bench.scenarios.Context: a fresh IT Cook server."""
 
     def __init__(self, scratch: Path) -> None:
-        self.scratch = scratch
+        self.workdir = scratch
 
-    def itcook(self, name: str) -> Any:
+    def itcook(self, name: str, **extra: str) -> Any:
         from bench.harness import Server, itcook_env, migrate
 
-        url = f"sqlite:///{self.scratch / (name + '.db')}"
+        url = f"sqlite:///{self.workdir / (name + '.db')}"
         migrate(url)
-        return Server(name, "bench.servers.itcook", self.scratch, env=itcook_env(url))
+        return Server(name, "bench.servers.itcook", self.workdir, env=itcook_env(url, **extra))
 
 
 def main() -> int:
