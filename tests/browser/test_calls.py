@@ -15,7 +15,10 @@ from tests.support.calls_browser import (
     call_harness,
     expired_turn_server,
     frames_flow,
+    frames_grow,
     local_candidates,
+    media_kinds,
+    mesh_harness,
     open_call_page,
     selected_candidate_types,
     wait_peers,
@@ -136,3 +139,30 @@ def test_expired_turn_credential_gives_no_connection_when_relay_only(live_server
         # Gathering is over and produced nothing: no candidate pair can ever form.
         assert local_candidates(page) == 0
         assert page.evaluate("Array.from(call.peers.values())[0].pc.connectionState") != "connected"
+
+
+def test_one_way_mesh_for_a_broadcast_sends_from_the_host_only(live_server, new_page) -> None:
+    """``client.mesh(id, {direction})`` alone, as the peer-to-peer live broadcast uses it: the host
+    sends only, viewers receive only, whichever side offers (the host to one viewer, the other
+    viewer to the host)."""
+    api = Api(live_server)
+    group_id, (host, near, far) = _group_of(api, "anna", "boris", "carol")
+    call_id = api.call("POST", f"/groups/{group_id}/calls", host, expect=201).json()["id"]
+    for viewer in (near, far):  # Signal frames pass between participants of a call
+        api.call("POST", f"/calls/{call_id}/join", viewer, expect=200)
+    h, n, f = (user["user"]["id"] for user in (host, near, far))
+    pages = {h: mesh_harness(new_page(), live_server, host, call_id, "sendonly"),
+             n: mesh_harness(new_page(), live_server, near, call_id, "recvonly"),
+             f: mesh_harness(new_page(), live_server, far, call_id, "recvonly")}
+    pages[h].evaluate("(id) => { call.connect(id); }", n)  # the host offers to this viewer
+    pages[f].evaluate("(id) => { call.connect(id); }", h)  # this viewer offers to the host
+    for viewer in (n, f):
+        frames_grow(pages[viewer], [h])
+    assert media_kinds(pages[h]) == {"inbound": 0, "outbound": 2}
+    for viewer in (n, f):
+        assert media_kinds(pages[viewer]) == {"inbound": 1, "outbound": 0}
+    directions = ("Array.from(call.peers.values())"
+                  ".flatMap((p) => p.pc.getTransceivers().map((t) => t.currentDirection))")
+    assert set(pages[h].evaluate(directions)) == {"sendonly"}
+    for viewer in (n, f):
+        assert set(pages[viewer].evaluate(directions)) == {"recvonly"}

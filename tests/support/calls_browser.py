@@ -74,6 +74,15 @@ window.joinWith = async (token, userId, callId, options) => {
   call.on("error", (e) => log.errors.push(String(e.error)));
   return true;
 };
+window.meshWith = async (token, userId, callId, direction) => {
+  const client = window.client = new ITCookRealtime({ token });
+  client.connect();
+  await new Promise((resolve) => { const off = client.on("open", () => { off(); resolve(); }); });
+  const localStream = direction === "recvonly" ? null
+    : await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  window.call = client.mesh(callId, { userId, direction, localStream, rtcConfig: {} });
+  return true;
+};
 </script>"""
 
 
@@ -97,25 +106,53 @@ def call_harness(page: Any, server: Any, user: dict[str, Any], call_id: int, **o
     return page
 
 
+def mesh_harness(page: Any, server: Any, user: dict[str, Any], call_id: int | str, direction: str) -> Any:
+    """A bare page with ``client.mesh(call_id, {direction})`` as ``window.call`` (peers, no REST)."""
+    open_harness(page, server, HARNESS)
+    page.evaluate("([t, u, c, d]) => meshWith(t, u, c, d)",
+                  [user["access_token"], user["user"]["id"], call_id, direction])
+    return page
+
+
+def media_kinds(page: Any) -> dict[str, int]:
+    """Video RTP streams of the page's peers: ``{"inbound": n, "outbound": n}`` carrying frames."""
+    return page.evaluate("""async () => {
+      const out = { inbound: 0, outbound: 0 };
+      for (const peer of call.peers.values()) {
+        (await peer.pc.getStats()).forEach((s) => {
+          if (s.kind !== "video") return;
+          if (s.type === "inbound-rtp" && s.framesDecoded > 0) out.inbound++;
+          if (s.type === "outbound-rtp" && s.framesEncoded > 0) out.outbound++;
+        });
+      }
+      return out;
+    }""")
+
+
 def frames(page: Any) -> dict[int, int]:
     """Video frames decoded so far, by remote user id."""
     return {int(k): v for k, v in page.evaluate(FRAMES_JS).items()}
 
 
+def frames_grow(page: Any, senders: list[int]) -> None:
+    """Wait until the page decodes more video frames from each of ``senders`` than it had now."""
+    since = page.evaluate(POLL_FRAMES_JS)
+    before = frames(page)
+    wanted = {str(uid): before.get(uid, 0) for uid in senders}
+    try:
+        page.wait_for_function("([since, w]) => framesSeen.at > since && "
+                               "Object.keys(w).every((id) => (framesSeen.frames[id] || 0) > w[id])",
+                               arg=[since, wanted], timeout=WAIT_MS * 2, polling=100)
+    except Exception as exc:  # Playwright's TimeoutError: say what each peer was doing
+        peers = page.evaluate(PEERS_JS)
+        raise AssertionError(f"no frames from every one of {wanted}; peers: {peers}") from exc
+
+
 def frames_flow(pages: dict[int, Any]) -> None:
-    """Wait until on every page, frames from every other user's page are being decoded: the
-    count grows past what it was at the start of this wait."""
+    """Wait until on every page (by user id), frames from every other user's page are being
+    decoded: the count grows past what it was at the start of this wait."""
     for uid, page in pages.items():
-        since = page.evaluate(POLL_FRAMES_JS)
-        before = frames(page)
-        wanted = {str(other): before.get(other, 0) for other in pages if other != uid}
-        try:
-            page.wait_for_function("([since, w]) => framesSeen.at > since && "
-                                   "Object.keys(w).every((id) => (framesSeen.frames[id] || 0) > w[id])",
-                                   arg=[since, wanted], timeout=WAIT_MS * 2, polling=100)
-        except Exception as exc:  # Playwright's TimeoutError: say what each peer was doing
-            raise AssertionError(f"user {uid}: no frames from every other {wanted}; peers: "
-                                 f"{page.evaluate(PEERS_JS)}") from exc
+        frames_grow(page, [other for other in pages if other != uid])
 
 
 def wait_peers(page: Any, user_ids: list[int]) -> None:
