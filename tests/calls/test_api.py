@@ -140,3 +140,23 @@ def test_turn_urls_without_a_secret_refuse_to_start(tmp_path) -> None:
 
     with pytest.raises(RuntimeError, match="ITCOOK_TURN_SECRET"):
         create_app(make_test_config(tmp_path, TURN_URLS=["turn:x:3478"]))
+
+
+@pytest.mark.realtime_config(CALL_MAX_PARTICIPANTS=4)
+def test_simultaneous_starts_make_one_call_and_simultaneous_joins_stop_at_the_cap(live_server) -> None:
+    from tests.support.calls import group_with
+    from tests.support.rest import Api
+    from tests.support.waiting import concurrently
+
+    api = Api(live_server)
+    users = [api.register(f"cook{i}") for i in range(8)]
+    group_id = group_with(api, users[0], *users[1:])
+    starts = concurrently(4, lambda i: api.call("POST", f"/groups/{group_id}/calls", users[i]))
+    assert sorted(r.status_code for r in starts) == [201, 409, 409, 409]
+    call_id = next(r.json()["id"] for r in starts if r.status_code == 201)
+    assert {r.json()["error"]["call"]["id"] for r in starts if r.status_code == 409} == {call_id}
+    joins = concurrently(7, lambda i: api.call("POST", f"/calls/{call_id}/join", users[i + 1]))
+    assert sorted(r.status_code for r in joins) == [200] * 3 + [409] * 4
+    assert {r.json()["error"]["code"] for r in joins if r.status_code == 409} == {"call_full"}
+    shown = api.call("GET", f"/calls/{call_id}", users[0], expect=200).json()
+    assert len(shown["participants"]) == 4

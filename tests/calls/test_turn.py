@@ -7,11 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from itcook import create_app
 from itcook.calls.ice import turn_credential
-from itcook.extensions import db
 from tests.support.rest import Api
 from tests.support.servers import LiveServer, make_test_config
 from tests.support.turn import TurnServer, allocate, require_turnserver
@@ -26,15 +23,9 @@ def turn(tmp_path) -> Iterator[TurnServer]:
 
 
 @pytest.fixture
-def app(tmp_path, turn) -> Iterator[Flask]:
-    app = create_app(make_test_config(tmp_path, **turn.app_settings(TURN_TTL=600)))
-    with app.app_context():
-        db.create_all()
-    yield app
-    app.extensions["realtime"].shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app_config(tmp_path, turn) -> dict[str, Any]:
+    """The app of the test hands out credentials for this coturn."""
+    return make_test_config(tmp_path, **turn.app_settings(TURN_TTL=600))
 
 
 def _turn_entry(answer: dict[str, Any]) -> dict[str, Any]:
