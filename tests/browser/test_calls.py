@@ -166,3 +166,25 @@ def test_one_way_mesh_for_a_broadcast_sends_from_the_host_only(live_server, new_
     assert set(pages[h].evaluate(directions)) == {"sendonly"}
     for viewer in (n, f):
         assert set(pages[viewer].evaluate(directions)) == {"recvonly"}
+
+
+def test_a_member_removed_from_the_group_is_dropped_from_the_call_at_once(live_server, new_page) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    group_id, (anna, boris) = _group_of(api, "anna", "boris")
+    a, b = anna["user"]["id"], boris["user"]["id"]
+    pages = {a: open_call_page(new_page(), live_server, group_id, anna),
+             b: open_call_page(new_page(), live_server, group_id, boris)}
+    pages[a].click("#calls-join")
+    pages[a].wait_for_selector("#calls-state[data-state='joined']")
+    pages[b].click("#calls-join")
+    frames_flow(pages)
+
+    api.call("DELETE", f"/groups/{group_id}/members/{b}", anna, expect=200)
+    # Boris's own CallParticipantLeft ends the call in his page; Anna's closes her peer to him.
+    pages[b].wait_for_selector("#calls-state[data-state='ended']")
+    expect(pages[b].locator("#calls-notice")).to_have_text("You are no longer in the call.")
+    assert pages[b].evaluate("callsPage.call.peers.size") == 0
+    wait_peers(pages[a], [])
+    expect(pages[a].locator(f"#calls-tiles .tile[data-user-id='{b}']")).to_have_count(0)
