@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from bench.calls import calls
+from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
     PG_ADMIN_URL,
@@ -870,4 +871,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
     "plans": plans,
     "calls": calls,
+    "calls_browser": calls_browser,
 }
