@@ -125,6 +125,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
     Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
     Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
+    # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
+    Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
+            "`https://example.org/janus`); empty = live video peer to peer from the host"),
+    Setting("JANUS_API_URL", str, "", "Janus HTTP API URL the app itself calls (rooms); empty = `JANUS_URL`"),
+    Setting("JANUS_ADMIN_URL", str, "", "Janus admin API URL (tokens), e.g. `http://127.0.0.1:7088/admin`; "
+            "never exposed to browsers"),
+    Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
+            "`token_auth = true`)"),
+    Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
 )
 
 
