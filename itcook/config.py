@@ -125,6 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
     Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
     Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
+    Setting("LIVE_P2P_MAX_VIEWERS", int, 4, "without a media server (`ITCOOK_JANUS_URL` unset): viewers "
+            "a live broadcast's host sends video to peer to peer, first come; the next get "
+            "`unavailable` (steps, chat and reactions still reach them)"),
     # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
     Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
             "`https://example.org/janus`); empty = live video peer to peer from the host"),

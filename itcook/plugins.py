@@ -114,6 +114,9 @@ def init_realtime(app: Flask) -> None:
 
     plan_events.connect(app)  # the plan:<id> channels
     plan_presence.connect(app)  # PlanFocus / PlanBlur
+    from itcook.broadcasts import events as live_events
+
+    live_events.connect(app)  # live:<id>, React, the pulse, the "live:<id>" Signal scope
     signals.event_logged.connect(_file, sender=app, weak=False)
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)
