@@ -128,6 +128,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIVE_P2P_MAX_VIEWERS", int, 4, "without a media server (`ITCOOK_JANUS_URL` unset): viewers "
             "a live broadcast's host sends video to peer to peer, first come; the next get "
             "`unavailable` (steps, chat and reactions still reach them)"),
+    # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
+    Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
+            "`https://example.org/janus`); empty = live video peer to peer from the host"),
+    Setting("JANUS_API_URL", str, "", "Janus HTTP API URL the app itself calls (rooms); empty = `JANUS_URL`"),
+    Setting("JANUS_ADMIN_URL", str, "", "Janus admin API URL (tokens), e.g. `http://127.0.0.1:7088/admin`; "
+            "never exposed to browsers"),
+    Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
+            "`token_auth = true`)"),
+    Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
 )
 
 
