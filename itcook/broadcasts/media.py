@@ -10,30 +10,25 @@ and a slot holder may exchange ``Signal`` frames with ``call_id`` ``"live:<id>"`
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from flask import Flask, current_app
 
+from itcook.broadcasts.janus import JanusError, janus_for
 from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import LiveBroadcast, User
 
+log = logging.getLogger(__name__)
+
 GRACE = 15.0
-
-
-def janus(app: Flask) -> Any:
-    """The media server's client, or None when ``ITCOOK_JANUS_URL`` is not set."""
-    if not app.config.get("JANUS_URL"):
-        return None
-    from itcook.broadcasts.janus import janus_for
-
-    return janus_for(app)
 
 
 def open_room(app: Flask, live: LiveBroadcast) -> None:
     """Starting: a room of its own on the media server, if there is one."""
-    server = janus(app)
+    server = janus_for(app)
     if server is not None:
         live.janus_room, live.janus_secret = server.create_room(live.id)
         live.janus_tokens = {}
@@ -41,12 +36,18 @@ def open_room(app: Flask, live: LiveBroadcast) -> None:
 
 
 def close_room(app: Flask, live: LiveBroadcast) -> None:
-    """Ending: every credential revoked and the room destroyed; no peer-to-peer slot kept."""
-    server = janus(app)
+    """Ending: every credential revoked and the room destroyed; no peer-to-peer slot kept.
+
+    A media server that fails here does not keep the broadcast from ending: its rooms are not
+    permanent (gone when it restarts), and one it cannot reach serves nobody meanwhile."""
+    server = janus_for(app)
     if server is not None and live.janus_room is not None:
-        for token in (live.janus_tokens or {}).values():
-            server.revoke(token)
-        server.destroy_room(live.janus_room, live.janus_secret)
+        try:
+            for token in (live.janus_tokens or {}).values():
+                server.revoke(token)
+            server.destroy_room(live.janus_room, live.janus_secret)
+        except JanusError:
+            log.warning("live %s: could not close Janus room %s", live.id, live.janus_room, exc_info=True)
     live.janus_room, live.janus_secret, live.janus_tokens, live.p2p_viewers = None, None, {}, []
 
 
@@ -65,7 +66,7 @@ def answer(user: User, live_id: int) -> dict[str, Any]:
         raise ApiError(409, "not_live", f"the broadcast is {live.status}, not live")
     host = live.host_id == user.id
     role = "publisher" if host else "subscriber"
-    server = janus(app)
+    server = janus_for(app)
     if server is not None:
         tokens = dict(live.janus_tokens or {})
         if str(user.id) not in tokens:
