@@ -137,6 +137,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
             "`token_auth = true`)"),
     Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
+    Setting("CALL_MAX_PARTICIPANTS", int, 6, "people in one group call (a full mesh: each sends "
+            "its video to every other; 409 `call_full` past it, docs/calls.md)"),
+    Setting("CALL_AWAY_SECONDS", float, 30.0, "a call participant with no live connection (on any "
+            "process) this long leaves the call; 0 = never"),
+    Setting("STUN_URLS", _csv, [], "comma-separated STUN URLs for calls (`stun:host:3478`); empty = "
+            "none (host candidates: one machine or a LAN)"),
+    Setting("TURN_URLS", _csv, [], "comma-separated TURN URLs for calls (`turn:host:3478?transport=udp`,"
+            " `turns:host:5349`); needs `ITCOOK_TURN_SECRET`; empty = no TURN"),
+    Setting("TURN_SECRET", str, "", "coturn's `static-auth-secret` (`use-auth-secret`): calls get "
+            "time-limited TURN credentials made with it"),
+    Setting("TURN_TTL", int, 3600, "seconds a TURN credential of `/calls/ice-servers` stays valid"),
 )
 
 

@@ -161,6 +161,15 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.live_chat, "LiveChat", "live:{live_id}",
               ("live_id", "message_id", "user_id", "user_name", "text")),
     EventSpec(signals.live_chat_deleted, "LiveChatDeleted", "live:{live_id}", ("live_id", "message_id")),
+    # Calls (docs/calls.md): the group hears a call start; the call and the group hear who
+    # comes and goes, and its end.
+    EventSpec(signals.call_started, "CallStarted", "group:{group_id}",
+              ("call_id", "group_id", "started_by", "started_by_name")),
+    EventSpec(signals.call_participant_joined, "CallParticipantJoined",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name")),
+    EventSpec(signals.call_participant_left, "CallParticipantLeft",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name", "reason")),
+    EventSpec(signals.call_ended, "CallEnded", ("call:{call_id}", "group:{group_id}"), ("call_id",)),
 )
 
 

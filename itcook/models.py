@@ -474,3 +474,34 @@ class LiveMute(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
                                          index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+class Call(db.Model):
+    """A group's video call (``calls/``): live until its last participant leaves (``ended_at``)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_group_id_id", "group_id", "id"),
+        # One live call per group, whatever two simultaneous starts check first.
+        Index("uq_calls_group_id_live", "group_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CallParticipant(db.Model):
+    """Someone in a live call now (the row goes when they leave)."""
+
+    __tablename__ = "call_participants"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: When the away check first found none of the user's connections (NULL: connected).
+    away_since: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -117,6 +117,9 @@ def init_realtime(app: Flask) -> None:
     from itcook.broadcasts import events as live_events
 
     live_events.connect(app)  # live:<id>, React, the pulse, the "live:<id>" Signal scope
+    from itcook.calls import events as call_events
+
+    call_events.connect(app)  # the call:<id> channels, Signal frames, the away check
     signals.event_logged.connect(_file, sender=app, weak=False)
     signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)

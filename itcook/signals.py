@@ -68,6 +68,15 @@ live_step = _signals.signal("live-step")
 live_chat = _signals.signal("live-chat")
 #: live_id, message_id
 live_chat_deleted = _signals.signal("live-chat-deleted")
+#: call_id, group_id, started_by (user id), started_by_name
+call_started = _signals.signal("call-started")
+#: call_id, group_id, user_id, user_name
+call_participant_joined = _signals.signal("call-participant-joined")
+#: call_id, group_id, user_id, user_name, reason ("left", "away": no connection for the away
+#: time, "removed": no longer a member of the group)
+call_participant_left = _signals.signal("call-participant-left")
+#: call_id, group_id: its last participant left
+call_ended = _signals.signal("call-ended")
 
 ALL_SIGNALS: tuple[Signal, ...] = (
     post_created, post_liked, comment_created, user_followed, items_expiring,
@@ -75,6 +84,7 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
     nearby_offer_created, nearby_offer_claimed, plan_updated, shopping_item_checked,
     live_started, live_ended, live_step, live_chat, live_chat_deleted,
+    call_started, call_participant_joined, call_participant_left, call_ended,
 )
 
 #: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event

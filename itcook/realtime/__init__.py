@@ -164,12 +164,22 @@ class Realtime:
         self.state(app).register_channel(prefix, authorize, denied_code, key)
 
     def register_frame(self, app: Flask, frame_type: str, handler: FrameHandler,
-                       on_disconnect: Callable[[Stream], None] | None = None) -> None:
+                       on_disconnect: Callable[[Stream], None] | None = None,
+                       max_bytes: int | None = None) -> None:
         """Hand client frames of ``frame_type`` to ``handler(principal, connection, frame)``
         (it raises ``ProtocolError`` for a bad one: an Error frame); ``on_disconnect(connection)``
-        runs when a WebSocket connection ends."""
+        runs when a WebSocket connection ends. ``max_bytes``: a larger size limit for this type
+        than ``max_message_bytes`` (the limit of every other frame; a smaller one changes nothing)."""
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                      or max_bytes < 1):
+            raise ValueError(f"max_bytes of {frame_type!r} must be a positive int, not {max_bytes!r}")
         state = self.state(app)
         state.frame_handlers[frame_type] = handler
+        # Only limits above the general one are kept: the general one holds for the others.
+        if max_bytes is not None and max_bytes > state.config["max_message_bytes"]:
+            state.frame_limits[frame_type] = max_bytes
+        else:
+            state.frame_limits.pop(frame_type, None)
         if on_disconnect is not None and on_disconnect not in state.disconnect_hooks:
             state.disconnect_hooks.append(on_disconnect)
 

@@ -146,6 +146,8 @@ class RealtimeState:
         self.authorizers: dict[str, tuple[Authorizer, str, KeyParser]] = {}
         #: Client frame types the app handles (``Realtime.register_frame``).
         self.frame_handlers: dict[str, FrameHandler] = {}
+        #: Size limits of the frame types registered with their own (``max_bytes``).
+        self.frame_limits: dict[str, int] = {}
         #: Called with each WebSocket connection that ended (what it held must go with it).
         self.disconnect_hooks: list[Callable[[Connection], None]] = []
         self._history: History | None = None
