@@ -178,3 +178,50 @@ def test_a_host_publishes_through_janus_to_three_viewers_and_janus_refuses_other
     for page in pages:
         expect(page.locator("#live-media-note")).to_have_attribute("data-mode", "ended")
     assert _janus_answer(eve, janus_server.url, next(iter(tokens))) == 403
+
+
+@pytest.mark.realtime_config(LIVE_P2P_MAX_VIEWERS=4)
+def test_without_janus_the_host_sends_to_four_viewers_peer_to_peer_and_the_fifth_is_told(
+        live_server, user_page) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    api.register("hana")
+    names = ["vera", "vlad", "vika", "vova", "fifth"]
+    for name in names:
+        api.register(name)
+    host = user_page()
+    live_id = _go_live(host, live_server, "Pelmeni live", ["Knead", "Fill"])
+    assert host.evaluate("() => window.livePage.media.mode") == "p2p"
+
+    pages = []
+    for name in names[:4]:
+        page = user_page()
+        _login(page, f"{live_server.url}/static/live.html?live={live_id}", name)
+        page.wait_for_function("() => window.livePage.state === 'playing'", timeout=MEDIA_MS)
+        media = page.evaluate("() => window.livePage.media")
+        assert (media["mode"], media["role"], media["call_id"]) == ("p2p", "subscriber", f"live:{live_id}")
+        pages.append(page)
+    for page in pages:
+        assert wait_decoded_frames(page, "window.livePage.pc", FRAMES, MEDIA_MS) >= FRAMES
+
+    # The fifth viewer is told why there is no video, and gets no broken player.
+    fifth = user_page()
+    _login(fifth, f"{live_server.url}/static/live.html?live={live_id}", "fifth")
+    note = fifth.locator("#live-media-note[data-mode='unavailable']")
+    expect(note).to_contain_text("without a media server")
+    expect(fifth.locator("#live-video")).to_be_hidden()
+    media = fifth.evaluate("() => window.livePage.media")
+    assert (media["mode"], media["reason"]) == ("unavailable", "p2p_full")
+    assert fifth.evaluate("() => window.livePage.pc") is None
+    # Steps, chat and reactions still reach them.
+    host.click("#live-next")
+    expect(fifth.locator("#live-step")).to_have_text("Step 1: Knead")
+    fifth.fill("#live-chat-text", "No video, still here")
+    fifth.click("#live-chat-form button[type=submit]")
+    expect(host.locator("#live-chat li .who")).to_have_text(["fifth"])
+    expect(pages[0].locator("#live-chat li .who")).to_have_text(["fifth"])
+    fifth.click("#live-reactions .react[data-emoji='👏']")
+    expect(pages[0].locator("#live-reactions .react[data-emoji='👏'] .count")).to_have_text("1")
+    # The four still receive video meanwhile.
+    assert wait_decoded_frames(pages[3], "window.livePage.pc", FRAMES * 2, MEDIA_MS) >= FRAMES * 2
