@@ -154,6 +154,11 @@ def test_a_host_publishes_through_janus_to_three_viewers_and_janus_refuses_other
     tokens = {page.evaluate("() => window.livePage.media.token") for page in pages}
     assert len(tokens) == 3  # a credential of each viewer alone
 
+    # Only the host has the controls; the host does not react to their own broadcast.
+    expect(vera.locator("#live-next")).to_be_hidden()
+    expect(vera.locator("#live-end")).to_be_hidden()
+    expect(host.locator("#live-next")).to_be_visible()
+    expect(host.locator("#live-reactions")).to_be_hidden()
     # Steps, chat and reactions reach everyone while they watch.
     host.click("#live-next")
     for page in pages:
