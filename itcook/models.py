@@ -474,6 +474,8 @@ class LiveMute(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
                                          index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Call(db.Model):
     """A group's video call (``calls/``): live until its last participant leaves (``ended_at``)."""
 

@@ -4,15 +4,14 @@ the once-a-second pulse and the peer-to-peer ``Signal`` scope. Their durable eve
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from flask import Flask
 
+from itcook.broadcasts.media import may_signal
 from itcook.broadcasts.pulse import Pulse
+from itcook.calls.relay import register_scope
 from itcook.extensions import realtime
-
-log = logging.getLogger(__name__)
 
 
 def _may_watch(pulse: Pulse) -> Callable[[int, int], bool]:
@@ -34,11 +33,4 @@ def connect(app: Flask) -> None:
     pulse = app.extensions["broadcasts.pulse"] = Pulse(app)
     realtime.register_channel(app, "live", _may_watch(pulse), denied_code="channel_not_found")
     realtime.register_frame(app, "React", pulse.reactions.on_react)
-    try:
-        from itcook.calls.relay import register_scope  # type: ignore[import-not-found]
-    except ImportError:  # the calls' relay is not part of this build: no peer-to-peer video
-        log.info("live broadcasts: no Signal relay, peer-to-peer video is off")
-        return
-    from itcook.broadcasts.media import may_signal
-
     register_scope("live", may_signal)

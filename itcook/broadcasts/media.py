@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from itcook.broadcasts.janus import JanusError, janus_for
+from itcook.calls.ice import ice_servers as calls_ice
 from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import LiveBroadcast, User
@@ -52,8 +53,8 @@ def close_room(app: Flask, live: LiveBroadcast) -> None:
 
 
 def ice_servers(user: User) -> list[dict[str, Any]]:
-    """The STUN/TURN servers the browser uses, as the calls give them."""
-    return []
+    """The STUN/TURN servers the browser uses: the calls' (TURN with this user's credential)."""
+    return calls_ice(current_app.config, user.id)["ice_servers"]  # type: ignore[no-any-return]
 
 
 def answer(user: User, live_id: int) -> dict[str, Any]:

@@ -6,11 +6,21 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, select
+from sqlalchemy import String, case, cast, delete, select
 
 from itcook.errors import ApiError
-from itcook.extensions import db
-from itcook.models import Follow, LiveBroadcast, LiveChatMessage, LiveMute, Recipe, User, isoformat, utcnow
+from itcook.extensions import db, realtime
+from itcook.models import (
+    Follow,
+    LiveBroadcast,
+    LiveChatMessage,
+    LiveMute,
+    Notification,
+    Recipe,
+    User,
+    isoformat,
+    utcnow,
+)
 from itcook.signals import emit, live_chat, live_chat_deleted, live_ended, live_started, live_step
 from itcook.validation import paginate
 
@@ -173,3 +183,15 @@ def mute(host: User, live_id: int, user_id: int) -> dict[str, Any]:
         db.session.add(LiveMute(live_id=live.id, user_id=user_id, created_at=utcnow()))
     db.session.commit()
     return {"live_id": live.id, "user_id": user_id, "muted": True}
+
+
+def forget_user(user_id: int) -> None:
+    """In an account deletion's transaction: the events of the broadcasts it hosted (their
+    channels, their LiveStarted everywhere, in inboxes too) and its chat in others' broadcasts."""
+    hosted = list(db.session.scalars(select(LiveBroadcast.id).where(LiveBroadcast.host_id == user_id)))
+    if hosted:
+        realtime.purge(db.session, [f"live:{i}" for i in hosted], about=("LiveStarted", "live_id", hosted))
+        db.session.execute(delete(Notification).where(
+            Notification.type == "LiveStarted",
+            cast(Notification.data["live_id"].as_string(), String).in_([str(i) for i in hosted])))
+    realtime.purge(db.session, [], about=("LiveChat", "user_id", [user_id]))

@@ -1,7 +1,7 @@
 """live broadcasts: broadcasts, their chat messages, muted viewers
 
 Revision ID: a1fe0b5dca57
-Revises: 65fc42c63258
+Revises: c4115a0e7b21
 Create Date: 2026-12-07 23:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a1fe0b5dca57'
-down_revision = '65fc42c63258'
+down_revision = 'c4115a0e7b21'
 branch_labels = None
 depends_on = None
 

@@ -92,3 +92,29 @@ def test_a_muted_viewer_cannot_chat_and_the_others_still_can(live_server, api) -
     # The mute is of this broadcast only.
     other = _live(api, anna)
     _say(api, boris, other["id"], "hello")
+
+
+def test_a_deleted_account_leaves_no_broadcast_or_chat_of_its_own_to_replay(live_server, api) -> None:
+    root = api.register_admin()
+    anna, boris, carol = api.register("anna"), api.register("boris"), api.register("carol")
+    api.call("POST", f"/community/users/{anna['user']['id']}/follow", carol, expect=201)
+    watcher = ws_connect(live_server, carol["access_token"], query="?channels=community")
+    other = _live(api, boris)
+    since = watcher.recv_type("LiveStarted")["id"]  # the resume point: an event that stays
+    watcher.close()
+    hosted = _live(api, anna)
+    _say(api, anna, hosted["id"], "anna hosts")
+    _say(api, boris, hosted["id"], "boris in anna's")
+    _say(api, anna, other["id"], "anna in boris's")
+    _say(api, boris, other["id"], "boris hosts")
+    assert [n["type"] for n in api.call("GET", "/notifications", carol).json()["items"]] == ["LiveStarted"]
+    api.call("DELETE", f"/admin/users/{anna['user']['id']}", root, expect=204)
+    client = ws_connect(live_server, carol["access_token"],
+                        query=f"?channels=community,live:{other['id']}&last_event_id={since}")
+    frames = []
+    while (frame := client.recv())["type"] != "Recovery":
+        frames.append(frame)
+    client.close()
+    assert frame["data"]["recovered"] is True
+    assert [(f["type"], f["data"].get("text")) for f in frames] == [("LiveChat", "boris hosts")]
+    assert api.call("GET", "/notifications", carol).json()["items"] == []
