@@ -154,7 +154,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.live_started, "LiveStarted", _community_or_personal,
               ("live_id", "host_id", "host_name", "title"), each="audience",
               inbox=lambda d: ("Live now", f"{_name(d, 'host_name')} is cooking live: {d.get('title', '')}"),
-              link="/live.html"),
+              link="/static/live.html"),
     EventSpec(signals.live_ended, "LiveEnded", "live:{live_id}", ("live_id",)),
     EventSpec(signals.live_step, "LiveStep", "live:{live_id}", ("live_id", "index", "text")),
     # Durable: a viewer who reconnects or joins late catches up by resuming.

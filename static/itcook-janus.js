@@ -15,6 +15,8 @@
   "use strict";
 
   const PLUGIN = "janus.plugin.videoroom";
+  /** Janus's codes after which a session is over: unauthorized (token revoked), no such session. */
+  const FINAL_ERRORS = [403, 458];
 
   class JanusError extends Error {
     constructor(code, message) {
@@ -55,6 +57,8 @@
       this.handles = new Map();   // handle id -> Handle
       this.pending = new Map();   // transaction -> resolve (async plugin answers)
       this.closed = false;
+      /** Called with Janus's error once the session is over on Janus's side (revoked, timed out). */
+      this.onclose = null;
       this._keepalive = setInterval(() => this._post(this.url + "/" + this.id, { janus: "keepalive" })
         .catch(() => {}), options.keepalive);
       this._poll();
@@ -132,16 +136,25 @@
           await new Promise((resolve) => setTimeout(resolve, 1000));
           continue;
         }
+        if (events && events.janus === "error") {
+          // 403: the token was revoked; 458: the session is gone (timed out). Either way Janus
+          // will accept nothing more of it. Any other refusal: try again, not in a tight loop.
+          if (FINAL_ERRORS.includes(events.error && events.error.code)) {
+            this.closed = true;
+            clearInterval(this._keepalive);
+            this.handles.forEach((handle) => handle.closePeer());
+            if (this.onclose) this.onclose(events.error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          continue;
+        }
         (Array.isArray(events) ? events : [events]).forEach((event) => this._dispatch(event));
       }
     }
 
     _dispatch(event) {
       if (!event || event.janus === "keepalive") return;
-      if (event.janus === "error" && event.error && event.error.code === 403) {
-        this.closed = true;  // the token was revoked: nothing more will be accepted
-        clearInterval(this._keepalive);
-      }
       const resolve = event.transaction && this.pending.get(event.transaction);
       if (resolve && event.janus === "event") {
         this.pending.delete(event.transaction);

@@ -43,7 +43,7 @@ def connect(app: Flask) -> None:
     realtime.register_channel(app, "call", may_listen, denied_code="forbidden_channel")
     relay = Relay(app)
     app.extensions["calls.relay"] = relay
-    realtime.register_frame(app, "Signal", relay.on_signal)
+    realtime.register_frame(app, "Signal", relay.on_signal, max_bytes=MAX_FRAME_BYTES)
     signals.group_member_removed.connect(member_removed, sender=app, weak=False)
     seconds = float(app.config["CALL_AWAY_SECONDS"])
     jobs.register(app, away.JOB, away.interval(seconds), lambda: away.check(app))

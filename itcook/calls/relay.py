@@ -40,6 +40,11 @@ def register_scope(prefix: str, may_signal: MaySignal) -> None:
     _SCOPES[prefix] = may_signal
 
 
+def unregister_scope(prefix: str) -> None:
+    """Stop relaying ``"<prefix>:<key>"`` call ids."""
+    _SCOPES.pop(prefix, None)
+
+
 def _user_id(frame: dict[str, Any], name: str) -> int:
     value = frame.get(name)
     if value is None:
@@ -68,7 +73,7 @@ def parse(frame: dict[str, Any]) -> tuple[int | tuple[str, str], int, str, dict[
     kind = frame.get("kind")
     if kind is None:
         raise ProtocolError("missing_field", "kind is required", field="kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ProtocolError("invalid_field", "kind must be offer, answer or candidate", field="kind")
     data = frame.get("data")
     if data is None:

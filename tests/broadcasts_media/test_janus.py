@@ -130,3 +130,4 @@ def test_the_app_has_a_janus_only_when_configured(janus_server, tmp_path) -> Non
     janus.destroy_room(room, secret)
     for app in (plain, configured):
         app.extensions["realtime"].shutdown()
+
