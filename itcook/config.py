@@ -128,6 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIVE_P2P_MAX_VIEWERS", int, 4, "without a media server (`ITCOOK_JANUS_URL` unset): viewers "
             "a live broadcast's host sends video to peer to peer, first come; the next get "
             "`unavailable` (steps, chat and reactions still reach them)"),
+    Setting("LIVE_CHAT_PER_MINUTE", int, 30, "live chat messages one user may send in any minute "
+            "(429 `rate_limited` past it); 0 = no limit"),
     # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
     Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
             "`https://example.org/janus`); empty = live video peer to peer from the host"),

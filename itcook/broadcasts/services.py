@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, case, cast, delete, select
+from sqlalchemy import String, case, cast, delete, func, select
 
 from itcook.errors import ApiError
 from itcook.extensions import db, realtime
+from itcook.locking import lock_for_update
 from itcook.models import (
     Follow,
     LiveBroadcast,
@@ -149,6 +150,7 @@ def chat(user: User, live_id: int, text: str) -> dict[str, Any]:
     _require_live(live)
     if db.session.get(LiveMute, (live.id, user.id)) is not None:
         raise ApiError(403, "muted", "the host muted you in this broadcast")
+    _chat_rate(user)
     message = LiveChatMessage(live_id=live.id, user_id=user.id, text=text, deleted=False,
                               created_at=utcnow())
     db.session.add(message)
@@ -158,6 +160,20 @@ def chat(user: User, live_id: int, text: str) -> dict[str, Any]:
     db.session.commit()
     return {"id": message.id, "live_id": live.id, "user_id": user.id, "user_name": user.display_name,
             "text": text, "created_at": isoformat(message.created_at)}
+
+
+def _chat_rate(user: User) -> None:
+    """At most ``LIVE_CHAT_PER_MINUTE`` messages a user in any minute (one message reaches every
+    viewer: a flood would disturb them all)."""
+    limit = current_app.config["LIVE_CHAT_PER_MINUTE"]
+    if not limit:
+        return
+    lock_for_update(User, user.id)  # count-then-write holds for one user's parallel requests
+    since = utcnow() - dt.timedelta(minutes=1)
+    sent = db.session.scalar(select(func.count()).select_from(LiveChatMessage).where(
+        LiveChatMessage.user_id == user.id, LiveChatMessage.created_at >= since)) or 0
+    if sent >= limit:
+        raise ApiError(429, "rate_limited", f"at most {limit} chat messages a minute; try again later")
 
 
 def delete_chat(host: User, live_id: int, message_id: int) -> None:
