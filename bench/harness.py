@@ -326,6 +326,11 @@ class LoadGen:
     def result(self) -> dict[str, Any]:
         return self._json(self._armed_timeout + 30)
 
+    def send(self, text: str) -> dict[str, Any]:
+        """Every open WebSocket sends ``text`` (ASCII, under 126 bytes) as one text frame."""
+        self._send(f"send {text}")
+        return self._json(30)
+
     def done_times(self) -> array.array[int]:
         """When each connection got the armed window's last frame (monotonic ns)."""
         times = array.array("q")

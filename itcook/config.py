@@ -125,6 +125,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
     Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
     Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
+    Setting("LIVE_P2P_MAX_VIEWERS", int, 4, "without a media server (`ITCOOK_JANUS_URL` unset): viewers "
+            "a live broadcast's host sends video to peer to peer, first come; the next get "
+            "`unavailable` (steps, chat and reactions still reach them)"),
+    Setting("LIVE_CHAT_PER_MINUTE", int, 30, "live chat messages one user may send in any minute "
+            "(429 `rate_limited` past it); 0 = no limit"),
+    # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
+    Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
+            "`https://example.org/janus`); empty = live video peer to peer from the host"),
+    Setting("JANUS_API_URL", str, "", "Janus HTTP API URL the app itself calls (rooms); empty = `JANUS_URL`"),
+    Setting("JANUS_ADMIN_URL", str, "", "Janus admin API URL (tokens), e.g. `http://127.0.0.1:7088/admin`; "
+            "never exposed to browsers"),
+    Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
+            "`token_auth = true`)"),
+    Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
     Setting("CALL_MAX_PARTICIPANTS", int, 6, "people in one group call (a full mesh: each sends "
             "its video to every other; 409 `call_full` past it, docs/calls.md)"),
     Setting("CALL_AWAY_SECONDS", float, 30.0, "a call participant with no live connection (on any "

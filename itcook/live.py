@@ -85,6 +85,10 @@ def _system_or_personal(args: Args) -> str:
     return "system" if args["user_id"] is None else f"user:{args['user_id']}"
 
 
+def _community_or_personal(args: Args) -> str:
+    return "community" if args["item"] is None else f"user:{args['item']}"
+
+
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.post_created, "NewCommunityPost", "community",
               ("post_id", "author_id", "author_name", "content")),
@@ -144,6 +148,18 @@ EVENTS: tuple[EventSpec, ...] = (
               ("plan_id", "version", "by", "by_name", "op_id", "ops", "results", "entries")),
     EventSpec(signals.shopping_item_checked, "ShoppingItemChecked", "plan:{plan_id}",
               ("plan_id", "name", "checked", "by")),
+    # Live broadcasts (docs/live.md): one to community (audience None) and one to each follower,
+    # whose copy is filed (and pushed when they are offline).
+    EventSpec(signals.live_started, "LiveStarted", _community_or_personal,
+              ("live_id", "host_id", "host_name", "title"), each="audience",
+              inbox=lambda d: ("Live now", f"{_name(d, 'host_name')} is cooking live: {d.get('title', '')}"),
+              link="/static/live.html"),
+    EventSpec(signals.live_ended, "LiveEnded", "live:{live_id}", ("live_id",)),
+    EventSpec(signals.live_step, "LiveStep", "live:{live_id}", ("live_id", "index", "text")),
+    # Durable: a viewer who reconnects or joins late catches up by resuming.
+    EventSpec(signals.live_chat, "LiveChat", "live:{live_id}",
+              ("live_id", "message_id", "user_id", "user_name", "text")),
+    EventSpec(signals.live_chat_deleted, "LiveChatDeleted", "live:{live_id}", ("live_id", "message_id")),
     # Calls (docs/calls.md): the group hears a call start; the call and the group hear who
     # comes and goes, and its end.
     EventSpec(signals.call_started, "CallStarted", "group:{group_id}",

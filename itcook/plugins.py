@@ -121,6 +121,9 @@ def init_realtime(app: Flask) -> None:
 
     plan_events.connect(app)  # the plan:<id> channels
     plan_presence.connect(app)  # PlanFocus / PlanBlur
+    from itcook.broadcasts import events as live_events
+
+    live_events.connect(app)  # live:<id>, React, the pulse, the "live:<id>" Signal scope
     from itcook.calls import events as call_events
 
     call_events.connect(app)  # the call:<id> channels, Signal frames, the away check

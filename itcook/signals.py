@@ -58,6 +58,16 @@ nearby_offer_claimed = _signals.signal("nearby-offer-claimed")
 plan_updated = _signals.signal("plan-updated")
 #: plan_id, name, checked, by (user id)
 shopping_item_checked = _signals.signal("shopping-item-checked")
+#: live_id, host_id, host_name, title, audience (None: community, then each follower's user id)
+live_started = _signals.signal("live-started")
+#: live_id
+live_ended = _signals.signal("live-ended")
+#: live_id, index, text
+live_step = _signals.signal("live-step")
+#: live_id, message_id, user_id, user_name, text
+live_chat = _signals.signal("live-chat")
+#: live_id, message_id
+live_chat_deleted = _signals.signal("live-chat-deleted")
 #: call_id, group_id, started_by (user id), started_by_name
 call_started = _signals.signal("call-started")
 #: call_id, group_id, user_id, user_name
@@ -73,6 +83,7 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
     nearby_offer_created, nearby_offer_claimed, plan_updated, shopping_item_checked,
+    live_started, live_ended, live_step, live_chat, live_chat_deleted,
     call_started, call_participant_joined, call_participant_left, call_ended,
 )
 

@@ -3,6 +3,7 @@ demo page driven like a user, and requests counted as the server saw them."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,12 @@ from typing import Any
 from flask import Flask
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = os.environ.get("ITCOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: A fake camera and microphone, granted without asking; WebRTC on loopback addresses.
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--allow-loopback-in-peer-connection"]
 #: Milliseconds any single wait on the page may take.
 WAIT_MS = 10_000
 
@@ -120,3 +127,26 @@ class RequestCounter:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.counts[environ.get("PATH_INFO", "")] += 1
         return self._inner(environ, start_response)
+
+
+#: In the page: ``window.decodedFrames(pc)``, the video frames an RTCPeerConnection decoded so far.
+DECODED_FRAMES = """window.decodedFrames = async (pc) => {
+  if (!pc) return 0;
+  let frames = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return frames;
+};"""
+
+
+def wait_decoded_frames(page: Any, pc_expression: str, minimum: int, timeout_ms: int = WAIT_MS) -> int:
+    """Wait until the RTCPeerConnection ``pc_expression`` (page JS) decoded ``minimum`` video frames."""
+    # wait_for_function polls a synchronous predicate: getStats() is async, so a page timer
+    # keeps its latest answer where the predicate can read it.
+    page.evaluate("""(expr) => { window.__frames = 0; clearInterval(window.__framesTimer);
+      window.__framesTimer = setInterval(async () => {
+        try { window.__frames = await window.decodedFrames(eval(expr)); } catch (e) { window.__frames = -1; }
+      }, 200); }""", pc_expression)
+    page.wait_for_function("(n) => window.__frames >= n", arg=minimum, timeout=timeout_ms)
+    return int(page.evaluate("() => window.__frames"))
