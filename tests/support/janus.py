@@ -91,7 +91,11 @@ def _only(folder: Path, source: str, module: str) -> str:
 
 
 def write_config(folder: Path, port: int, admin_port: int, admin_secret: str) -> Path:
-    """Janus's configuration for the tests, in ``folder``; the path of its janus.jcfg."""
+    """Janus's configuration for the tests, in ``folder``; the path of its janus.jcfg.
+
+    ICE gathers on loopback only and without STUN; browsers' ``.local`` (mDNS) candidates are
+    not resolved: a viewer's checks reach Janus's loopback candidate and become peer-reflexive.
+    """
     plugins = _only(folder / "plugins", _module_folder("plugins") or "", "libjanus_videoroom.so")
     transports = _only(folder / "transports", _module_folder("transports") or "", "libjanus_http.so")
     empty = folder / "none"
@@ -113,7 +117,7 @@ media: {{
 }}
 nat: {{
     ice_enforce_list = "lo,127.0.0.1"
-    ignore_mdns = false
+    ignore_mdns = true
 }}
 plugins: {{
 }}
