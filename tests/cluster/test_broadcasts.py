@@ -29,10 +29,15 @@ def _totals(client: Client, live_id: int, until: dict[str, int]) -> tuple[dict[s
     return totals, len(stamps)
 
 
-def _count_becomes(client: Client, n: int) -> dict[str, Any]:
-    while (frame := client.recv_type("LiveViewers", timeout=15, limit=1000))["data"]["count"] != n:
-        pass
-    return frame
+def _count_becomes(client: Client, n: int, stamps: list[dt.datetime]) -> dict[str, Any]:
+    """Read LiveViewers until the count is ``n``; they too are a second apart (``stamps``: seen)."""
+    while True:
+        frame = client.recv_type("LiveViewers", timeout=15, limit=1000)
+        stamps.append(dt.datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")))
+        if len(stamps) > 1:
+            assert (stamps[-1] - stamps[-2]).total_seconds() > 0.5, stamps
+        if frame["data"]["count"] == n:
+            return frame
 
 
 def test_reactions_on_two_processes_sum_exactly_and_viewers_count_both(cluster: Cluster) -> None:
@@ -47,7 +52,8 @@ def test_reactions_on_two_processes_sum_exactly_and_viewers_count_both(cluster: 
     users = [api.register(f"viewer{i}") for i in range(6)]
     viewers = [ws_connect((a, b)[i % 2], u["access_token"], query=f"?channels={channel}", timeout=10)
                for i, u in enumerate(users)]
-    assert _count_becomes(host, 7)["data"] == {"live_id": live["id"], "count": 7}
+    seen: list[dt.datetime] = []
+    assert _count_becomes(host, 7, seen)["data"] == {"live_id": live["id"], "count": 7}
     sent = {"👍": 0, "😋": 0, "🔥": 0}
     emojis = list(sent)
     for round_ in range(20):
@@ -70,6 +76,6 @@ def test_reactions_on_two_processes_sum_exactly_and_viewers_count_both(cluster: 
         assert viewer.recv_type("LiveChat", timeout=10, limit=1000)["data"]["text"] == "yum"
     for viewer in viewers[3:]:
         viewer.close()
-    _count_becomes(host, 4)
+    _count_becomes(host, 4, seen)
     for client in (*viewers[:3], host):
         client.close()
