@@ -253,6 +253,15 @@ def build_table(results: dict[str, Any], params: Params) -> list[dict[str, Any]]
                          "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
                          "target": "issue 21: measured", "holds": "—"})
 
+    cb = results.get("calls_browser", {})
+    if cb:
+        text = (f"{_num(cb['itcook_ms']['p50'], 0)} / {_num(cb['itcook_ms']['p90'], 0)} (in-page baseline "
+                f"{_num(cb['baseline_ms']['p50'], 0)} / {_num(cb['baseline_ms']['p90'], 0)}; paired ratio "
+                f"{cb['ratio_p50']})") if "itcook_ms" in cb else (cb.get("skipped") or cb.get("error", "—"))
+        rows.append({"scenario": "call setup in Chromium, joinCall() → first remote frame: p50 / p90 (ms)",
+                     "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
+                     "target": "issue 18: measured", "holds": "—"})
+
     hb = results.get("heartbeats", {})
     if "beating" in hb:
         def lat(r: dict[str, Any]) -> str:

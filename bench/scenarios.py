@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
     PG_ADMIN_URL,
@@ -877,4 +878,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "plans": plans,
     "live_reactions": live_reactions,
     "live_chat": live_chat,
+    "calls_browser": calls_browser,
 }

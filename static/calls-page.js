@@ -67,7 +67,7 @@
   function renderPeople() {
     const names = new Map(live.people);
     if (call && call.state === "joined") {
-      names.set(session.user.id, session.user.username);
+      names.set(session.user.id, session.user.display_name || session.user.username);
       call.participants.forEach((p, id) => names.set(id, p.user_name));
     }
     $("calls-people").replaceChildren(...Array.from(names, ([id, name]) => {
@@ -133,7 +133,14 @@
     const options = { userId: session.user.id };
     if (params.get("relay") === "1") options.iceTransportPolicy = "relay";
     try {
-      call = live.id ? await client.joinCall(live.id, options) : await client.startCall(groupId, options);
+      try {
+        call = live.id ? await client.joinCall(live.id, options) : await client.startCall(groupId, options);
+      } catch (err) {
+        if (err.code !== "call_ended") throw err;
+        live.id = null;  // it ended before this click: start the next one
+        live.people.clear();
+        call = await client.startCall(groupId, options);
+      }
     } catch (err) {
       notice(t("calls.join_failed", "Could not join the call: {message}", { message: err.message }));
       call = null;
@@ -143,7 +150,7 @@
     }
     window.callsPage.call = call;
     live.id = call.id;
-    tile(session.user.id, session.user.username, call.localStream, true);
+    tile(session.user.id, "", call.localStream, true);
     call.on("participant-joined", (e) => { tile(e.userId, e.userName, call.remoteStreams.get(e.userId), false); renderPeople(); });
     call.on("participant-left", (e) => { removeTile(e.userId); peerStates.delete(e.userId); renderPeople(); });
     call.on("stream", (e) => {

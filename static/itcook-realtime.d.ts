@@ -176,7 +176,8 @@ export interface JoinAnswer { call: CallInfo; participants: Array<{ user_id: num
 /** Why starting, joining or leaving a call failed. */
 export class CallError extends Error {
   readonly name: "CallError";
-  /** The server's error code (call_full, not_found, forbidden, ...), "unreachable" or "missing_user". */
+  /** The server's error code (call_full, call_ended, not_a_member, not_found, ...), "unreachable",
+   * "missing_user" or "websocket_required" (the client is on EventSource, which cannot send). */
   readonly code: string;
   /** HTTP status (0 when the server was not reached). */
   readonly status: number;

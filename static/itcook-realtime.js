@@ -361,6 +361,10 @@
     }
 
     async _callOptions(options) {
+      if (this.options.transports.indexOf("websocket") < 0 || (this.state === "open" && this.transport !== "websocket")) {
+        // EventSource cannot send: offers and answers would never leave this page.
+        throw new CallError("websocket_required", "calls need the WebSocket transport (signals are client frames)");
+      }
       const o = Object.assign({}, options);
       if (!o.api) o.api = (method, path, body) => this._callApi(method, path, body);
       if (o.userId == null) {
