@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from bench.calls import calls
 from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
@@ -879,4 +880,5 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "live_reactions": live_reactions,
     "live_chat": live_chat,
     "calls_browser": calls_browser,
+    "calls": calls,
 }

@@ -489,7 +489,10 @@ class Call(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    #: NULL once its group is deleted: the deletion's transaction then finds its calls, to
+    #: close their channels and forget them (``calls.services.forget_orphans``).
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"),
+                                                 nullable=True)
     started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                    nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

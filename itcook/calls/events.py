@@ -27,7 +27,7 @@ def may_listen(user_id: int, call_id: int) -> bool:
     from itcook.models import Call
 
     call = db.session.get(Call, call_id) if is_row_id(call_id) else None
-    return call is not None and is_member(call.group_id, user_id)
+    return call is not None and call.group_id is not None and is_member(call.group_id, user_id)
 
 
 def member_removed(sender: Flask, *, group_id: int, user_id: int, **_: Any) -> None:
@@ -35,6 +35,13 @@ def member_removed(sender: Flask, *, group_id: int, user_id: int, **_: Any) -> N
     from itcook.calls.services import drop_member
 
     drop_member(group_id, user_id)
+
+
+def group_deleted(sender: Flask, **_: Any) -> None:
+    """A deleted group's calls go with it (their listeners are taken off)."""
+    from itcook.calls.services import forget_orphans
+
+    forget_orphans()
 
 
 def connect(app: Flask) -> None:
@@ -45,5 +52,6 @@ def connect(app: Flask) -> None:
     app.extensions["calls.relay"] = relay
     realtime.register_frame(app, "Signal", relay.on_signal, max_bytes=MAX_FRAME_BYTES)
     signals.group_member_removed.connect(member_removed, sender=app, weak=False)
+    signals.group_deleted.connect(group_deleted, sender=app, weak=False)
     seconds = float(app.config["CALL_AWAY_SECONDS"])
     jobs.register(app, away.JOB, away.interval(seconds), lambda: away.check(app))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError
@@ -65,6 +65,8 @@ def _locked_call(call_id: int, user: User) -> Call:
     call = db.session.get(Call, call_id)
     assert call is not None
     db.session.refresh(call)  # what the lock holder before us committed
+    if call.group_id is None:
+        raise ApiError(404, "not_found", "call not found")
     _require_member(call.group_id, user)
     return call
 
@@ -72,7 +74,7 @@ def _locked_call(call_id: int, user: User) -> Call:
 def get_call(user: User, call_id: int) -> dict[str, Any]:
     """One call, live or ended (members of its group only)."""
     call = db.session.get(Call, call_id) if is_row_id(call_id) else None
-    if call is None:
+    if call is None or call.group_id is None:
         raise ApiError(404, "not_found", "call not found")
     _require_member(call.group_id, user)
     return call_dict(call)
@@ -187,6 +189,19 @@ def drop_member(group_id: int, user_id: int) -> None:
     user = db.session.get(User, user_id)
     remove_participant(live, user_id, user.display_name if user else "", "removed")
     realtime.revoke(f"call:{live.id}", user_id)  # a listener who was not in it too
+
+
+def forget_orphans() -> None:
+    """In a group deletion's transaction: its calls (their group now NULL) go, with their
+    events, and whoever listens to them is taken off at once."""
+    ids = list(db.session.scalars(select(Call.id).where(Call.group_id.is_(None))))
+    if not ids:
+        return
+    channels = [f"call:{call_id}" for call_id in ids]
+    realtime.purge(db.session, channels)  # the group's own deletion forgets recent events
+    db.session.execute(delete(Call).where(Call.id.in_(ids)))
+    for channel in channels:
+        realtime.revoke(channel)
 
 
 def max_participants() -> int:

@@ -150,3 +150,31 @@ def test_signals_need_both_in_the_call_even_between_group_members(live_server, a
     assert recv_error(a)["code"] == "not_in_call"
     a.close()
     b.close()
+
+
+def test_deleting_the_group_closes_its_call_for_everyone(live_server, api) -> None:
+    anna, boris = api.register("anna"), api.register("boris")
+    call_id = call_with(api, anna, boris)
+    group_id = api.call("GET", f"/calls/{call_id}", anna, expect=200).json()["group_id"]
+    channel = f"call:{call_id}"
+    b = ws_connect(live_server, boris["access_token"], query=f"?channels=personal,{channel}")
+    api.call("DELETE", f"/groups/{group_id}", anna, expect=204)
+    while (frame := b.recv_type("Unsubscribed"))["data"]["channels"] != [channel]:
+        pass
+    assert frame["data"]["reason"] == "access_revoked"
+    for method, path in (("GET", f"/calls/{call_id}"), ("POST", f"/calls/{call_id}/join"),
+                         ("POST", f"/calls/{call_id}/leave")):
+        assert api.call(method, path, anna, expect=404).json()["error"]["code"] == "not_found"
+    b.send({"type": "Subscribe", "channels": [channel]})
+    assert recv_error(b)["code"] == "forbidden_channel"
+    signal(b, call_id, anna["user"]["id"])
+    assert recv_error(b)["code"] == "not_in_call"
+    with live_server.app.app_context():
+        from sqlalchemy import func, select
+
+        from itcook.extensions import db
+
+        events = live_server.state.tables["events"]
+        assert db.session.scalar(select(func.count()).select_from(events)
+                                 .where(events.c.channel == channel)) == 0
+    b.close()
