@@ -160,8 +160,8 @@ def start_janus(folder: Path) -> JanusServer:
         admin_port = free_port()
     secret = secrets.token_urlsafe(24)
     config = write_config(folder, port, admin_port, secret)
-    log = folder / "janus.log"
-    with log.open("wb") as out:
+    log = folder / "janus.log"  # Janus's own log (-L); what it prints before logging starts: janus.out
+    with (folder / "janus.out").open("wb") as out:
         process = subprocess.Popen([JANUS, "-C", str(config), "-F", str(folder), "-o", "-N", "-L", str(log)],
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = JanusServer(f"http://127.0.0.1:{port}/janus", f"http://127.0.0.1:{admin_port}/admin",
