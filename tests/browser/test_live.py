@@ -12,11 +12,7 @@ import pytest
 
 from itcook.notifications.texts import link
 from tests.support.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DECODED_FRAMES,
-    MEDIA_ARGS,
-    WAIT_MS,
     wait_decoded_frames,
 )
 from tests.support.janus import JanusServer, skip_without_janus, start_janus
@@ -52,40 +48,10 @@ def app_config(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]
     return config
 
 
-@pytest.fixture(scope="module")
-def media_browser() -> Iterator[Any]:
-    """One Chromium with a fake camera for the module; each user gets a context of their own."""
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS],
-                                              timeout=30_000)
-        yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
-
-
 @pytest.fixture
-def user_page(media_browser: Any) -> Iterator[Callable[[], Any]]:
-    contexts: list[Any] = []
-
-    def make() -> Any:
-        context = media_browser.new_context()
-        context.set_default_timeout(WAIT_MS)
-        context.add_init_script(DECODED_FRAMES)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        return page
-
-    yield make
-    errors = [e for context in contexts for page in context.pages for e in page.errors]
-    for context in contexts:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
+def user_page(new_page: Callable[..., Any]) -> Callable[[], Any]:
+    """A page in a context of its own (one user), in the session's Chromium with a fake camera."""
+    return lambda: new_page(init_script=DECODED_FRAMES)
 
 
 def _login(page: Any, url: str, username: str) -> None:

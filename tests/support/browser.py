@@ -3,7 +3,6 @@ demo page driven like a user, and requests counted as the server saw them."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,6 @@ from typing import Any
 from flask import Flask
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("ITCOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: A fake camera and microphone, granted without asking; WebRTC on loopback addresses.
-MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-              "--allow-loopback-in-peer-connection"]
 #: Milliseconds any single wait on the page may take.
 WAIT_MS = 10_000
 

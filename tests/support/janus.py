@@ -91,7 +91,11 @@ def _only(folder: Path, source: str, module: str) -> str:
 
 
 def write_config(folder: Path, port: int, admin_port: int, admin_secret: str) -> Path:
-    """Janus's configuration for the tests, in ``folder``; the path of its janus.jcfg."""
+    """Janus's configuration for the tests, in ``folder``; the path of its janus.jcfg.
+
+    ICE gathers on loopback only and without STUN; browsers' ``.local`` (mDNS) candidates are
+    not resolved: a viewer's checks reach Janus's loopback candidate and become peer-reflexive.
+    """
     plugins = _only(folder / "plugins", _module_folder("plugins") or "", "libjanus_videoroom.so")
     transports = _only(folder / "transports", _module_folder("transports") or "", "libjanus_http.so")
     empty = folder / "none"
@@ -113,7 +117,7 @@ media: {{
 }}
 nat: {{
     ice_enforce_list = "lo,127.0.0.1"
-    ignore_mdns = false
+    ignore_mdns = true
 }}
 plugins: {{
 }}
@@ -156,8 +160,8 @@ def start_janus(folder: Path) -> JanusServer:
         admin_port = free_port()
     secret = secrets.token_urlsafe(24)
     config = write_config(folder, port, admin_port, secret)
-    log = folder / "janus.log"
-    with log.open("wb") as out:
+    log = folder / "janus.log"  # Janus's own log (-L); what it prints before logging starts: janus.out
+    with (folder / "janus.out").open("wb") as out:
         process = subprocess.Popen([JANUS, "-C", str(config), "-F", str(folder), "-o", "-N", "-L", str(log)],
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = JanusServer(f"http://127.0.0.1:{port}/janus", f"http://127.0.0.1:{admin_port}/admin",
