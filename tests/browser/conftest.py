@@ -64,7 +64,8 @@ def browser() -> Iterator[Any]:
 
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS], timeout=30_000)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS],
+                                              timeout=30_000)
         yield chromium
         chromium.close()
     finally:
