@@ -187,6 +187,7 @@ class RealtimeState(Publishing, Dispatching, ChannelRegistry, PrincipalChecks):
         """Start the broker subscription, the dispatcher and the ticker (once)."""
         if self._greenlets:
             return
+        self.sequencer.restart()
         self._sequencing = gevent.spawn(self.sequencer.run)
         self._greenlets = [gevent.spawn(self._dispatch_loop), gevent.spawn(ticker.tick_loop, self),
                            self._sequencing]
