@@ -17,7 +17,6 @@ import resource
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 import psutil
 
 from tests.support.rest import Api
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -104,20 +104,6 @@ def request(port: int, method: str, path: str, body: Any = None, token: str | No
         return response.status, json.loads(raw)
     except ValueError:
         return response.status, raw.decode(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 # -- servers -------------------------------------------------------------------------------------
@@ -290,7 +276,6 @@ class LoadGen:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._out = self.proc.stdout.fileno()
         self._buf = b""
-        self.cpu_start = self.cpu()
 
     def cpu(self) -> float:
         """User + system CPU seconds the load generator has used so far."""
@@ -340,6 +325,11 @@ class LoadGen:
 
     def result(self) -> dict[str, Any]:
         return self._json(self._armed_timeout + 30)
+
+    def send(self, text: str) -> dict[str, Any]:
+        """Every open WebSocket sends ``text`` (ASCII, under 126 bytes) as one text frame."""
+        self._send(f"send {text}")
+        return self._json(30)
 
     def done_times(self) -> array.array[int]:
         """When each connection got the armed window's last frame (monotonic ns)."""

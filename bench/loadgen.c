@@ -20,6 +20,8 @@
  *   verify S T        wait until every connection has seen sequence number S; report losses
  *   setid I S         set every connection's last event id to I and last sequence number to S
  *                     (the next storm resumes from there: the replay benchmark)
+ *   send TEXT         every open WebSocket sends TEXT (under 126 bytes) as one text frame; answers
+ *                     how many sent and the frames without a sequence number seen so far
  *   close             close everything (RST: no TIME_WAIT)
  *   quit
  *
@@ -654,6 +656,13 @@ static void command(char *line) {
     } else if (!strcmp(name, "setid")) {
         for (int i = 0; i < nconns; i++) conns[i].last_id = a, conns[i].last_seq = b;
         reply("{\"op\":\"setid\"}");
+    } else if (!strcmp(name, "send")) {
+        const char *text = line + 5;
+        int sent = 0;
+        if (strlen(line) > 5 && strlen(text) < 126 && mode == M_WS)
+            for (int i = 0; i < nconns; i++)
+                if (conns[i].state == S_OPEN && send_text(&conns[i], text) == 0) sent++;
+        reply("{\"op\":\"send\",\"sent\":%d,\"other_frames\":%lld}", sent, (long long)other_frames);
     } else if (!strcmp(name, "close")) {
         for (int i = 0; i < nconns; i++) {
             hard_close(&conns[i]);

@@ -11,7 +11,8 @@ import random
 import time
 from typing import Any
 
-from bench.harness import median, migrate, percentile, reachable
+from bench.harness import median, migrate, percentile
+from tests.support.servers import reachable
 
 #: The areas' region (about 1100 × 680 km, a country) and their radii (km).
 REGION = ((47.0, 57.0), (5.0, 15.0))

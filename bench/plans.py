@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from bench.harness import BenchError, median, percentile, register_user, request
+from bench.harness import BenchError, Server, median, percentile, register, request
 
 EDITORS, VIEWERS = 50, 1000
 BATCHES, WARM = 100, 10
@@ -27,16 +27,17 @@ def _op(entries: list[int], i: int) -> dict[str, Any]:
     return {"op": "update", "entry_id": entries[i % len(entries)], "base_version": 1, "note": f"note {i}"}
 
 
-def _setup(port: int) -> tuple[dict[str, Any], list[dict[str, Any]], int, list[int]]:
+def _setup(server: Server) -> tuple[dict[str, Any], list[dict[str, Any]], int, list[int]]:
     """The owner, 49 more editors (members of the owner's group), their plan's id and entries."""
-    owner = register_user(port, "planner")
+    port = server.port
+    owner = register(server, "planner")
     status, group = request(port, "POST", "/api/v1/groups", {"name": "Bench family", "open": True},
                             owner["access_token"])
     if status != 201:
         raise BenchError(f"POST /groups answered {status}: {group}")
     editors = [owner]
     for i in range(1, EDITORS):
-        user = register_user(port, f"editor{i}")
+        user = register(server, f"editor{i}")
         request(port, "POST", f"/api/v1/groups/{group['id']}/join", token=user["access_token"])
         editors.append(user)
     status, plan = request(port, "POST", "/api/v1/plans",
@@ -55,7 +56,7 @@ def _setup(port: int) -> tuple[dict[str, Any], list[dict[str, Any]], int, list[i
 def plans(ctx: Any) -> dict[str, Any]:
     """One batch → 1,050 connections (p50/p99), then a burst from 50 editors (batches per second)."""
     server = ctx.itcook("plans")
-    owner, editors, plan_id, entries = _setup(server.port)
+    owner, editors, plan_id, entries = _setup(server)
     clients = EDITORS + VIEWERS
     lg = ctx.loadgen_for(server, "ws", f"/api/v1/realtime/ws?channels=plan:{plan_id}",
                          owner["access_token"], max_conns=clients, seq_key="version")

@@ -253,6 +253,41 @@ def build_table(results: dict[str, Any], params: Params) -> list[dict[str, Any]]
                          "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
                          "target": "issue 21: measured", "holds": "—"})
 
+    cl = results.get("calls", {})
+    if cl:
+        def pp(r: dict[str, Any]) -> str:
+            return f"{_num(r['p50_ms'], 2)} / {_num(r['p99_ms'], 2)}"
+
+        emb, out = cl.get("embedded", {}), cl.get("scale_out", {})
+        for kind in ("candidate", "offer"):
+            if kind in emb:
+                e = emb[kind]
+                text = (f"{pp(e['relay'])} (ping/pong {pp(e['ping'])}, ×{e['ratio_p50']})")
+            else:
+                text = emb.get("error", "—")
+            if kind in out:
+                o = out[kind]
+                text += (f"; two processes, Redis: same {pp(o['same_process'])}, cross "
+                         f"{pp(o['cross_process'])} (×{o['ratio_p50']})")
+            elif out.get("skipped"):
+                text += f"; two processes skipped: {out['skipped']}"
+            rows.append({"scenario": f"Calls: Signal relay of one {kind}, sender to addressee: "
+                                     "p50 / p99 (ms)",
+                         "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
+                         "target": "issue 18: measured", "holds": "—"})
+
+    cb = results.get("calls_browser", {})
+    if cb:
+        text = (f"{_num(cb['itcook_ms']['p50'], 0)} / {_num(cb['itcook_ms']['p90'], 0)} (in-page baseline "
+                f"{_num(cb['baseline_ms']['p50'], 0)} / {_num(cb['baseline_ms']['p90'], 0)}; paired ratio "
+                f"{cb['ratio_p50']})") if "itcook_ms" in cb else (cb.get("skipped") or cb.get("error", "—"))
+        if "relay_ms" in cb:
+            text += (f"; relay only, through coturn: {_num(cb['relay_ms']['p50'], 0)} / "
+                     f"{_num(cb['relay_ms']['p90'], 0)} (×{cb['relay_vs_direct_p50']} of direct)")
+        rows.append({"scenario": "call setup in Chromium, joinCall() → first remote frame: p50 / p90 (ms)",
+                     "itcook": text, "socketio": "", "raw": "", "vs_socketio": "", "vs_raw": "",
+                     "target": "issue 18: measured", "holds": "—"})
+
     hb = results.get("heartbeats", {})
     if "beating" in hb:
         def lat(r: dict[str, Any]) -> str:

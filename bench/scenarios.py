@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 
+from bench.calls import calls
+from bench.calls_browser import calls_browser
 from bench.harness import (
     ALL_CPUS,
     PG_ADMIN_URL,
@@ -32,13 +34,15 @@ from bench.harness import (
     median,
     migrate,
     percentile,
-    reachable,
     register,
     request,
 )
+from bench.live import chat as live_chat
+from bench.live import reactions as live_reactions
 from bench.nearby import nearby
 from bench.plans import plans
 from bench.servers.frames import PAD
+from tests.support.servers import reachable
 
 
 @dataclass
@@ -73,6 +77,10 @@ class Params:
     nearby_areas: int = 100_000        # opted-in areas one offer is matched against
     nearby_offers: int = 300           # offers timed one by one (p50 / p99)
     nearby_burst: int = 20             # offers posted back to back (the fan-out's writes)
+    live_viewers: int = 5000           # viewers reacting once a second (live_reactions)
+    live_seconds: int = 10             # seconds of reactions, and of the idle baseline
+    live_chat_n: int = 10000           # viewers of one chat message (live_chat), beside the raw loop
+    live_chat_rounds: int = 8
 
     @classmethod
     def quick_set(cls) -> Params:
@@ -80,7 +88,8 @@ class Params:
                    sse_n=5000, e2e_requests=100, storm_n=2000, log_rows=100_000, replay_reps=5,
                    held_target=0, redis_n=2000, redis_events=30, beats_crowd=2000, beats_events=100,
                    paired_n=5000, paired_rounds=4, flood_samples=40, nearby_areas=20_000,
-                   nearby_offers=100)
+                   nearby_offers=100, live_viewers=1000, live_seconds=5, live_chat_n=2000,
+                   live_chat_rounds=4)
 
 
 @dataclass
@@ -868,4 +877,8 @@ SCENARIOS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "nearby_sqlite": lambda ctx: nearby(ctx, "sqlite"),
     "nearby_postgresql": lambda ctx: nearby(ctx, "postgresql"),
     "plans": plans,
+    "calls": calls,
+    "calls_browser": calls_browser,
+    "live_reactions": live_reactions,
+    "live_chat": live_chat,
 }

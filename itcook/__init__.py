@@ -66,6 +66,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from itcook import (
         admin,
         auth,
+        broadcasts,
+        calls,
         community,
         fridge,
         goals,
@@ -81,7 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     auth.init_jwt(app)
     for module in (auth, community, fridge, goals, recipes, admin, web, notifications, groups, push,
-                   nearby, plans):
+                   nearby, plans, broadcasts, calls):
         app.register_blueprint(module.bp)
     fridge.init_app(app)
     push.init_app(app)

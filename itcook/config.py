@@ -36,6 +36,7 @@ def _csv(value: str) -> list[str]:
 _PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: int, float: float, bool: _bool, list: _csv}
 #: Plugin options IT Cook sets itself (create_app): its BROKER_* settings feed the broker.
 _HOST_SET = frozenset({"BROKER_URL", "BROKER_PREFIX", "URL_PREFIX", "ROOT_METRICS"})
+_PLUGIN_HELP = {option.key: option.help for option in realtime_settings.OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECIPE_HTTP_MODEL", str, "gpt-4o-mini", "model name sent to the HTTP generator"),
     Setting("RECIPE_HTTP_API_KEY", str, "", "bearer key sent to the HTTP generator"),
     Setting("RECIPE_HTTP_TIMEOUT", float, 30.0, "seconds before an HTTP generation fails"),
-    Setting("BROKER_URL", str, "memory://", "`memory://` (one process) or `redis://host:6379/0` "
-            "(events cross processes and hosts; needs PostgreSQL as the database)"),
-    Setting("BROKER_PREFIX", str, "itcook", "prefix of every Redis key and channel (several "
-            "deployments may share one Redis)"),
+    # The plugin's broker options, which these feed (create_app), with IT Cook's own prefix.
+    Setting("BROKER_URL", str, "memory://", _PLUGIN_HELP["BROKER_URL"]),
+    Setting("BROKER_PREFIX", str, "itcook", _PLUGIN_HELP["BROKER_PREFIX"]),
     # The real-time plugin's settings: its defaults and meanings, under ITCOOK_REALTIME_*.
     *(Setting(f"REALTIME_{option.key}", _PARSERS[option.type], option.default, option.help)
       for option in realtime_settings.OPTIONS if option.key not in _HOST_SET),
@@ -125,6 +125,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NEARBY_OFFERS_PER_HOUR", int, 10, "Nearby offers one user may post in any hour (429 past it)"),
     Setting("NEARBY_CLAIMS_PER_HOUR", int, 20, "Nearby offers one user may claim in any hour (429 past it)"),
     Setting("NEARBY_MAX_PICKUP_HOURS", int, 72, "hours ahead a Nearby offer's `pickup_until` may be"),
+    Setting("LIVE_P2P_MAX_VIEWERS", int, 4, "without a media server (`ITCOOK_JANUS_URL` unset): viewers "
+            "a live broadcast's host sends video to peer to peer, first come; the next get "
+            "`unavailable` (steps, chat and reactions still reach them)"),
+    Setting("LIVE_CHAT_PER_MINUTE", int, 30, "live chat messages one user may send in any minute "
+            "(429 `rate_limited` past it); 0 = no limit"),
+    # Live broadcasts' media server (docs/live.md "Media"); empty JANUS_URL = peer to peer.
+    Setting("JANUS_URL", str, "", "Janus HTTP API URL the browsers connect to (e.g. "
+            "`https://example.org/janus`); empty = live video peer to peer from the host"),
+    Setting("JANUS_API_URL", str, "", "Janus HTTP API URL the app itself calls (rooms); empty = `JANUS_URL`"),
+    Setting("JANUS_ADMIN_URL", str, "", "Janus admin API URL (tokens), e.g. `http://127.0.0.1:7088/admin`; "
+            "never exposed to browsers"),
+    Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
+            "`token_auth = true`)"),
+    Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
+    Setting("CALL_MAX_PARTICIPANTS", int, 6, "people in one group call (a full mesh: each sends "
+            "its video to every other; 409 `call_full` past it, docs/calls.md)"),
+    Setting("CALL_AWAY_SECONDS", float, 30.0, "a call participant with no live connection (on any "
+            "process) this long leaves the call; 0 = never"),
+    Setting("STUN_URLS", _csv, [], "comma-separated STUN URLs for calls (`stun:host:3478`); empty = "
+            "none (host candidates: one machine or a LAN)"),
+    Setting("TURN_URLS", _csv, [], "comma-separated TURN URLs for calls (`turn:host:3478?transport=udp`,"
+            " `turns:host:5349`); needs `ITCOOK_TURN_SECRET`; empty = no TURN"),
+    Setting("TURN_SECRET", str, "", "coturn's `static-auth-secret` (`use-auth-secret`): calls get "
+            "time-limited TURN credentials made with it"),
+    Setting("TURN_TTL", int, 3600, "seconds a TURN credential of `/calls/ice-servers` stays valid"),
 )
 
 

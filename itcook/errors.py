@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing.exceptions import WebsocketMismatch
 
 from itcook.i18n import N_, gettext
-from itcook.realtime.errors import RealtimeError, answer, error_response
-from itcook.signals import request_refused
+from itcook.realtime.errors import RealtimeError, answer, error_response, http_error
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +49,15 @@ def _http_message(exc: HTTPException) -> str:
     return gettext(default) if default else (exc.description or exc.name)
 
 
-def _http_code(exc: HTTPException) -> str:
-    # "Method Not Allowed" -> "method_not_allowed": stable, derived from the standard phrase.
-    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-
-
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours or Werkzeug's or the database's, with JSON."""
 
     app.register_error_handler(ApiError, answer)
 
-    @app.errorhandler(WebsocketMismatch)
-    def _not_websocket(exc: WebsocketMismatch) -> Response:
-        # A plain HTTP request to a WebSocket-only route (or the reverse). Routing refused it
-        # before any view saw it: the route's owner may want to count it.
-        request_refused.send(current_app._get_current_object(), reason="websocket_required",
-                             path=request.path)
-        return error_response(400, "websocket_required", gettext(
-            "this route only speaks WebSocket (send Upgrade: websocket)"))
-
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        response = error_response(exc.code or 500, _http_code(exc), _http_message(exc))
-        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return response
+        exc.description = _http_message(exc)  # the plugin's answer (code, Allow), in our words
+        return http_error(exc)
 
     @app.errorhandler(SQLAlchemyError)
     def _db_error(exc: SQLAlchemyError) -> Response:

@@ -29,16 +29,14 @@ EXTENSION_KEY = "itcook.jobs"
 
 @dataclass
 class Job:
-    """One periodic job and the counters a status view may show."""
+    """One periodic job and what it has done so far."""
 
     name: str
     interval: float
     fn: Callable[[], Any]
     runs: int = 0
     failures: int = 0
-    skipped: int = 0  # rounds another process of the cluster ran
     last_run_at: dt.datetime | None = None
-    last_error: str | None = None
 
 
 @dataclass
@@ -131,8 +129,6 @@ def _loop(app: Flask, job: Job, stopping: Event, reg: JobRegistry) -> None:
         # Every worker wakes up; the one that takes the lock for (almost) an interval runs.
         if reg.lock is None or reg.lock(job.name, job.interval * 0.9):
             _run_once(app, job)
-        else:
-            job.skipped += 1
         # Event.wait returns True as soon as stop() sets it: no sleeping through a shutdown.
         if stopping.wait(job.interval):
             break
@@ -143,12 +139,9 @@ def _run_once(app: Flask, job: Job) -> None:
     try:
         with app.app_context():
             job.fn()
-    except Exception as exc:
+    except Exception:
         # The loop must survive a bad run (a database hiccup); the next run may succeed.
         job.failures += 1
-        job.last_error = f"{type(exc).__name__}: {exc}"
         log.exception("job %s failed", job.name)
-    else:
-        job.last_error = None
     finally:
         job.runs += 1

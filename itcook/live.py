@@ -27,7 +27,6 @@ from itcook.i18n import gettext, ngettext
 
 if TYPE_CHECKING:
     from itcook.realtime import Realtime
-    from itcook.realtime.events import Event
 
 Args = Mapping[str, Any]
 #: ``(title, body)`` of a notification, from the event's data.
@@ -109,6 +108,10 @@ def _system_or_personal(args: Args) -> str:
     return "system" if args["user_id"] is None else f"user:{args['user_id']}"
 
 
+def _community_or_personal(args: Args) -> str:
+    return "community" if args["item"] is None else f"user:{args['item']}"
+
+
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.post_created, "NewCommunityPost", "community",
               ("post_id", "author_id", "author_name", "content")),
@@ -186,6 +189,29 @@ EVENTS: tuple[EventSpec, ...] = (
               ("plan_id", "version", "by", "by_name", "op_id", "ops", "results", "entries")),
     EventSpec(signals.shopping_item_checked, "ShoppingItemChecked", "plan:{plan_id}",
               ("plan_id", "name", "checked", "by")),
+    # Live broadcasts (docs/live.md): one to community (audience None) and one to each follower,
+    # whose copy is filed (and pushed when they are offline).
+    EventSpec(signals.live_started, "LiveStarted", _community_or_personal,
+              ("live_id", "host_id", "host_name", "title"), each="audience",
+              inbox=lambda d: (gettext("Live now"), gettext(
+                  "%(name)s is cooking live: %(title)s", name=_name(d, "host_name"),
+                  title=d.get("title", ""))),
+              link="/static/live.html"),
+    EventSpec(signals.live_ended, "LiveEnded", "live:{live_id}", ("live_id",)),
+    EventSpec(signals.live_step, "LiveStep", "live:{live_id}", ("live_id", "index", "text")),
+    # Durable: a viewer who reconnects or joins late catches up by resuming.
+    EventSpec(signals.live_chat, "LiveChat", "live:{live_id}",
+              ("live_id", "message_id", "user_id", "user_name", "text")),
+    EventSpec(signals.live_chat_deleted, "LiveChatDeleted", "live:{live_id}", ("live_id", "message_id")),
+    # Calls (docs/calls.md): the group hears a call start; the call and the group hear who
+    # comes and goes, and its end.
+    EventSpec(signals.call_started, "CallStarted", "group:{group_id}",
+              ("call_id", "group_id", "started_by", "started_by_name")),
+    EventSpec(signals.call_participant_joined, "CallParticipantJoined",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name")),
+    EventSpec(signals.call_participant_left, "CallParticipantLeft",
+              ("call:{call_id}", "group:{group_id}"), ("call_id", "user_id", "user_name", "reason")),
+    EventSpec(signals.call_ended, "CallEnded", ("call:{call_id}", "group:{group_id}"), ("call_id",)),
 )
 
 
@@ -273,8 +299,7 @@ def _receiver(name: str, rt: Realtime, handle: Callable[..., None]) -> Callable[
 
 
 def connect(app: Flask, rt: Realtime) -> None:
-    """Connect one receiver per signal of ``EVENTS`` and ``ACTIONS``, with ``sender=app``; send
-    ``signals.event_logged`` / ``event_published`` as the plugin logs and publishes events."""
+    """Connect one receiver per signal of ``EVENTS`` and ``ACTIONS``, with ``sender=app``."""
     rows: dict[Signal, list[EventSpec]] = {}
     for row in EVENTS:
         rows.setdefault(row.signal, []).append(row)
@@ -290,17 +315,3 @@ def connect(app: Flask, rt: Realtime) -> None:
         # weak=False: the receivers live only here; blinker would drop weakly held ones at once.
         signal.connect(receiver, sender=app, weak=False)
     app.extensions["live"] = receivers
-
-    def announce(signal: Signal) -> Callable[[Event], None]:
-        def send(event: Event) -> None:
-            user_id = int(event.channel[5:]) if event.channel.startswith("user:") else None
-            signal.send(app, event_id=event.id, event_type=event.type, channel=event.channel,
-                        user_id=user_id, data=event.data, ts=event.ts)
-
-        return send
-
-    # The inbox files a personal event as it is written (in its transaction), Web Push queues
-    # it once published (``itcook/plugins.py``).
-    state = rt.state(app)
-    state.on_logged = announce(signals.event_logged)
-    state.after_publish = announce(signals.event_published)

@@ -426,3 +426,93 @@ class ShoppingCheck(db.Model):
     checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                    nullable=True)
     checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveBroadcast(db.Model):
+    """A cook's live broadcast: scheduled, then live, then ended (``broadcasts/``)."""
+
+    __tablename__ = "live_broadcasts"
+    __table_args__ = (Index("ix_live_broadcasts_status_created_at", "status", "created_at"),
+                      NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recipe_id: Mapped[int | None] = mapped_column(ForeignKey("recipes.id", ondelete="SET NULL"),
+                                                  nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled/live/ended
+    current_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The media server's room while live (None without one); its secret never leaves the server.
+    janus_room: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    janus_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: user id (as a string: JSON keys) -> the media server token granted to them while live.
+    janus_tokens: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: Without a media server: the viewers the host sends to peer to peer, first come
+    #: (``[{"user_id", "since"}]``, ``since`` in epoch seconds).
+    p2p_viewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LiveChatMessage(db.Model):
+    """One chat message of a broadcast; the host's deletion leaves it flagged (``deleted``)."""
+
+    __tablename__ = "live_chat_messages"
+    __table_args__ = (Index("ix_live_chat_messages_live_id_id", "live_id", "id"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    live_id: Mapped[int] = mapped_column(ForeignKey("live_broadcasts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(500))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveMute(db.Model):
+    """A viewer the host muted in one broadcast: their chat is refused (403)."""
+
+    __tablename__ = "live_mutes"
+
+    live_id: Mapped[int] = mapped_column(ForeignKey("live_broadcasts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Call(db.Model):
+    """A group's video call (``calls/``): live until its last participant leaves (``ended_at``)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_group_id_id", "group_id", "id"),
+        # One live call per group, whatever two simultaneous starts check first.
+        Index("uq_calls_group_id_live", "group_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: NULL once its group is deleted: the deletion's transaction then finds its calls, to
+    #: close their channels and forget them (``calls.services.forget_orphans``).
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"),
+                                                 nullable=True)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                   nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CallParticipant(db.Model):
+    """Someone in a live call now (the row goes when they leave)."""
+
+    __tablename__ = "call_participants"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: When the away check first found none of the user's connections (NULL: connected).
+    away_since: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

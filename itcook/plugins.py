@@ -7,12 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from itcook import jobs, live, signals
+from itcook import jobs, live
 from itcook.auth.services import SESSION_CLAIM
 from itcook.extensions import db, realtime
 from itcook.i18n import force_locale, gettext, user_language
 from itcook.realtime import Credential, Principal, RealtimeError, jwt_authenticator
+from itcook.realtime import signals as realtime_signals
 from itcook.realtime.dbapi import PooledStatements
+from itcook.realtime.events import Event
 from itcook.validation import is_row_id
 
 _verify_jwt = jwt_authenticator(session_claim=SESSION_CLAIM)
@@ -70,21 +72,26 @@ def _group_channel(user_id: int, group_id: int) -> bool:
     return is_member(group_id, user_id)
 
 
-def _file(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
-          data: dict[str, Any], ts: str | None = None, **_: Any) -> None:
+def _addressee(event: Event) -> int | None:
+    """The user of a personal event (``user:<id>``), else None."""
+    return int(event.channel[5:]) if event.channel.startswith("user:") else None
+
+
+def _file(sender: Flask, *, event: Event, **_: Any) -> None:
     """A personal event goes into its user's inbox, in the transaction that writes the event."""
-    if user_id is not None:
+    user_id = _addressee(event)
+    if user_id is not None and event.id is not None:
         from itcook import notifications
 
-        notifications.record(user_id, event_id, event_type, data, ts)
+        notifications.record(user_id, event.id, event.type, event.data, event.ts)
 
 
-def _push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
-          data: dict[str, Any], **_: Any) -> None:
+def _push(sender: Flask, *, event: Event, **_: Any) -> None:
     """A published personal notification goes to Web Push if its user is away (best effort)."""
     from itcook import notifications, push
 
-    if user_id is None or not notifications.is_notification(event_type):
+    user_id, event_id, event_type, data = _addressee(event), event.id, event.type, event.data
+    if user_id is None or event_id is None or not notifications.is_notification(event_type):
         return
     try:
         with sender.app_context():
@@ -120,8 +127,14 @@ def init_realtime(app: Flask) -> None:
 
     plan_events.connect(app)  # the plan:<id> channels
     plan_presence.connect(app)  # PlanFocus / PlanBlur
-    signals.event_logged.connect(_file, sender=app, weak=False)
-    signals.event_published.connect(_push, sender=app, weak=False)
+    from itcook.broadcasts import events as live_events
+
+    live_events.connect(app)  # live:<id>, React, the pulse, the "live:<id>" Signal scope
+    from itcook.calls import events as call_events
+
+    call_events.connect(app)  # the call:<id> channels, Signal frames, the away check
+    realtime_signals.event_logged.connect(_file, sender=app, weak=False)
+    realtime_signals.event_published.connect(_push, sender=app, weak=False)
     state = realtime.state(app)
     app.extensions["push"].sender.is_online = state.is_user_online
     # The cluster store holds the lock: a periodic job (expiry scan, log pruning) runs once

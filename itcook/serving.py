@@ -28,7 +28,7 @@ from flask import Flask
 from gevent.pywsgi import WSGIHandler, WSGIServer
 from gevent.server import StreamServer
 
-from itcook.signals import request_refused
+from itcook.realtime.signals import request_refused
 
 log = logging.getLogger(__name__)
 

@@ -60,6 +60,25 @@ nearby_offer_claimed = _signals.signal("nearby-offer-claimed")
 plan_updated = _signals.signal("plan-updated")
 #: plan_id, name, checked, by (user id)
 shopping_item_checked = _signals.signal("shopping-item-checked")
+#: live_id, host_id, host_name, title, audience (None: community, then each follower's user id)
+live_started = _signals.signal("live-started")
+#: live_id
+live_ended = _signals.signal("live-ended")
+#: live_id, index, text
+live_step = _signals.signal("live-step")
+#: live_id, message_id, user_id, user_name, text
+live_chat = _signals.signal("live-chat")
+#: live_id, message_id
+live_chat_deleted = _signals.signal("live-chat-deleted")
+#: call_id, group_id, started_by (user id), started_by_name
+call_started = _signals.signal("call-started")
+#: call_id, group_id, user_id, user_name
+call_participant_joined = _signals.signal("call-participant-joined")
+#: call_id, group_id, user_id, user_name, reason ("left", "away": no connection for the away
+#: time, "removed": no longer a member of the group)
+call_participant_left = _signals.signal("call-participant-left")
+#: call_id, group_id: its last participant left
+call_ended = _signals.signal("call-ended")
 
 ALL_SIGNALS: tuple[Signal, ...] = (
     post_created, post_liked, comment_created, user_followed, items_expiring,
@@ -67,24 +86,11 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
     nearby_offer_created, nearby_offer_claimed, plan_updated, shopping_item_checked,
     post_stats_changed,
+    live_started, live_ended, live_step, live_chat, live_chat_deleted,
+    call_started, call_participant_joined, call_participant_left, call_ended,
 )
-
-#: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event
-#: is written, in the transaction of its change: event_id, event_type, channel, user_id (the
-#: addressee of a personal event, else None), data, ts. ``itcook/plugins.py`` files personal
-#: events in the inbox, in it too.
-event_logged = _signals.signal("realtime-event-logged")
-#: Sent on the plugin's hook once a durable event went to the broker after its commit (or was
-#: relayed after a crash); same arguments. ``itcook/plugins.py`` queues Web Push.
-event_published = _signals.signal("realtime-event-published")
 
 
 def emit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` with the real app (not the proxy) as sender; call before the commit."""
     signal.send(current_app._get_current_object(), **kwargs)  # type: ignore[attr-defined]
-
-#: Sent by the HTTP layer (``serving.py``, ``errors.py``) when it refuses a request before any
-#: view runs: reason ("malformed_request", "header_timeout", "websocket_required"), path (None
-#: when no request line was read). The real-time plugin counts the ones aimed at it with its
-#: handshake failures (docs/realtime-protocol.md, "Statistics").
-from itcook.realtime.signals import request_refused  # noqa: E402,F401  (the plugin's own)

@@ -380,6 +380,7 @@
       li.dataset.groupId = String(group.id);
       li.append(el("span", group.name + " · #" + group.id, "name"),
         button("Open", "link open", async () => openGroup(group.id)));
+      li.append(Object.assign(el("a", "Cook together", "link call"), { href: "/static/calls.html?group=" + group.id }));
       if (group.my_role !== "owner") {
         li.append(button("Leave", "link leave", async () => {
           await api("POST", "/groups/" + group.id + "/leave");

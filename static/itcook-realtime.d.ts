@@ -51,6 +51,11 @@ export interface EventMap {
   NewGroupPost: NewGroupPost;
   GroupInvitation: GroupInvitation;
   NotificationsRead: NotificationsRead;
+  CallStarted: CallStarted;
+  CallParticipantJoined: CallParticipant;
+  CallParticipantLeft: CallParticipant;
+  CallEnded: CallEnded;
+  Signal: SignalFrame;
   Heartbeat: { ts: string };
   Subscribed: ChannelList;
   Unsubscribed: Unsubscribed;
@@ -151,11 +156,187 @@ export interface PushOptions {
   serviceWorkerUrl?: string;
 }
 
+// -- calls (WebRTC full mesh; SPEC §5 "Calls") ---------------------------------------------------
+
+/** A call id: a group call's number, or "live:<id>" for a peer-to-peer broadcast. */
+export type CallId = number | string;
+export type SignalKind = "offer" | "answer" | "candidate";
+export type MediaDirection = "sendrecv" | "sendonly" | "recvonly";
+
+export interface CallStarted { call_id: number; group_id: number; started_by: number }
+export interface CallParticipant { call_id: number; user_id: number; user_name: string }
+export interface CallEnded { call_id: number }
+/** A relayed signal (not durable: no `id`). `data` is an RTCSessionDescriptionInit or RTCIceCandidateInit. */
+export interface SignalFrame { call_id: CallId; from: number; kind: SignalKind; data: Record<string, unknown> }
+/** `GET /calls/ice-servers`, and `ice_servers` of the join answer. */
+export interface IceServer { urls: string | string[]; username?: string; credential?: string }
+export interface CallInfo { id: number; group_id: number; started_by: number; participants: Array<{ user_id: number; user_name: string }> }
+export interface JoinAnswer { call: CallInfo; participants: Array<{ user_id: number; user_name: string }>; ice_servers: IceServer[] }
+
+/** Why starting, joining or leaving a call failed. */
+export class CallError extends Error {
+  readonly name: "CallError";
+  /** The server's error code (call_full, call_ended, not_a_member, not_found, ...), "unreachable",
+   * "missing_user" or "websocket_required" (the client is on EventSource, which cannot send). */
+  readonly code: string;
+  /** HTTP status (0 when the server was not reached). */
+  readonly status: number;
+  /** The error answer's JSON body. */
+  readonly body: unknown;
+}
+
+/** `(method, path under /api/v1, body?)` → parsed JSON; rejects with a CallError. */
+export type CallApi = (method: string, path: string, body?: unknown, init?: RequestInit) => Promise<any>;
+
+export interface PeerOptions {
+  /** ms an ICE "disconnected" state may last before an ICE restart (default 2000). */
+  disconnectedGrace?: number;
+  /** ICE restarts in a row without reaching "connected" before giving up (default 5). */
+  maxIceRestarts?: number;
+}
+
+export interface MeshOptions extends PeerOptions {
+  /** This user's id (default: the token's `sub`). The lower id of a pair is the polite peer. */
+  userId?: number;
+  localStream?: MediaStream | null;
+  direction?: MediaDirection;
+  /** RTCConfiguration; until it is given (here or by `configure()`), incoming signals are kept. */
+  rtcConfig?: RTCConfiguration | null;
+  /** Make a Peer when a user without one signals (default true). */
+  accept?: boolean;
+}
+
+export interface JoinCallOptions extends PeerOptions {
+  /** This user's id (default: the token's `sub`). */
+  userId?: number;
+  /** Media to send; default: getUserMedia(constraints). */
+  localStream?: MediaStream;
+  /** getUserMedia constraints (default {audio: true, video: true}). */
+  constraints?: MediaStreamConstraints;
+  /** Overrides the join answer's ice_servers. */
+  iceServers?: IceServer[];
+  /** "relay": TURN only. */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+  direction?: MediaDirection;
+  /** REST calls (default: this client's token, refreshed through getToken on a 401). */
+  api?: CallApi;
+}
+
+/** An RTCPeerConnectionIceErrorEvent (errorCode 401: the TURN server refused the credential). */
+export interface CandidateError { userId: number; url: string; errorCode: number; errorText: string }
+
+export interface PeerEventMap {
+  stream: { userId: number; stream: MediaStream };
+  "candidate-error": CandidateError;
+  state: { userId: number; state: RTCPeerConnectionState | "closed" };
+  error: { userId: number; error: unknown };
+}
+
+export interface MeshEventMap {
+  peer: { userId: number; peer: Peer };
+  stream: { userId: number; stream: MediaStream };
+  "peer-state": { userId: number; state: RTCPeerConnectionState | "closed" };
+  "peer-closed": { userId: number };
+  "candidate-error": CandidateError;
+  error: { userId?: number; error: unknown };
+}
+
+export type CallState = "joining" | "joined" | "left" | "ended";
+
+export interface CallEventMap {
+  "participant-joined": { userId: number; userName: string };
+  "participant-left": { userId: number; userName: string };
+  stream: { userId: number; stream: MediaStream };
+  "peer-state": { userId: number; state: RTCPeerConnectionState | "closed" };
+  /** reason: "left", "ended" (CallEnded), "dropped" (the server took this user out), "join_failed". */
+  state: { state: CallState; reason?: string };
+  media: { audio: boolean; video: boolean };
+  ended: { reason: "left" | "ended" | "dropped" };
+  "candidate-error": CandidateError;
+  error: { userId?: number; error: unknown };
+}
+
+interface Events<M> {
+  on<K extends keyof M>(type: K, handler: (data: M[K]) => void): () => void;
+  off<K extends keyof M>(type: K, handler?: (data: M[K]) => void): void;
+}
+
+/** One RTCPeerConnection to one remote user, by the "perfect negotiation" pattern. */
+export class Peer implements Events<PeerEventMap> {
+  constructor(options: PeerOptions & { userId: number; polite: boolean; signal: (kind: SignalKind, data: object) => void;
+    localStream?: MediaStream | null; direction?: MediaDirection; rtcConfig?: RTCConfiguration;
+    waitForOffer?: boolean });
+  readonly userId: number;
+  readonly polite: boolean;
+  readonly direction: MediaDirection;
+  readonly pc: RTCPeerConnection;
+  readonly remoteStream: MediaStream | null;
+  readonly iceRestarts: number;
+  /** The remote page's session, once it signalled. */
+  remoteSession: string | null;
+  readonly closed: boolean;
+  readonly state: RTCPeerConnectionState | "closed";
+  handle(kind: SignalKind, data: object): Promise<void>;
+  restartIce(): boolean;
+  close(): void;
+  on<K extends keyof PeerEventMap>(type: K, handler: (data: PeerEventMap[K]) => void): () => void;
+  off<K extends keyof PeerEventMap>(type: K, handler?: (data: PeerEventMap[K]) => void): void;
+}
+
+/** The peers of one call_id, signalled through an ITCookRealtime client. */
+export class Mesh implements Events<MeshEventMap> {
+  constructor(realtime: ITCookRealtime, callId: CallId, options: MeshOptions & { userId: number });
+  readonly callId: CallId;
+  readonly userId: number;
+  /** This page's session: signals carry it, and a newer one from a user replaces their peer. */
+  readonly session: string;
+  readonly direction: MediaDirection;
+  readonly peers: Map<number, Peer>;
+  accept: boolean;
+  configure(rtcConfig: RTCConfiguration): this;
+  /** `waitForOffer`: answer the other's first offer (with this side's media) instead of offering. */
+  connect(userId: number, options?: { waitForOffer?: boolean }): Peer | null;
+  drop(userId: number): boolean;
+  restartIce(): void;
+  close(): void;
+  on<K extends keyof MeshEventMap>(type: K, handler: (data: MeshEventMap[K]) => void): () => void;
+  off<K extends keyof MeshEventMap>(type: K, handler?: (data: MeshEventMap[K]) => void): void;
+}
+
+/** A joined group call. */
+export class Call implements Events<CallEventMap> {
+  readonly id: number;
+  readonly userId: number;
+  readonly state: CallState;
+  readonly info: CallInfo | null;
+  readonly iceServers: IceServer[];
+  readonly localStream: MediaStream | null;
+  /** The other participants, by user id. */
+  readonly participants: Map<number, { user_id: number; user_name: string }>;
+  readonly remoteStreams: Map<number, MediaStream>;
+  readonly peers: Map<number, Peer>;
+  readonly mesh: Mesh | null;
+  readonly audioEnabled: boolean;
+  readonly videoEnabled: boolean;
+  mute(): void;
+  unmute(): void;
+  cameraOff(): void;
+  cameraOn(): void;
+  /** `keepalive`: the request outlives the page (call it from `pagehide`). */
+  leave(options?: { keepalive?: boolean }): Promise<void>;
+  on<K extends keyof CallEventMap>(type: K, handler: (data: CallEventMap[K]) => void): () => void;
+  off<K extends keyof CallEventMap>(type: K, handler?: (data: CallEventMap[K]) => void): void;
+}
+
 export class ITCookRealtime {
   constructor(options?: Options);
   static readonly DEFAULT_CHANNELS: string[];
   static readonly SERVER_TYPES: string[];
   static readonly PushError: typeof PushError;
+  static readonly CallError: typeof CallError;
+  static readonly Call: typeof Call;
+  static readonly Mesh: typeof Mesh;
+  static readonly Peer: typeof Peer;
 
   readonly options: Options;
   readonly state: State;
@@ -189,6 +370,13 @@ export class ITCookRealtime {
   enablePush(options?: PushOptions): Promise<PushSubscription>;
   /** Unsubscribe this browser and DELETE the subscription; false when there was none. */
   disablePush(options?: PushOptions): Promise<boolean>;
+
+  /** Join a call: media, POST /calls/<id>/join, a peer per participant. Rejects with a CallError. */
+  joinCall(callId: number, options?: JoinCallOptions): Promise<Call>;
+  /** POST /groups/<id>/calls and join; the group's live call (409) is joined instead. */
+  startCall(groupId: number, options?: JoinCallOptions): Promise<Call>;
+  /** The peer logic alone for any call_id (e.g. "live:<id>", sendonly / recvonly). */
+  mesh(callId: CallId, options?: MeshOptions): Mesh;
 }
 
 /** The seed's shape: `new ITCookWebSocket(token).connect()` with overridable handler methods. */

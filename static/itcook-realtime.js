@@ -19,7 +19,9 @@
  *   for `heartbeatTimeout` ms is treated as dead and replaced;
  * - channels: one the server refuses, or revokes (`Unsubscribed` with `reason: "access_revoked"`,
  *   e.g. a group the user left), is dropped from the list later connections ask for;
- * - Web Push: `enablePush()` / `disablePush()` subscribe this browser through static/sw.js.
+ * - Web Push: `enablePush()` / `disablePush()` subscribe this browser through static/sw.js;
+ * - calls: `joinCall()` / `startCall()` give a `Call` (WebRTC full mesh signalled by `Signal`
+ *   frames); `mesh()` gives the peer logic alone, for any `call_id` (e.g. "live:<id>").
  *
  * Types: itcook-realtime.d.ts. This file must stay valid both as a classic script and as a
  * module (strict, no top-level `this`), since the `.mjs` wrapper imports it.
@@ -39,6 +41,7 @@
     "NewCommunityPost", "PostLiked", "NewComment", "NewFollower", "ExpiringItems", "GoalAchieved",
     "RecipeGenerated", "RecipeFailed", "SystemNotification", "NewGroupPost", "GroupInvitation",
     "NotificationsRead", "UserTyping", "Heartbeat", "Subscribed", "Unsubscribed", "Error", "Recovery",
+    "CallStarted", "CallParticipantJoined", "CallParticipantLeft", "CallEnded", "Signal",
   ];
 
   /** Error codes after which a channel is dropped from the wanted set (retrying cannot help). */
@@ -318,21 +321,95 @@
       return true;
     }
 
+    // -- calls (WebRTC) --------------------------------------------------------------------------
+
+    /**
+     * Join call `callId` (SPEC §5 "Calls"): take the camera and microphone (`options.localStream`,
+     * or getUserMedia with `options.constraints`), POST /calls/<id>/join, then connect to every
+     * other participant. Signals go over this client's WebSocket, which must be connected.
+     * @returns {Promise<Call>}
+     * @throws {CallError} the server's code (call_full, forbidden, not_found, ...) or "unreachable"
+     */
+    async joinCall(callId, options = {}) {
+      const call = new Call(this, callId, await this._callOptions(options));
+      return call._join();
+    }
+
+    /** Start a call in group `groupId` and join it; the group's live call is joined if it has one. */
+    async startCall(groupId, options = {}) {
+      const o = await this._callOptions(options);
+      let callId;
+      try {
+        callId = (await o.api("POST", "/groups/" + encodeURIComponent(groupId) + "/calls")).id;
+      } catch (err) {
+        callId = err instanceof CallError && err.status === 409 ? liveCallId(err.body) : null;
+        if (!callId) throw err;
+      }
+      return this.joinCall(callId, o);
+    }
+
+    /**
+     * The peers of any `call_id` on this client, without the REST side: e.g. "live:<id>" with
+     * `direction: "sendonly"` (the host) or `"recvonly"` (a viewer). Pass `rtcConfig` (or call
+     * `configure()` later), then `connect(userId)` each remote user.
+     * @returns {Mesh}
+     */
+    mesh(callId, options = {}) {
+      const userId = options.userId != null ? options.userId : tokenUserId(this._token);
+      if (!userId) throw new CallError("missing_user", "mesh() needs options.userId");
+      return new Mesh(this, callId, Object.assign({}, options, { userId }));
+    }
+
+    async _callOptions(options) {
+      if (this.options.transports.indexOf("websocket") < 0 || (this.state === "open" && this.transport !== "websocket")) {
+        // EventSource cannot send: offers and answers would never leave this page.
+        throw new CallError("websocket_required", "calls need the WebSocket transport (signals are client frames)");
+      }
+      const o = Object.assign({}, options);
+      if (!o.api) o.api = (method, path, body, init) => this._callApi(method, path, body, init);
+      if (o.userId == null) {
+        try {
+          o.userId = tokenUserId(await this._token_());
+        } catch (err) {
+          o.userId = null;
+        }
+      }
+      if (!o.userId) throw new CallError("missing_user", "joinCall needs options.userId (or a token naming the user)");
+      return o;
+    }
+
+    /** A JSON REST call under /api/v1 for the call API; errors become CallError. */
+    async _callApi(method, path, body, init) {
+      let response;
+      try {
+        response = await this._rest(method, path, body, true, init);
+      } catch (err) {
+        throw new CallError("unreachable", "cannot reach the server: " + (err && err.message));
+      }
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const error = data.error || {};
+        throw new CallError(error.code || "http_" + response.status, error.message || "HTTP " + response.status,
+          response.status, data);
+      }
+      return data;
+    }
+
     /**
      * A REST call under /api/v1, with this client's token when `authorized`; after a 401 it asks
      * `getToken` once for a fresh token and tries again.
      * @returns {Promise<Response>}
      */
-    async _rest(method, path, body, authorized = true) {
+    async _rest(method, path, body, authorized = true, init = {}) {
       const doFetch = this._impl("fetch");
       const send = async (token) => {
         const headers = {};
         if (token) headers.Authorization = "Bearer " + token;
         if (body !== undefined) headers["Content-Type"] = "application/json";
         try {
-          return await doFetch.call(root, this._base() + "/api/v1" + path, {
+          return await doFetch.call(root, this._base() + "/api/v1" + path, Object.assign({
             method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body),
-          });
+          }, init));
         } catch (err) {
           throw new PushError("unreachable", "cannot reach the server: " + (err && err.message), err);
         }
@@ -901,6 +978,599 @@
     }
   }
 
+  // -- calls: WebRTC full mesh, signalled by Signal frames ----------------------------------------
+
+  /** Why a call could not be started, joined or left: `code` is the server's error code. */
+  class CallError extends Error {
+    /** @param {string} code @param {string} message @param {number} [status] @param {*} [body] */
+    constructor(code, message, status, body) {
+      super(message);
+      this.name = "CallError";
+      this.code = code;
+      this.status = status || 0;
+      this.body = body || null;
+    }
+  }
+
+  /** `on(type, handler)` → unsubscriber, `off`, and an `_emit` that isolates failing handlers. */
+  class Emitter {
+    constructor() {
+      this._handlers = new Map();
+    }
+
+    on(type, handler) {
+      if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+      this._handlers.get(type).add(handler);
+      return () => this.off(type, handler);
+    }
+
+    off(type, handler) {
+      const set = this._handlers.get(type);
+      if (set && handler) set.delete(handler); else if (set) set.clear();
+    }
+
+    _emit(type, data) {
+      const set = this._handlers.get(type);
+      if (set) Array.from(set).forEach((handler) => {
+        try {
+          handler(data);
+        } catch (err) {
+          reportError(err);
+        }
+      });
+    }
+  }
+
+  /**
+   * One RTCPeerConnection to one remote user, negotiated by the "perfect negotiation" pattern
+   * (MDN, WebRTC API): either side offers whenever it needs to; when two offers cross, the
+   * impolite peer ignores the other's and the polite one rolls its own back. Incoming signals are
+   * handled one at a time, in order, so a candidate never overtakes its description.
+   *
+   * `direction`: "sendrecv" (a call), "sendonly" (a broadcast's host) or "recvonly" (a viewer).
+   * Events: "stream" {userId, stream}, "state" {userId, state}, "error" {userId, error},
+   * "candidate-error" {userId, url, errorCode, errorText} (e.g. 401: a TURN server refused the credential).
+   */
+  class Peer extends Emitter {
+    constructor({ userId, polite, signal, localStream = null, direction = "sendrecv", rtcConfig = {},
+      disconnectedGrace = 2000, maxIceRestarts = 5, waitForOffer = false }) {
+      super();
+      this.userId = userId;
+      this.polite = !!polite;
+      this.direction = direction;
+      /** The remote user's media, once a track arrived. */
+      this.remoteStream = null;
+      /** ICE restarts asked for (after a failure, a long disconnection or a network change). */
+      this.iceRestarts = 0;
+      /** The remote page's session (see Mesh), once it signalled. */
+      this.remoteSession = null;
+      this.closed = false;
+      this._signal = signal;
+      this._grace = disconnectedGrace;
+      this._maxRestarts = maxIceRestarts;
+      this._restartsInRow = 0;
+      this._graceTimer = null;
+      this._makingOffer = false;
+      this._ignoreOffer = false;
+      this._inbox = Promise.resolve();
+      const pc = this.pc = new root.RTCPeerConnection(rtcConfig);
+      // Waiting: the media is added when the other's first offer is in, and goes in the answer.
+      // One side offering first avoids a glare at every connection (and Chromium, after the
+      // implicit rollback a glare causes, at times gathers no ICE candidates at all).
+      this._waitingMedia = waitForOffer ? { stream: localStream } : null;
+      if (!waitForOffer) this._addMedia(localStream, false);
+      pc.onnegotiationneeded = () => this._offer();
+      pc.onicecandidate = (e) => { if (e.candidate) this._signal("candidate", e.candidate.toJSON()); };
+      pc.ontrack = (e) => this._track(e);
+      pc.onicecandidateerror = (e) => this._emit("candidate-error", {
+        userId, url: e.url, errorCode: e.errorCode, errorText: e.errorText });
+      pc.oniceconnectionstatechange = () => this._iceChanged();
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "connected") this._restartsInRow = 0;
+        this._emit("state", { userId, state: pc.connectionState });
+      };
+    }
+
+    /** The RTCPeerConnection's connectionState ("closed" after `close()`). */
+    get state() {
+      return this.closed ? "closed" : this.pc.connectionState;
+    }
+
+    /** Take a Signal from the remote user: kind "offer", "answer" or "candidate". */
+    handle(kind, data) {
+      this._inbox = this._inbox.then(() => this._receive(kind, data))
+        .catch((error) => this._emit("error", { userId: this.userId, error }));
+      return this._inbox;
+    }
+
+    /** Gather new ICE candidates and renegotiate (both sides keep their media). */
+    restartIce() {
+      if (this.closed) return false;
+      if (this._restartsInRow >= this._maxRestarts) return false;  // relay refused, no route: stop trying
+      this._restartsInRow++;
+      this.iceRestarts++;
+      this.pc.restartIce();
+      return true;
+    }
+
+    close() {
+      if (this.closed) return;
+      this.closed = true;
+      clearTimeout(this._graceTimer);
+      this.pc.close();
+      this._emit("state", { userId: this.userId, state: "closed" });
+    }
+
+    /** Add the local media; `answering`: into the transceivers the remote offer made. */
+    _addMedia(stream, answering) {
+      const pc = this.pc;
+      if (this.direction === "recvonly") {
+        if (answering) return;  // the offer's transceivers receive already
+        pc.addTransceiver("audio", { direction: "recvonly" });
+        pc.addTransceiver("video", { direction: "recvonly" });
+      } else if (stream) {
+        stream.getTracks().forEach((track) => {
+          if (this.direction === "sendonly" && !answering) {
+            pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+            return;
+          }
+          const sender = pc.addTrack(track, stream);  // reuses an offered transceiver of its kind
+          const transceiver = pc.getTransceivers().find((t) => t.sender === sender);
+          if (transceiver && this.direction === "sendonly") transceiver.direction = "sendonly";
+        });
+      }
+    }
+
+    async _offer() {
+      // An offer came in between the event and now: answering it negotiates, and the browser
+      // fires negotiationneeded again once stable if something is still missing.
+      if (this.closed || this.pc.signalingState !== "stable") return;
+      try {
+        this._makingOffer = true;
+        await this.pc.setLocalDescription();
+        const local = this.pc.localDescription;
+        this._signal(local.type, { type: local.type, sdp: local.sdp });
+      } catch (error) {
+        this._emit("error", { userId: this.userId, error });
+      } finally {
+        this._makingOffer = false;
+      }
+    }
+
+    async _receive(kind, data) {
+      if (this.closed) return;
+      const pc = this.pc;
+      if (kind === "candidate") {
+        const candidate = Object.assign({}, data);
+        delete candidate.session;
+        delete candidate.peer_session;
+        try {
+          await pc.addIceCandidate(candidate);
+        } catch (err) {
+          if (!this._ignoreOffer) throw err;  // a candidate of the offer we ignored
+        }
+        return;
+      }
+      if (kind !== "offer" && kind !== "answer") return;
+      const collision = kind === "offer" && (this._makingOffer || pc.signalingState !== "stable");
+      this._ignoreOffer = !this.polite && collision;
+      if (this._ignoreOffer) return;
+      if (kind === "answer" && pc.signalingState !== "have-local-offer") return;  // of a rolled-back offer
+      await pc.setRemoteDescription({ type: kind, sdp: data && data.sdp });
+      if (kind === "offer" && this._waitingMedia) {
+        const waiting = this._waitingMedia;
+        this._waitingMedia = null;
+        this._addMedia(waiting.stream, true);
+      }
+      if (kind === "offer" && pc.signalingState === "have-remote-offer") {
+        await pc.setLocalDescription();
+        if (pc.localDescription.type === "answer") this._signal("answer", { type: "answer", sdp: pc.localDescription.sdp });
+      }
+    }
+
+    _track(event) {
+      let stream = event.streams && event.streams[0];
+      if (!stream) {
+        stream = this.remoteStream || new root.MediaStream();
+        stream.addTrack(event.track);
+      }
+      if (stream === this.remoteStream) return;
+      this.remoteStream = stream;
+      this._emit("stream", { userId: this.userId, stream });
+    }
+
+    _iceChanged() {
+      const state = this.pc.iceConnectionState;
+      clearTimeout(this._graceTimer);
+      if (state === "failed") {
+        this.restartIce();
+      } else if (state === "disconnected") {
+        // Often a blip that heals by itself; restart only if it lasts.
+        this._graceTimer = setTimeout(() => {
+          if (!this.closed && this.pc.iceConnectionState === "disconnected") this.restartIce();
+        }, this._grace);
+      }
+    }
+  }
+
+  /**
+   * The peers of one `call_id` (a call's id, or "live:<id>" for a peer-to-peer broadcast): it
+   * reads the Signal frames for that id from an ITCookRealtime client, makes a Peer per remote
+   * user (the lower user id is the polite one) and sends their signals back through the client.
+   * Signals that arrive before `configure()` are kept and handled then.
+   *
+   * Each Mesh is a session (one page load): its signals carry `session` and the `peer_session`
+   * they are meant for. A user who reloads the page comes back as a newer session: the others
+   * replace their peer to that user with a fresh one, and the new page ignores what was meant for
+   * the old one, since an RTCPeerConnection cannot be carried over from one page to the next.
+   *
+   * Events: "peer" {userId, peer}, "stream" {userId, stream}, "peer-state" {userId, state},
+   * "peer-closed" {userId}, "candidate-error" (of a Peer), "error" {userId?, error}.
+   */
+  class Mesh extends Emitter {
+    constructor(realtime, callId, { userId, localStream = null, direction = "sendrecv", rtcConfig = null,
+      accept = true, disconnectedGrace, maxIceRestarts } = {}) {
+      super();
+      this.realtime = realtime;
+      this.callId = callId;
+      this.userId = Number(userId);
+      this.localStream = localStream;
+      this.direction = direction;
+      /** Whether a Signal from a user without a Peer yet makes one (else it is dropped). */
+      this.accept = accept;
+      /** @type {Map<number, Peer>} */
+      this.peers = new Map();
+      this._peerOptions = { disconnectedGrace, maxIceRestarts };
+      this._rtcConfig = rtcConfig;
+      this._early = [];
+      this._outbox = [];
+      this._closed = false;
+      /** This page's session: its start time first, so that the newer of two compares higher. */
+      this.session = Date.now().toString(36).padStart(9, "0") + "." + Math.random().toString(36).slice(2, 10);
+      this._off = [
+        realtime.on("Signal", (data) => this._signalIn(data || {})),
+        realtime.on("open", () => this._flush()),
+      ];
+      this._networkChanged = () => this.restartIce();
+      if (typeof window !== "undefined" && window.addEventListener) window.addEventListener("online", this._networkChanged);
+      const connection = typeof navigator !== "undefined" && navigator.connection;
+      if (connection && connection.addEventListener) connection.addEventListener("change", this._networkChanged);
+    }
+
+    /** Set the RTCConfiguration ({iceServers, iceTransportPolicy}) and handle the early signals. */
+    configure(rtcConfig) {
+      this._rtcConfig = rtcConfig || {};
+      const early = this._early;
+      this._early = [];
+      early.forEach((data) => this._signalIn(data));
+      return this;
+    }
+
+    /**
+     * The Peer for `userId`, made if needed. `waitForOffer`: this side answers (its media goes
+     * in the answer) instead of offering at once; one side of each pair should offer.
+     */
+    connect(userId, { waitForOffer = false } = {}) {
+      const id = Number(userId);
+      if (this._closed || id === this.userId || this._rtcConfig === null) return null;
+      let peer = this.peers.get(id);
+      if (peer) return peer;
+      peer = new Peer(Object.assign({
+        userId: id, polite: this.userId < id, localStream: this.localStream, direction: this.direction,
+        rtcConfig: this._rtcConfig, signal: (kind, data) => this._signalOut(id, kind, data), waitForOffer,
+      }, definedOnly(this._peerOptions)));
+      peer.on("stream", (e) => this._emit("stream", e));
+      peer.on("state", (e) => this._emit("peer-state", e));
+      peer.on("error", (e) => this._emit("error", e));
+      peer.on("candidate-error", (e) => this._emit("candidate-error", e));
+      this.peers.set(id, peer);
+      this._emit("peer", { userId: id, peer });
+      return peer;
+    }
+
+    /** Close the connection to `userId`. */
+    drop(userId) {
+      const id = Number(userId);
+      const peer = this.peers.get(id);
+      if (!peer) return false;
+      this.peers.delete(id);
+      this._outbox = this._outbox.filter((frame) => frame.to !== id);
+      peer.close();
+      this._emit("peer-closed", { userId: id });
+      return true;
+    }
+
+    /** ICE restart on every peer (a network change: the old candidates may be gone). */
+    restartIce() {
+      this.peers.forEach((peer) => peer.restartIce());
+    }
+
+    close() {
+      if (this._closed) return;
+      Array.from(this.peers.keys()).forEach((id) => this.drop(id));
+      this._closed = true;
+      this._off.forEach((off) => off());
+      if (typeof window !== "undefined" && window.removeEventListener) window.removeEventListener("online", this._networkChanged);
+      const connection = typeof navigator !== "undefined" && navigator.connection;
+      if (connection && connection.removeEventListener) connection.removeEventListener("change", this._networkChanged);
+    }
+
+    _signalIn(data) {
+      if (this._closed || String(data.call_id) !== String(this.callId)) return;
+      const from = Number(data.from);
+      if (from === this.userId) return;
+      if (this._rtcConfig === null) {
+        if (this._early.length < 500) this._early.push(data);
+        return;
+      }
+      const inner = data.data || {};
+      const session = typeof inner.session === "string" ? inner.session : null;
+      if (inner.peer_session && inner.peer_session !== this.session) return;  // meant for an earlier page of ours
+      let peer = this.peers.get(from);
+      if (peer && session && peer.remoteSession && session !== peer.remoteSession) {
+        if (session < peer.remoteSession) return;  // a late signal of the page that was replaced
+        this.drop(from);  // the other user reloaded: start afresh with the new page
+        peer = this.connect(from, { waitForOffer: data.kind === "offer" });
+      }
+      if (!peer && this.accept) peer = this.connect(from, { waitForOffer: data.kind === "offer" });
+      if (!peer) return;
+      if (session && !peer.remoteSession) peer.remoteSession = session;
+      peer.handle(data.kind, inner);
+    }
+
+    _signalOut(to, kind, payload) {
+      const peer = this.peers.get(to);
+      const data = Object.assign({}, payload, { session: this.session,
+        peer_session: (peer && peer.remoteSession) || null });
+      const frame = { type: "Signal", call_id: this.callId, to, kind, data };
+      // While the WebSocket is down, keep the signals; an ICE restart mends what is still lost.
+      if (!this.realtime.send(frame) && this._outbox.length < 500) this._outbox.push(frame);
+    }
+
+    _flush() {
+      const frames = this._outbox;
+      this._outbox = [];
+      frames.forEach((frame) => {
+        if (this.peers.has(frame.to) && !this.realtime.send(frame)) this._outbox.push(frame);
+      });
+      this.restartIce();  // candidates may have been lost with the old connection
+    }
+  }
+
+  const CALL_EVENTS = ["CallParticipantJoined", "CallParticipantLeft", "CallEnded"];
+
+  /**
+   * A joined group call (SPEC §5 "Calls"): the REST side (join, leave) and a Mesh to every other
+   * participant. Made by `ITCookRealtime#joinCall()`. Participants come from the join answer and
+   * the CallParticipantJoined / CallParticipantLeft frames on `call:<id>`; a participant the
+   * server dropped (gone for 30 s, removed from the group) closes its peer, and the server
+   * dropping this user, or CallEnded, ends the call here.
+   *
+   * States: "joining" → "joined" → "left" (leave()) or "ended" (by the server).
+   * Events: "participant-joined" / "participant-left" {userId, userName}, "stream" {userId,
+   * stream}, "peer-state" {userId, state}, "state" {state, reason?}, "media" {audio, video},
+   * "ended" {reason}, "candidate-error" {userId, url, errorCode, errorText}, "error" {userId?, error}.
+   */
+  class Call extends Emitter {
+    constructor(realtime, callId, options) {
+      super();
+      this.realtime = realtime;
+      this.id = Number(callId);
+      this.options = options;
+      this.userId = Number(options.userId);
+      this.state = "joining";
+      this.localStream = null;
+      /** @type {Map<number, {user_id: number, user_name: string}>} the others in the call */
+      this.participants = new Map();
+      /** @type {Map<number, MediaStream>} */
+      this.remoteStreams = new Map();
+      this.info = null;
+      this.iceServers = [];
+      this._resyncing = false;
+      this._ownStream = false;
+      this.mesh = null;
+      this._off = [];
+    }
+
+    /** @type {Map<number, Peer>} */
+    get peers() {
+      return this.mesh ? this.mesh.peers : new Map();
+    }
+
+    get audioEnabled() {
+      return this._enabled("audio");
+    }
+
+    get videoEnabled() {
+      return this._enabled("video");
+    }
+
+    mute() { this._setEnabled("audio", false); }
+    unmute() { this._setEnabled("audio", true); }
+    cameraOff() { this._setEnabled("video", false); }
+    cameraOn() { this._setEnabled("video", true); }
+
+    /**
+     * Leave the call (POST /calls/<id>/leave) and close every peer. `{keepalive: true}` from a
+     * `pagehide` handler lets the request outlive the page (sendBeacon cannot carry the token).
+     */
+    async leave({ keepalive = false } = {}) {
+      if (this.state === "left" || this.state === "ended") return;
+      this._finish("left", "left");
+      try {
+        await this.options.api("POST", "/calls/" + this.id + "/leave", undefined, keepalive ? { keepalive } : undefined);
+      } catch (err) {
+        // Already gone (the call ended, or the server dropped us): nothing is left to undo.
+        if (!(err instanceof CallError) || (err.status !== 404 && err.status !== 409)) throw err;
+      }
+    }
+
+    async _join() {
+      const o = this.options;
+      if (o.localStream) {
+        this.localStream = o.localStream;
+      } else if (o.direction !== "recvonly") {
+        this.localStream = await navigator.mediaDevices.getUserMedia(o.constraints || { audio: true, video: true });
+        this._ownStream = true;
+      }
+      const mesh = this.mesh = new Mesh(this.realtime, this.id, {
+        userId: this.userId, localStream: this.localStream, direction: o.direction || "sendrecv",
+        disconnectedGrace: o.disconnectedGrace, maxIceRestarts: o.maxIceRestarts,
+      });
+      mesh.on("stream", (e) => {
+        this.remoteStreams.set(e.userId, e.stream);
+        this._emit("stream", e);
+      });
+      mesh.on("peer-state", (e) => {
+        this._emit("peer-state", e);
+        if (e.state === "failed") this._resync();  // perhaps gone, its CallParticipantLeft missed
+      });
+      mesh.on("peer", (e) => {
+        // Signalled before its CallParticipantJoined arrived (or that frame was missed).
+        if (!this.participants.has(e.userId)) this._joined({ user_id: e.userId, user_name: String(e.userId) }, true);
+      });
+      mesh.on("error", (e) => this._emit("error", e));
+      mesh.on("candidate-error", (e) => this._emit("candidate-error", e));
+      CALL_EVENTS.forEach((type) => this._off.push(this.realtime.on(type, (data) => this._event(type, data || {}))));
+      // Listen first: a participant's frames that follow the join's commit are not missed.
+      this.realtime.subscribe(["call:" + this.id]);
+      let answer;
+      try {
+        answer = await o.api("POST", "/calls/" + this.id + "/join");
+      } catch (err) {
+        this._finish("ended", "join_failed", true);
+        throw err;
+      }
+      if (this.state !== "joining") return this;  // ended while the answer was on its way
+      this.info = answer.call || null;
+      this.iceServers = o.iceServers || answer.ice_servers || [];
+      const rtcConfig = { iceServers: this.iceServers };
+      if (o.iceTransportPolicy) rtcConfig.iceTransportPolicy = o.iceTransportPolicy;
+      this.realtime.subscribe(["call:" + this.id]);  // again, had it been refused before the join
+      this._setState("joined");
+      (answer.participants || []).forEach((p) => this._joined(p));  // known before the early signals
+      mesh.configure(rtcConfig);
+      this.participants.forEach((_, id) => mesh.connect(id));  // the newcomer offers to each
+      return this;
+    }
+
+    /** Align the participants with GET /calls/<id> (names of peers met by signal, the departed). */
+    async _resync() {
+      if (this.state !== "joined" || this._resyncing) return;
+      this._resyncing = true;
+      try {
+        const info = await this.options.api("GET", "/calls/" + this.id);
+        if (this.state !== "joined") return;
+        if (info.ended_at) {
+          this._finish("ended", "ended");
+          return;
+        }
+        const present = new Map((info.participants || []).map((p) => [Number(p.user_id), p]));
+        if (!present.has(this.userId)) {
+          this._finish("ended", "dropped");
+          return;
+        }
+        Array.from(this.participants.keys()).forEach((id) => { if (!present.has(id)) this._left(id); });
+        present.forEach((p, id) => {
+          const known = this.participants.get(id);
+          if (known) known.user_name = p.user_name || known.user_name; else this._joined(p);
+        });
+      } catch (err) {
+        this._emit("error", { error: err });
+      } finally {
+        this._resyncing = false;
+      }
+    }
+
+    _event(type, data) {
+      if (Number(data.call_id) !== this.id || this.state === "left" || this.state === "ended") return;
+      if (type === "CallEnded") {
+        this._finish("ended", "ended");
+      } else if (type === "CallParticipantLeft" && Number(data.user_id) === this.userId) {
+        this._finish("ended", "dropped");
+      } else if (type === "CallParticipantLeft") {
+        this._left(Number(data.user_id));
+      } else if (this.state === "joined") {
+        this._joined(data, false, true);  // the newcomer offers: answer it
+      }
+    }
+
+    _joined(participant, unnamed, wait) {
+      const id = Number(participant.user_id);
+      if (!id || id === this.userId) return;
+      const known = this.participants.get(id);
+      if (known) {
+        if (participant.user_name) known.user_name = participant.user_name;
+        return;
+      }
+      const entry = { user_id: id, user_name: participant.user_name || String(id) };
+      this.participants.set(id, entry);
+      this.mesh.connect(id, { waitForOffer: !!wait });
+      this._emit("participant-joined", { userId: id, userName: entry.user_name });
+      if (unnamed) this._resync();
+    }
+
+    _left(id) {
+      const entry = this.participants.get(id);
+      this.participants.delete(id);
+      this.remoteStreams.delete(id);
+      const dropped = this.mesh.drop(id);
+      if (entry || dropped) this._emit("participant-left", { userId: id, userName: entry ? entry.user_name : String(id) });
+    }
+
+    _finish(state, reason, quiet) {
+      this._off.forEach((off) => off());
+      this._off = [];
+      if (this.mesh) this.mesh.close();
+      Array.from(this.participants.keys()).forEach((id) => this._left(id));
+      if (this._ownStream && this.localStream) this.localStream.getTracks().forEach((track) => track.stop());
+      this.realtime.unsubscribe(["call:" + this.id]);
+      this._setState(state, reason);
+      if (!quiet) this._emit("ended", { reason });
+    }
+
+    _setState(state, reason) {
+      this.state = state;
+      this._emit("state", reason ? { state, reason } : { state });
+    }
+
+    _enabled(kind) {
+      const tracks = this.localStream ? this.localStream.getTracks().filter((t) => t.kind === kind) : [];
+      return tracks.some((t) => t.enabled);
+    }
+
+    _setEnabled(kind, on) {
+      // A disabled track keeps its place in every peer connection (silence, black frames), so
+      // turning it back on needs no renegotiation.
+      if (this.localStream) this.localStream.getTracks().forEach((t) => { if (t.kind === kind) t.enabled = on; });
+      this._emit("media", { audio: this.audioEnabled, video: this.videoEnabled });
+    }
+  }
+
+  function definedOnly(object) {
+    const out = {};
+    Object.keys(object).forEach((key) => { if (object[key] !== undefined) out[key] = object[key]; });
+    return out;
+  }
+
+  /** The user id in a JWT's `sub` (the server's identity), or null. */
+  function tokenUserId(token) {
+    try {
+      const part = String(token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const id = Number(JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).sub);
+      return Number.isInteger(id) && id > 0 ? id : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  /** The id of the live call a 409 answer of POST /groups/<id>/calls names. */
+  function liveCallId(body) {
+    const error = (body && body.error) || {};
+    const named = error.call_id || (error.call && error.call.id) || (body && (body.call_id || (body.call && body.call.id)));
+    return named ? Number(named) : null;
+  }
+
   function toList(channels) {
     return (Array.isArray(channels) ? channels : [channels]).map(String).filter(Boolean);
   }
@@ -983,6 +1653,10 @@
   ITCookRealtime.SERVER_TYPES = SERVER_TYPES.slice();
   ITCookRealtime.AuthError = AuthError;
   ITCookRealtime.PushError = PushError;
+  ITCookRealtime.CallError = CallError;
+  ITCookRealtime.Call = Call;
+  ITCookRealtime.Mesh = Mesh;
+  ITCookRealtime.Peer = Peer;
 
   root.ITCookRealtime = ITCookRealtime;
   root.ITCookWebSocket = ITCookWebSocket;

@@ -5,5 +5,7 @@ import "./itcook-realtime.js";
 
 const { ITCookRealtime, ITCookWebSocket } = globalThis;
 
-export { ITCookRealtime, ITCookWebSocket };
+const { Call, CallError, Mesh, Peer } = ITCookRealtime;
+
+export { ITCookRealtime, ITCookWebSocket, Call, CallError, Mesh, Peer };
 export default ITCookRealtime;

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from itcook.auth.services import end_sessions
+from itcook.broadcasts.services import forget_user as forget_broadcasts
 from itcook.community.services import retract_user_activity
 from itcook.errors import ApiError
 from itcook.extensions import db, realtime
@@ -82,6 +83,7 @@ def delete_user(admin: User, user_id: int) -> None:
     realtime.purge(db.session, [f"user:{user_id}", *(f"post:{p}" for p in posts)],
                    community_posts=posts, author=user_id)
     forget_groups(list(groups))
+    forget_broadcasts(user_id)
     # The database applies the declared ON DELETE rules (SQLite too: extensions.py turns
     # its foreign keys on), so everything the user owned goes with the row.
     db.session.execute(delete(User).where(User.id == user_id))

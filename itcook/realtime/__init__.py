@@ -17,18 +17,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from itcook.realtime.auth import (
-    ActiveUsers,
     Authenticator,
     Credential,
     Principal,
-    PrincipalLoader,
     jwt_authenticator,
 )
+from itcook.realtime.channels import Authorizer, KeyParser, int_key
 from itcook.realtime.connection import Connection as Stream
 from itcook.realtime.errors import RealtimeError
 from itcook.realtime.events import CLOSE_USER_REVOKED, Event
 from itcook.realtime.periodic import Periodic
-from itcook.realtime.state import Authorizer, FrameHandler, KeyParser, RealtimeState, int_key
+from itcook.realtime.state import FrameHandler, RealtimeState
 
 __all__ = ["Credential", "Principal", "Realtime", "RealtimeError", "RealtimeState", "int_key",
            "jwt_authenticator"]
@@ -103,7 +102,7 @@ class Realtime:
         app.extensions["realtime"] = state
         if "realtime" not in app.blueprints:
             app.register_blueprint(bp, url_prefix=config["url_prefix"])
-        register_error_handlers(app, bp)
+        register_error_handlers(app, config["url_prefix"])
         request_refused.connect(count_http_refusal, sender=app, weak=False)
         if config["root_metrics"]:
             mount_root_metrics(app)
@@ -145,15 +144,6 @@ class Realtime:
             state.periodic.stop()
         state.shutdown()
 
-    def set_principal_loader(self, app: Flask, loader: PrincipalLoader,
-                             active_users: ActiveUsers | None = None) -> None:
-        """Tell the plugin how to turn a user id into an active ``Principal`` (or None), and
-        (``active_users``) which of many user ids are still active, with their sessions, in one query."""
-        state = self.state(app)
-        state.principal_loader = loader
-        if active_users is not None:
-            state.active_users = active_users
-
     def register_channel(self, app: Flask, prefix: str, authorize: Authorizer,
                          denied_code: str = "channel_not_found", key: KeyParser = int_key) -> None:
         """Allow ``<prefix>:<key>`` channels where ``authorize(user_id, key(raw))`` is true.
@@ -164,12 +154,22 @@ class Realtime:
         self.state(app).register_channel(prefix, authorize, denied_code, key)
 
     def register_frame(self, app: Flask, frame_type: str, handler: FrameHandler,
-                       on_disconnect: Callable[[Stream], None] | None = None) -> None:
+                       on_disconnect: Callable[[Stream], None] | None = None,
+                       max_bytes: int | None = None) -> None:
         """Hand client frames of ``frame_type`` to ``handler(principal, connection, frame)``
         (it raises ``ProtocolError`` for a bad one: an Error frame); ``on_disconnect(connection)``
-        runs when a WebSocket connection ends."""
+        runs when a WebSocket connection ends. ``max_bytes``: a larger size limit for this type
+        than ``max_message_bytes`` (the limit of every other frame; a smaller one changes nothing)."""
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                      or max_bytes < 1):
+            raise ValueError(f"max_bytes of {frame_type!r} must be a positive int, not {max_bytes!r}")
         state = self.state(app)
         state.frame_handlers[frame_type] = handler
+        # Only limits above the general one are kept: the general one holds for the others.
+        if max_bytes is not None and max_bytes > state.config["max_message_bytes"]:
+            state.frame_limits[frame_type] = max_bytes
+        else:
+            state.frame_limits.pop(frame_type, None)
         if on_disconnect is not None and on_disconnect not in state.disconnect_hooks:
             state.disconnect_hooks.append(on_disconnect)
 

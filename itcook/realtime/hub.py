@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -31,7 +30,6 @@ class Stats:
     """Counters of one process; ``/stats`` and ``/metrics`` read them."""
 
     def __init__(self) -> None:
-        self.started = time.time()
         self.day = dt.datetime.now(dt.UTC).date()
         self.events_by_type: Counter[str] = Counter()
         self.events_today = 0
@@ -305,10 +303,6 @@ class Hub:
         if written and not conn.deliver(b"".join(i.ws if websocket else i.sse for i in written)):
             return []
         return written
-
-    def fanout(self, event: Event) -> int:
-        """Encode ``event`` once and write it to every subscriber of its channel; return deliveries."""
-        return self._fanout([event])
 
     def fanout_run(self, events: list[Event]) -> int:
         """Fan out consecutive events of one channel; each subscriber gets them in one write.

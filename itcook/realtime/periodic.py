@@ -17,10 +17,6 @@ from gevent.event import Event
 
 log = logging.getLogger(__name__)
 
-#: (name, interval in seconds, fn): how ``init_app(schedule=...)`` is told of each job.
-Schedule = Callable[[str, float, Callable[[], Any]], Any]
-
-
 class Periodic:
     """The jobs of one app, run by ``start`` and ended by ``stop``."""
 

@@ -115,6 +115,10 @@ class Sequencer:
         self._stopped = True
         self._wake.set()
 
+    def restart(self) -> None:
+        """Before ``run`` is spawned again: a stop asked before a greenlet first runs must hold."""
+        self._stopped = False
+
     def reach(self, event_id: int, timeout: float | None = None) -> int | None:
         """Wait (bounded) until every id up to ``event_id`` is handed over; return the frontier.
 
@@ -138,7 +142,6 @@ class Sequencer:
     def run(self) -> None:
         """The sequencer's greenlet: anchor, then fill holes and watch the log's tail, until
         ``stop`` (not killed: a greenlet killed in a query leaves its pooled connection mid-statement)."""
-        self._stopped = False
         while self.next_id is None and not self._stopped:
             try:
                 self.anchor()

@@ -48,7 +48,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("TICKET_TTL", float, 30.0, "seconds a `/ticket` stays valid (single use)"),
     Option("MAX_TICKETS_PER_USER", int, 20, "unused tickets one user may hold at once "
            "(429 `too_many_tickets` past it)"),
-    Option("MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it)"),
+    Option("MAX_MESSAGE_BYTES", int, 4096, "largest client frame (Error + close 1009 past it), "
+           "except of a type the host registered with a larger `max_bytes`"),
     Option("RATE", float, 20.0, "client frames per second allowed (token bucket refill)"),
     Option("BURST", int, 40, "token bucket size"),
     Option("MAX_VIOLATIONS", int, 10, "rate-limit or invalid-frame errors before a "

@@ -15,13 +15,15 @@ from simple_websocket import Server
 
 from itcook.realtime import sse, websocket
 from itcook.realtime.auth import Principal, authenticate, check_origin
-from itcook.realtime.errors import RealtimeError
+from itcook.realtime.channels import DEFAULT_CHANNELS
+from itcook.realtime.errors import RealtimeError, own_blueprint_errors
 from itcook.realtime.events import ProtocolError
-from itcook.realtime.state import DEFAULT_CHANNELS, RealtimeState
+from itcook.realtime.state import RealtimeState
 from itcook.realtime.takeover import TakenOver, take_socket
 
 # Mounted at the ``url_prefix`` setting (``/api/v1/realtime`` by default).
 bp = Blueprint("realtime", __name__)
+own_blueprint_errors(bp)
 
 
 def _state() -> RealtimeState:

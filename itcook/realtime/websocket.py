@@ -17,6 +17,7 @@ from itcook.realtime.events import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
+    ClientFrame,
     ProtocolError,
     control_frame,
     parse_client_frame,
@@ -58,6 +59,9 @@ class Session:
         self.state, self.principal, self.conn, self.proto = state, principal, conn, proto
         cfg = state.config
         self.max_message = cfg["max_message_bytes"]
+        # Read up to the largest limit a frame type registered; which type it is, and so
+        # whether the general limit holds, is known once the whole message is in.
+        self.max_read = max([self.max_message, *state.frame_limits.values()])
         self.rate, self.burst = cfg["rate"], float(cfg["burst"])
         self.tokens, self.refilled = self.burst, time.monotonic()
         self.max_violations = cfg["max_violations"]
@@ -130,10 +134,8 @@ class Session:
         # The limit is in bytes: a text part counts its UTF-8 length, not its characters.
         data = event.data
         self.partial_len += len(data.encode()) if isinstance(data, str) else len(data)
-        if self.partial_len > self.max_message:
-            self.error("message_too_big", f"frames are limited to {self.max_message} bytes",
-                       violation=False)
-            self.close(CLOSE_TOO_BIG, "message too big")
+        if self.partial_len > (self.max_message if self.partial_binary else self.max_read):
+            self._too_big(None)
             return
         if not self.partial_binary:
             self.partial.append(event.data)  # type: ignore[arg-type]
@@ -145,7 +147,37 @@ class Session:
         if binary:
             self.error("binary_not_supported", "send JSON text frames")
             return
-        self._frame(text)
+        frame = None
+        if self.partial_len > self.max_message:
+            frame = self._big_frame(text, self.partial_len)
+            if frame is None:
+                return
+        self._frame(text, frame)
+
+    def _big_frame(self, text: str, size: int) -> ClientFrame | None:
+        """``text`` over the general limit: parsed if its type registered a limit it is within,
+        else refused as too big (as if its reading had stopped at the general limit)."""
+        try:
+            frame = parse_client_frame(text, self.state.config["max_subscriptions"],
+                                       self.state.frame_handlers)
+        except ProtocolError:
+            frame = None
+        if frame is None or size > self.state.frame_limits.get(frame.type, self.max_message):
+            self._too_big(frame.type if frame is not None else None)
+            return None
+        return frame
+
+    def _too_big(self, frame_type: str | None) -> None:
+        """Refuse an oversized message (of ``frame_type`` if known) and close (1009)."""
+        limits = self.state.frame_limits
+        message = f"frames are limited to {self.max_message} bytes"
+        if frame_type in limits:
+            message = f"{frame_type} frames are limited to {limits[frame_type]} bytes"
+        elif frame_type is None and limits:
+            own = ", ".join(f"{t} {n}" for t, n in sorted(limits.items()))
+            message += f" (frame types with their own limit: {own})"
+        self.error("message_too_big", message, violation=False)
+        self.close(CLOSE_TOO_BIG, "message too big")
 
     def _allow(self) -> bool:
         now = time.monotonic()
@@ -156,13 +188,14 @@ class Session:
             return True
         return False
 
-    def _frame(self, text: str) -> None:
+    def _frame(self, text: str, frame: ClientFrame | None = None) -> None:
         if not self._allow():
             self.error("rate_limited", f"at most {self.rate:g} frames per second")
             return
         try:
             handlers = self.state.frame_handlers
-            frame = parse_client_frame(text, self.state.config["max_subscriptions"], handlers)
+            if frame is None:
+                frame = parse_client_frame(text, self.state.config["max_subscriptions"], handlers)
             if frame.type in handlers:
                 handlers[frame.type](self.principal, self.conn, frame.payload)
             elif frame.type in ("Subscribe", "Unsubscribe"):

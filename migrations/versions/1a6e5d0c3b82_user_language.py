@@ -1,7 +1,7 @@
 """users: the chosen language and the language of the latest request
 
 Revision ID: 1a6e5d0c3b82
-Revises: 65fc42c63258
+Revises: a1fe0b5dca57
 Create Date: 2026-12-07 23:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1a6e5d0c3b82'
-down_revision = '65fc42c63258'
+down_revision = 'a1fe0b5dca57'
 branch_labels = None
 depends_on = None
 

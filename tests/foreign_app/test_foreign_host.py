@@ -13,8 +13,10 @@ from flask import Flask
 from gevent.pywsgi import WSGIServer
 from sqlalchemy import create_engine, inspect, text
 
+from itcook.realtime import signals as realtime_signals
 from tests.support import todo_app as todo
 from tests.support.sse import SseStream
+from tests.support.waiting import wait_for
 from tests.support.ws import HandshakeRefused, ws_connect
 
 
@@ -93,6 +95,26 @@ def test_sse_with_a_ticket_of_a_string_principal(host: Served) -> None:
     stream.close()
 
 
+def test_the_plugins_signals_tell_the_host_of_each_logged_and_published_event(host: Served) -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    def logged(sender: Flask, event: Any) -> None:  # inside the change's transaction
+        seen.append(("logged", event.id, todo.store.session().in_transaction()))
+
+    def published(sender: Flask, event: Any) -> None:
+        seen.append(("published", event.id, event.type == "TodoAdded"))
+
+    realtime_signals.event_logged.connect(logged, sender=host.app)
+    realtime_signals.event_published.connect(published, sender=host.app)
+    try:
+        event_id = host.post("/rooms/general/messages", "alice", {"text": "hi"}).json()["id"]
+        wait_for(lambda: len(seen) == 2, what="both signals")
+    finally:
+        realtime_signals.event_logged.disconnect(logged, sender=host.app)
+        realtime_signals.event_published.disconnect(published, sender=host.app)
+    assert seen == [("logged", event_id, True), ("published", event_id, False)]
+
+
 def test_an_event_type_sent_while_away_is_replayed_on_resume(host: Served) -> None:
     """TodoAdded is a type the plugin never heard of: logged all the same, nothing lost."""
     client = ws_connect(host, host.token("alice"))
@@ -149,3 +171,36 @@ def test_the_hosts_own_websocket_route_and_metrics_keep_working(host: Served) ->
     assert ws.receive(timeout=5) == "HELLO"  # and the route closes the socket
     response = requests.get(f"{host.url}/metrics", timeout=5)
     assert response.text == "todo_items_total 0\n"
+
+
+def _is_plugin_error(response: requests.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json", response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_http_errors_under_the_plugins_prefix_are_its_json(host: Served) -> None:
+    prefix = f"{host.url}/api/v1/realtime"
+    _is_plugin_error(requests.get(f"{prefix}/nothing-here", timeout=5), 404, "not_found")
+    _is_plugin_error(requests.get(prefix, timeout=5), 404, "not_found")
+    wrong = requests.delete(f"{prefix}/ticket", timeout=5)
+    _is_plugin_error(wrong, 405, "method_not_allowed")
+    assert "POST" in wrong.headers["Allow"]
+    _is_plugin_error(requests.get(f"{prefix}/ws", timeout=5), 400, "websocket_required")
+    assert todo.realtime.state(host.app).hub.stats.handshake_failures["websocket_required"] == 1
+    # The host's own pages keep the host's answers (Flask's HTML here).
+    elsewhere = requests.get(f"{host.url}/nothing-here", timeout=5)
+    assert elsewhere.status_code == 404 and elsewhere.headers["Content-Type"].startswith("text/html")
+    assert requests.get(f"{host.url}/api/v1/realtime-x", timeout=5).headers["Content-Type"].startswith(
+        "text/html")
+
+
+def test_a_failure_in_a_plugin_route_is_its_json_500(host: Served) -> None:
+    def broken(account: str, key: str) -> bool:
+        raise RuntimeError("the host's authorizer failed")
+
+    todo.realtime.register_channel(host.app, "broken", broken, key=str)
+    response = requests.get(f"{host.url}/api/v1/realtime/sse?channels=broken:1", timeout=5,
+                            headers={"Authorization": f"Bearer {host.token('alice')}"})
+    _is_plugin_error(response, 500, "internal_error")
+    assert "authorizer" not in response.text  # no internals in the answer

@@ -108,5 +108,5 @@ def test_a_channel_subscribed_while_catching_up_waits_for_the_replay() -> None:
     assert peer.ids() == []  # held, not written ahead of what the catch-up will write
     hub.end_replay(peer.conn)
     assert peer.ids() == [5, 6]
-    hub.fanout(_events(7, 1, channel="community")[0])
+    hub.fanout_run(_events(7, 1, channel="community"))
     assert peer.ids() == [5, 6, 7]

@@ -208,3 +208,12 @@ def test_stop_ends_the_greenlet_even_while_the_log_is_unreachable(log: Log) -> N
     log.sequencer.stop()
     greenlet.join(timeout=5)
     assert greenlet.dead
+
+
+def test_a_stop_before_the_greenlet_first_runs_still_stops_it(log: Log) -> None:
+    """A shutdown right after the start (an app stopped at once) must not leave it running."""
+    log.sequencer.restart()
+    log.greenlet = gevent.spawn(log.sequencer.run)
+    log.sequencer.stop()  # before the greenlet had its first turn
+    log.greenlet.join(timeout=5)
+    assert log.greenlet.dead

@@ -62,8 +62,11 @@ def test_each_event_type_reaches_exactly_its_recipients(live_server) -> None:
     recipes = [f for f in frames["anna"] if f["type"] == "RecipeGenerated"]
     if not recipes:
         recipes = [clients["anna"].recv_type("RecipeGenerated", timeout=10)]
-    got = {name: [(f["type"], f["channel"]) for f in fs if f["type"] != "RecipeGenerated"]
+    got = {name: [(f["type"], f["channel"]) for f in fs if f["type"] not in ("RecipeGenerated", "PostStats")]
            for name, fs in frames.items()}
+    # The counters go to the post's channel alone, coalesced: the first at once, the next later.
+    stats = {name: {f["channel"] for f in fs if f["type"] == "PostStats"} for name, fs in frames.items()}
+    assert stats == {"anna": set(), "bob": set(), "carol": {f"post:{pid}"}, "root": set()}
     assert len(recipes) == 1 and recipes[0]["channel"] == "personal"
     recipe_frame = recipes[0]
     everyone = [("NewCommunityPost", "community")]

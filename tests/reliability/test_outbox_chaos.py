@@ -13,7 +13,6 @@ import itertools
 import json
 import random
 import signal
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy import create_engine, inspect, text
 from itcook import create_app
 from itcook.extensions import db
 from tests.support.cluster import PG_URL, REDIS_HOST, REDIS_PORT, Cluster, Server, reset_database
-from tests.support.servers import make_test_config
+from tests.support.servers import make_test_config, reachable
 from tests.support.soak import SoakClient, drain
 from tests.support.waiting import wait_for
 
@@ -37,20 +36,12 @@ POSTERS = 10
 PER_CYCLE = 12
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     """A one-server "cluster" on the database of the parameter; recovery settings shortened."""
     settings = {"ITCOOK_REALTIME_OUTBOX_INTERVAL": "0.2", "ITCOOK_REALTIME_OUTBOX_GRACE": "1.0"}
     if request.param == "postgresql":
-        if not (_reachable(5432) and _reachable(REDIS_PORT)):
+        if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", REDIS_PORT)):
             pytest.skip("needs PostgreSQL and Redis on 127.0.0.1")
         reset_database()
         group = Cluster(tmp_path, REDIS_PORT, **settings)

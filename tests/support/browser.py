@@ -120,3 +120,26 @@ class RequestCounter:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.counts[environ.get("PATH_INFO", "")] += 1
         return self._inner(environ, start_response)
+
+
+#: In the page: ``window.decodedFrames(pc)``, the video frames an RTCPeerConnection decoded so far.
+DECODED_FRAMES = """window.decodedFrames = async (pc) => {
+  if (!pc) return 0;
+  let frames = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return frames;
+};"""
+
+
+def wait_decoded_frames(page: Any, pc_expression: str, minimum: int, timeout_ms: int = WAIT_MS) -> int:
+    """Wait until the RTCPeerConnection ``pc_expression`` (page JS) decoded ``minimum`` video frames."""
+    # wait_for_function polls a synchronous predicate: getStats() is async, so a page timer
+    # keeps its latest answer where the predicate can read it.
+    page.evaluate("""(expr) => { window.__frames = 0; clearInterval(window.__framesTimer);
+      window.__framesTimer = setInterval(async () => {
+        try { window.__frames = await window.decodedFrames(eval(expr)); } catch (e) { window.__frames = -1; }
+      }, 200); }""", pc_expression)
+    page.wait_for_function("(n) => window.__frames >= n", arg=minimum, timeout=timeout_ms)
+    return int(page.evaluate("() => window.__frames"))

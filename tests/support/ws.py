@@ -79,6 +79,20 @@ class Client:
         """Send a WebSocket ping (its pong lands in ``pongs``)."""
         self.sock.sendall(self.proto.send(Ping(payload=payload)))
 
+    def ping_pong(self, payload: bytes, timeout: float = 5.0) -> None:
+        """Send a ping and read until its pong (data frames read meanwhile go to ``stash``)."""
+        self.ping(payload)
+        while True:
+            event = self._next_event(timeout)
+            if isinstance(event, Pong) and bytes(event.payload) == payload:
+                return
+            if isinstance(event, TextMessage) and event.message_finished and not self._text:
+                frame = json.loads(event.data)
+                if frame["type"] != "Heartbeat":
+                    self.stash.append(frame)
+            elif isinstance(event, CloseConnection):
+                raise ConnectionClosed(event.code, event.reason or "")
+
     # -- reading ----------------------------------------------------------------------------
     def _next_event(self, timeout: float) -> Any:
         deadline = time.monotonic() + timeout

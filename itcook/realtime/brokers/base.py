@@ -95,6 +95,14 @@ class ClusterStore:
         ``ttl`` seconds drops out (its process died); sequence numbers grow with each update."""
         raise NotImplementedError
 
+    def add_counts(self, key: str, counts: dict[str, int], ttl: float) -> None:
+        """Atomically add ``counts`` to the shared tally ``key`` (kept ``ttl`` s after the last add)."""
+        raise NotImplementedError
+
+    def take_counts(self, key: str) -> dict[str, int]:
+        """Atomically read the tally ``key`` and reset it: each count is taken exactly once."""
+        raise NotImplementedError
+
     def user_present(self, user_id: int) -> bool:
         """Whether another process reported a live connection of ``user_id`` (False: unknown)."""
         return False

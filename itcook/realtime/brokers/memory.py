@@ -34,6 +34,7 @@ class MemoryStore(ClusterStore):
         self._stats: dict[str, Any] = {}
         self._rooms: dict[str, dict[str, tuple[float, str]]] = {}
         self._room_seq = 0
+        self._tallies: dict[str, dict[str, int]] = {}
 
     def try_lock(self, name: str, ttl: float) -> bool:
         return True  # nobody to share the job with
@@ -57,3 +58,11 @@ class MemoryStore(ClusterStore):
             del self._rooms[room]
         self._room_seq += 1
         return self._room_seq, {k: v for k, (_, v) in members.items()}
+
+    def add_counts(self, key: str, counts: dict[str, int], ttl: float) -> None:
+        tally = self._tallies.setdefault(key, {})
+        for name, n in counts.items():
+            tally[name] = tally.get(name, 0) + n
+
+    def take_counts(self, key: str) -> dict[str, int]:
+        return self._tallies.pop(key, {})

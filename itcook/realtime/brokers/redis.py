@@ -281,6 +281,24 @@ class RedisStore(ClusterStore):
         pairs = [item.decode() for item in flat]
         return int(seq), {pairs[i]: pairs[i + 1].split("|", 1)[1] for i in range(0, len(pairs), 2)}
 
+    # Tallies: one hash per key; adds are HINCRBYs, a take is HGETALL + DEL in one MULTI, so a
+    # count added by any process lands in exactly one take.
+    def add_counts(self, key: str, counts: dict[str, int], ttl: float) -> None:
+        name = f"{self.prefix}:tally:{key}"
+        pipe = self.client.pipeline(transaction=True)
+        for field, n in counts.items():
+            pipe.hincrby(name, field, n)
+        pipe.pexpire(name, max(1, int(ttl * 1000)))
+        pipe.execute()
+
+    def take_counts(self, key: str) -> dict[str, int]:
+        name = f"{self.prefix}:tally:{key}"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(name)
+        pipe.delete(name)
+        values, _ = pipe.execute()
+        return {field.decode(): int(n) for field, n in values.items()}
+
     def user_present(self, user_id: int) -> bool:
         try:
             values = self.client.hvals(f"{self.prefix}:presence:{user_id}")

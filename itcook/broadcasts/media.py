@@ -1,0 +1,121 @@
+"""How the video of a broadcast travels: through the media server (Janus) with a credential
+per user, or, with none configured, peer to peer from the host to a few viewers.
+
+Peer to peer, the host sends to at most ``LIVE_P2P_MAX_VIEWERS`` viewers, first come, kept in
+the broadcast's row (locked while it changes): a slot whose viewer watched (joined
+``live:<id>`` on some process) and no longer does is freed for the next one; one whose viewer
+never joined, after ``GRACE`` seconds (a page asks for its media before it joins). The host
+and a slot holder may exchange ``Signal`` frames with ``call_id`` ``"live:<id>"`` (``may_signal``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, current_app
+
+from itcook.broadcasts.janus import JanusError, janus_for
+from itcook.calls.ice import ice_servers as calls_ice
+from itcook.errors import ApiError
+from itcook.extensions import db
+from itcook.i18n import gettext
+from itcook.models import LiveBroadcast, User
+
+log = logging.getLogger(__name__)
+
+GRACE = 15.0
+
+
+def open_room(app: Flask, live: LiveBroadcast) -> None:
+    """Starting: a room of its own on the media server, if there is one."""
+    server = janus_for(app)
+    if server is not None:
+        live.janus_room, live.janus_secret = server.create_room(live.id)
+        live.janus_tokens = {}
+    live.p2p_viewers = []
+
+
+def close_room(app: Flask, live: LiveBroadcast) -> None:
+    """Ending: every credential revoked and the room destroyed; no peer-to-peer slot kept.
+
+    A media server that fails here does not keep the broadcast from ending: its rooms are not
+    permanent (gone when it restarts), and one it cannot reach serves nobody meanwhile."""
+    server = janus_for(app)
+    if server is not None and live.janus_room is not None:
+        try:
+            for token in (live.janus_tokens or {}).values():
+                server.revoke(token)
+            server.destroy_room(live.janus_room, live.janus_secret)
+        except JanusError:
+            log.warning("live %s: could not close Janus room %s", live.id, live.janus_room, exc_info=True)
+    live.janus_room, live.janus_secret, live.janus_tokens, live.p2p_viewers = None, None, {}, []
+
+
+def ice_servers(user: User) -> list[dict[str, Any]]:
+    """The STUN/TURN servers the browser uses: the calls' (TURN with this user's credential)."""
+    return calls_ice(current_app.config, user.id)["ice_servers"]  # type: ignore[no-any-return]
+
+
+def answer(user: User, live_id: int) -> dict[str, Any]:
+    """``GET /live/<id>/media``: how ``user`` sends (the host) or receives (a viewer) the video."""
+    from itcook.broadcasts import services
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    live = services.get(live_id, lock=True)
+    if live.status != "live":
+        raise ApiError(409, "not_live", "the broadcast is %(status)s, not live", status=live.status)
+    host = live.host_id == user.id
+    role = "publisher" if host else "subscriber"
+    server = janus_for(app)
+    if server is not None:
+        tokens = dict(live.janus_tokens or {})
+        if str(user.id) not in tokens:
+            tokens[str(user.id)] = server.grant(live.janus_room, user.id)
+            live.janus_tokens = tokens
+        db.session.commit()
+        return {"mode": "janus", "role": role, "janus_url": server.public_url, "room": live.janus_room,
+                "token": tokens[str(user.id)], "ice_servers": ice_servers(user)}
+    p2p = {"mode": "p2p", "role": role, "host_id": live.host_id, "call_id": f"live:{live.id}",
+           "ice_servers": ice_servers(user)}
+    watching = app.extensions["broadcasts.pulse"].viewers.watching(live.id)
+    slots = _prune(live, watching)
+    if host:
+        db.session.commit()
+        return {**p2p, "viewers": [slot["user_id"] for slot in slots]}
+    if all(slot["user_id"] != user.id for slot in slots):
+        if len(slots) >= app.config["LIVE_P2P_MAX_VIEWERS"]:
+            db.session.commit()
+            return {"mode": "unavailable", "reason": "p2p_full",
+                    "message": gettext("the host sends video to %(count)d viewers already and no "
+                                       "media server is configured; steps, chat and reactions still "
+                                       "work", count=len(slots))}
+        slots.append({"user_id": user.id, "since": time.time(), "seen": user.id in watching})
+    live.p2p_viewers = slots
+    db.session.commit()
+    return p2p
+
+
+def _prune(live: LiveBroadcast, watching: set[int]) -> list[dict[str, Any]]:
+    """The slots still held: their viewer watches, or never did yet and asked within ``GRACE`` s."""
+    now, kept = time.time(), []
+    for slot in live.p2p_viewers or []:
+        if slot["user_id"] in watching:
+            kept.append({**slot, "seen": True})
+        elif not slot.get("seen") and now - float(slot["since"]) < GRACE:
+            kept.append(slot)
+    return kept
+
+
+def may_signal(user_a: int, user_b: int, key: Any) -> bool:
+    """Whether ``Signal`` frames of ``call_id`` ``"live:<key>"`` may pass between the two users:
+    the host of a live broadcast and a viewer holding one of its peer-to-peer slots."""
+    try:
+        live = db.session.get(LiveBroadcast, int(key))
+    except (TypeError, ValueError):
+        return False
+    if live is None or live.status != "live" or live.janus_room is not None:
+        return False
+    slots = {slot["user_id"] for slot in live.p2p_viewers or []}
+    return (user_a == live.host_id and user_b in slots) or (user_b == live.host_id and user_a in slots)

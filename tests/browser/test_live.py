@@ -1,0 +1,198 @@
+"""Live cooking in Chromium with a fake camera: the host goes live from the page and viewers
+watch it, through a real Janus (token per user, refused without one) or, with no media server
+configured, peer to peer from the host to at most ITCOOK_LIVE_P2P_MAX_VIEWERS viewers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itcook.notifications.texts import link
+from tests.support.browser import (
+    DECODED_FRAMES,
+    wait_decoded_frames,
+)
+from tests.support.janus import JanusServer, skip_without_janus, start_janus
+from tests.support.rest import Api
+from tests.support.servers import make_test_config
+
+#: Frames a viewer must decode: more than a first key frame, fewer than a second of video.
+FRAMES = 10
+#: Media waits: ICE and DTLS on a loaded machine take longer than a page wait.
+MEDIA_MS = 30_000
+
+
+@pytest.fixture
+def janus_server(tmp_path: Path) -> Iterator[JanusServer]:
+    skip_without_janus()
+    server = start_janus(tmp_path / "janus")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The app with the test's Janus when marked ``realtime_config(JANUS=True)``, else none."""
+    marker = request.node.get_closest_marker("realtime_config")
+    overrides = dict(marker.kwargs if marker else {})
+    with_janus = overrides.pop("JANUS", False)
+    config = make_test_config(tmp_path, REALTIME_HEARTBEAT_INTERVAL=5.0, REALTIME_IDLE_TIMEOUT=30.0,
+                              **overrides)
+    if with_janus:
+        janus: JanusServer = request.getfixturevalue("janus_server")
+        config.update(JANUS_URL=janus.url, JANUS_ADMIN_URL=janus.admin_url,
+                      JANUS_ADMIN_SECRET=janus.admin_secret)
+    return config
+
+
+@pytest.fixture
+def user_page(new_page: Callable[..., Any]) -> Callable[[], Any]:
+    """A page in a context of its own (one user), in the session's Chromium with a fake camera."""
+    return lambda: new_page(init_script=DECODED_FRAMES)
+
+
+def _login(page: Any, url: str, username: str) -> None:
+    page.goto(url)
+    page.fill("#live-username", username)
+    page.fill("#live-password", "secret123")
+    page.click("#live-login button[type=submit]")
+    page.wait_for_function("() => window.livePage.client && window.livePage.client.state === 'open'")
+
+
+def _go_live(page: Any, server: Any, title: str, steps: list[str]) -> int:
+    """The host creates a broadcast from the lobby, sees the camera preview and goes live."""
+    _login(page, server.url + "/static/live.html", "hana")
+    page.fill("#live-new-title", title)
+    page.fill("#live-new-steps", "\n".join(steps))
+    page.click("#live-new button[type=submit]")
+    page.wait_for_selector("#live-main:not([hidden]) #live-start:not([hidden])")
+    live_id = int(page.evaluate("() => window.livePage.live.id"))
+    page.wait_for_function("() => { const v = document.getElementById('live-video'); "
+                           "return v.srcObject && v.srcObject.getVideoTracks().length === 1; }")  # preview
+    page.click("#live-start")
+    page.wait_for_selector("#live-status[data-status='live']")
+    page.wait_for_function("() => window.livePage.state === 'playing'", timeout=MEDIA_MS)
+    return live_id
+
+
+def _janus_answer(page: Any, url: str, token: str) -> Any:
+    """What Janus answers the page's client opening a session with ``token``: "accepted" or its code."""
+    return page.evaluate("""async ([url, token]) => {
+        try { await ITCookJanus.connect(url, token); return "accepted"; } catch (e) { return e.code; } }""",
+                         [url, token])
+
+
+@pytest.mark.realtime_config(JANUS=True)
+def test_a_host_publishes_through_janus_to_three_viewers_and_janus_refuses_others(
+        live_server, user_page, janus_server) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    hana = api.register("hana")
+    viewers = [api.register(name) for name in ("vera", "vlad", "vika")]
+    for viewer in viewers:
+        api.call("POST", f"/community/users/{hana['user']['id']}/follow", viewer, expect=201)
+    # Vera waits on the list of broadcasts, where the notification of a followed cook shows up.
+    vera = user_page()
+    assert link("LiveStarted") == "/static/live.html"
+    _login(vera, live_server.url + link("LiveStarted"), "vera")
+
+    host = user_page()
+    live_id = _go_live(host, live_server, "Borscht live", ["Chop the beets", "Simmer", "Serve"])
+    assert host.evaluate("() => window.livePage.media.mode") == "janus"
+
+    alert = vera.locator(f"#live-alerts li[data-live-id='{live_id}'] a")
+    expect(alert).to_be_visible()
+    alert.click()
+    pages = [vera]
+    for name in ("vlad", "vika"):
+        page = user_page()
+        _login(page, f"{live_server.url}/static/live.html?live={live_id}", name)
+        pages.append(page)
+    for page in pages:
+        page.wait_for_function("() => window.livePage.state === 'playing'", timeout=MEDIA_MS)
+        media = page.evaluate("() => window.livePage.media")
+        assert (media["mode"], media["role"], media["janus_url"]) == ("janus", "subscriber", janus_server.url)
+        assert wait_decoded_frames(page, "window.livePage.pc", FRAMES, MEDIA_MS) >= FRAMES
+    tokens = {page.evaluate("() => window.livePage.media.token") for page in pages}
+    assert len(tokens) == 3  # a credential of each viewer alone
+
+    # Only the host has the controls; the host does not react to their own broadcast.
+    expect(vera.locator("#live-next")).to_be_hidden()
+    expect(vera.locator("#live-end")).to_be_hidden()
+    expect(host.locator("#live-next")).to_be_visible()
+    expect(host.locator("#live-reactions")).to_be_hidden()
+    # Steps, chat and reactions reach everyone while they watch.
+    host.click("#live-next")
+    for page in pages:
+        expect(page.locator("#live-step")).to_have_text("Step 1: Chop the beets")
+    vera.fill("#live-chat-text", "Looks great")
+    vera.click("#live-chat-form button[type=submit]")
+    expect(host.locator("#live-chat li .who")).to_have_text(["vera"])
+    vlad = pages[1]
+    vlad.click("#live-reactions .react[data-emoji='🔥']")
+    expect(vera.locator("#live-reactions .react[data-emoji='🔥'] .count")).to_have_text("1")
+    expect(host.locator("#live-viewers")).not_to_have_attribute("data-count", "0")
+
+    # Janus itself refuses a viewer without the app's credential, or with a made-up one.
+    api.register("eve")
+    eve = user_page()
+    _login(eve, live_server.url + "/static/live.html", "eve")
+    for token in ("", "forged-" + next(iter(tokens))):
+        assert _janus_answer(eve, janus_server.url, token) == 403, token
+
+    # Ending revokes every credential: the same token is refused from then on.
+    host.click("#live-end")
+    for page in pages:
+        expect(page.locator("#live-media-note")).to_have_attribute("data-mode", "ended")
+    assert _janus_answer(eve, janus_server.url, next(iter(tokens))) == 403
+
+
+@pytest.mark.realtime_config(LIVE_P2P_MAX_VIEWERS=4)
+def test_without_janus_the_host_sends_to_four_viewers_peer_to_peer_and_the_fifth_is_told(
+        live_server, user_page) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    api.register("hana")
+    names = ["vera", "vlad", "vika", "vova", "fifth"]
+    for name in names:
+        api.register(name)
+    host = user_page()
+    live_id = _go_live(host, live_server, "Pelmeni live", ["Knead", "Fill"])
+    assert host.evaluate("() => window.livePage.media.mode") == "p2p"
+
+    pages = []
+    for name in names[:4]:
+        page = user_page()
+        _login(page, f"{live_server.url}/static/live.html?live={live_id}", name)
+        page.wait_for_function("() => window.livePage.state === 'playing'", timeout=MEDIA_MS)
+        media = page.evaluate("() => window.livePage.media")
+        assert (media["mode"], media["role"], media["call_id"]) == ("p2p", "subscriber", f"live:{live_id}")
+        pages.append(page)
+    for page in pages:
+        assert wait_decoded_frames(page, "window.livePage.pc", FRAMES, MEDIA_MS) >= FRAMES
+
+    # The fifth viewer is told why there is no video, and gets no broken player.
+    fifth = user_page()
+    _login(fifth, f"{live_server.url}/static/live.html?live={live_id}", "fifth")
+    note = fifth.locator("#live-media-note[data-mode='unavailable']")
+    expect(note).to_contain_text("without a media server")
+    expect(fifth.locator("#live-video")).to_be_hidden()
+    media = fifth.evaluate("() => window.livePage.media")
+    assert (media["mode"], media["reason"]) == ("unavailable", "p2p_full")
+    assert fifth.evaluate("() => window.livePage.pc") is None
+    # Steps, chat and reactions still reach them.
+    host.click("#live-next")
+    expect(fifth.locator("#live-step")).to_have_text("Step 1: Knead")
+    fifth.fill("#live-chat-text", "No video, still here")
+    fifth.click("#live-chat-form button[type=submit]")
+    expect(host.locator("#live-chat li .who")).to_have_text(["fifth"])
+    expect(pages[0].locator("#live-chat li .who")).to_have_text(["fifth"])
+    fifth.click("#live-reactions .react[data-emoji='👏']")
+    expect(pages[0].locator("#live-reactions .react[data-emoji='👏'] .count")).to_have_text("1")
+    # The four still receive video meanwhile.
+    assert wait_decoded_frames(pages[3], "window.livePage.pc", FRAMES * 2, MEDIA_MS) >= FRAMES * 2
