@@ -23,8 +23,8 @@ class ApiError(RealtimeError):
     changes with the language.
     """
 
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None,
-                 **params: object) -> None:
+    def __init__(self, status: int, code: str, message: str, /, retry_after: int | None = None,
+                 **params: object) -> None:  # positional-only: ``status=`` may be a placeholder
         super().__init__(status, code, gettext(message, **params), retry_after)
 
 

@@ -68,7 +68,7 @@ def json_body(optional: bool = False) -> dict[str, Any]:
     return body
 
 
-def _invalid(name: str, message: str, **params: object) -> ApiError:
+def _invalid(name: str, message: str, /, **params: object) -> ApiError:
     # The field's name is the JSON key, the same in every language.
     return ApiError(400, "invalid_field", "%(field)s: %(problem)s", field=name,
                     problem=gettext(message, **params))
@@ -123,7 +123,7 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
     return number
 
 
-def invalid_field(name: str, message: str, **params: object) -> ApiError:
+def invalid_field(name: str, message: str, /, **params: object) -> ApiError:
     """The 400 ``invalid_field`` error naming ``name``, for checks beyond the helpers here
     (``message``: a msgid, like ``ApiError``'s)."""
     return _invalid(name, message, **params)

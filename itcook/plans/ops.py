@@ -49,7 +49,7 @@ class Op:
         return out
 
 
-def _bad(index: int, message: str, **params: object) -> ApiError:
+def _bad(index: int, message: str, /, **params: object) -> ApiError:
     return ApiError(400, "invalid_op", "ops[%(index)d]: %(problem)s", index=index,
                     problem=gettext(message, **params))
 
