@@ -17,9 +17,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS, WAIT_MS, RequestCounter
+from tests.support.browser import WAIT_MS, RequestCounter
 from tests.support.servers import make_test_config
 
+CHROMIUM = os.environ.get("ITCOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # A test pattern and a beep for getUserMedia, granted without a prompt (calls).
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 #: Short server timers; a test may override them with ``@pytest.mark.realtime_config(...)``.
 FAST = {"REALTIME_HEARTBEAT_INTERVAL": 5.0, "REALTIME_IDLE_TIMEOUT": 30.0,
         "REALTIME_TYPING_THROTTLE": 1.0, "REALTIME_TYPING_TIMEOUT": 5.0}
@@ -64,8 +69,7 @@ def browser() -> Iterator[Any]:
 
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *MEDIA_ARGS],
-                                              timeout=30_000)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         yield chromium
         chromium.close()
     finally:
