@@ -52,8 +52,8 @@ def test_demo_page_live_feed_typing_and_comments_between_two_users(live_server, 
     assert [f["type"] for f in boris.evaluate("typingFrames")] == ["TypingStart", "TypingStop"]
 
     _post_item(boris, post_id).locator(".like").click()
-    anna.wait_for_selector(".toast >> text=boris liked your post (1 likes)")
-    assert _post_item(anna, post_id).locator(".likes").text_content() == "1"
+    anna.wait_for_selector(".toast >> text=boris liked your post (1 like)")
+    assert _post_item(anna, post_id).locator(".likes").text_content() == "1 like"
 
 
 
