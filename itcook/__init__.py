@@ -59,6 +59,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                      include_name=include_name)
     jwt.init_app(app)
     register_error_handlers(app)
+    from itcook import i18n
+
+    i18n.init_app(app)
 
     from itcook import (
         admin,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
+from itcook.i18n import gettext
 from itcook.realtime.errors import RealtimeError, answer, error_response
 from itcook.signals import request_refused
 
@@ -17,7 +18,16 @@ log = logging.getLogger(__name__)
 
 class ApiError(RealtimeError):
     """An error a view raises to answer with a JSON error body and a 4xx/5xx status (the
-    real-time plugin's error type, whose shape the whole API shares)."""
+    real-time plugin's error type, whose shape the whole API shares).
+
+    ``message`` is English and a msgid of the catalogs (docs/i18n.md): it is answered in the
+    request's language, its ``%(name)s`` placeholders filled from ``params``. ``code`` never
+    changes with the language.
+    """
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None,
+                 **params: object) -> None:
+        super().__init__(status, code, gettext(message, **params), retry_after)
 
 
 def _http_code(exc: HTTPException) -> str:

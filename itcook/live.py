@@ -2,8 +2,9 @@
 
 Each row of ``EVENTS`` says which signal sends an event, its type, the channels it goes to,
 the signal arguments its data carries, whether it is durable, and what its notification says
-(title and body, the same in the inbox and in Web Push; no text: not a notification). A new
-event is one signal in ``itcook/signals.py`` and one row here.
+(title and body, the same in the inbox and in Web Push, written with ``gettext`` when shown: in
+the reader's language, docs/i18n.md; no text: not a notification). A new event is one signal
+in ``itcook/signals.py`` and one row here.
 
 One receiver per signal publishes its rows' events in the sender's own app context, so the
 event joins the sender's ``db.session`` transaction (docs/outbox.md): it commits with the
@@ -22,6 +23,7 @@ from blinker import Signal
 from flask import Flask, current_app, has_app_context
 
 from itcook import signals
+from itcook.i18n import gettext, ngettext
 
 if TYPE_CHECKING:
     from itcook.realtime import Realtime
@@ -51,7 +53,8 @@ class EventSpec:
     #: A list argument: one event per element; a dict element's keys join the arguments,
     #: any other element is the argument ``item``.
     each: str | None = None
-    #: The page of the web app a notification opens when clicked (its Web Push ``url``).
+    #: The page of the web app a notification opens (inbox ``link``, Web Push ``url``): a
+    #: template over the event's data (``"/#post-{post_id}"``).
     link: str = "/"
 
     def events(self, args: Args) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -72,14 +75,18 @@ class EventSpec:
 
 
 def _name(data: Args, key: str) -> str:
-    return str(data.get(key) or "Someone")
+    return str(data.get(key) or gettext("Someone"))
 
 
 def _expiring(data: Args) -> tuple[str, str]:
     items = data.get("items") if isinstance(data.get("items"), list) else []
     names = ", ".join(str(item.get("name", "")) for item in items[:5] if isinstance(item, dict))
-    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-    return "Food is expiring", f"{len(items)} item(s) within {data.get('days', '?')} day(s): {names}{more}"
+    days = data.get("days") if isinstance(data.get("days"), int) else 0
+    body = ngettext("%(num)d item within %(days)s: %(names)s", "%(num)d items within %(days)s: %(names)s",
+                    len(items), days=ngettext("%(num)d day", "%(num)d days", days), names=names)
+    if len(items) > 5:
+        body += ngettext(" and %(num)d more", " and %(num)d more", len(items) - 5)
+    return gettext("Food is expiring"), body
 
 
 def _system_or_personal(args: Args) -> str:
@@ -91,37 +98,49 @@ EVENTS: tuple[EventSpec, ...] = (
               ("post_id", "author_id", "author_name", "content")),
     EventSpec(signals.post_liked, "PostLiked", "user:{post_author_id}",
               ("post_id", "user_id", "user_name", "likes_count"), actor="user_id",
-              inbox=lambda d: ("New like", f"{_name(d, 'user_name')} liked your post")),
+              inbox=lambda d: (gettext("New like"),
+                               gettext("%(name)s liked your post", name=_name(d, "user_name"))),
+              link="/#post-{post_id}"),
     # Everyone following the post's comments, and its author unless they wrote it.
     EventSpec(signals.comment_created, "NewComment", ("post:{post_id}", "user:{post_author_id}"),
               ("comment_id", "post_id", "author_id", "author_name", "content"), actor="author_id",
-              inbox=lambda d: ("New comment", f"{_name(d, 'author_name')}: {d.get('content', '')}")),
+              inbox=lambda d: (gettext("New comment"), f"{_name(d, 'author_name')}: {d.get('content', '')}"),
+              link="/#post-{post_id}"),
     EventSpec(signals.user_followed, "NewFollower", "user:{followed_id}",
               ("follower_id", "follower_name"),
-              inbox=lambda d: ("New follower", f"{_name(d, 'follower_name')} follows you now")),
+              inbox=lambda d: (gettext("New follower"),
+                               gettext("%(name)s follows you now", name=_name(d, "follower_name"))),
+              link="/#user-{follower_id}"),
     EventSpec(signals.items_expiring, "ExpiringItems", "user:{user_id}",
               ("items", "days"),
               # Nearby is where expiring items can be offered to people close by.
               inbox=_expiring, link="/#nearby"),
     EventSpec(signals.goal_achieved, "GoalAchieved", "user:{user_id}",
               ("goal_id", "title"),
-              inbox=lambda d: ("Goal achieved", str(d.get("title", "")))),
+              inbox=lambda d: (gettext("Goal achieved"), str(d.get("title", ""))),
+              link="/#goal-{goal_id}"),
     EventSpec(signals.recipe_generated, "RecipeGenerated", "user:{user_id}",
               ("job_id", "recipe_id", "title"),
-              inbox=lambda d: ("Your recipe is ready", str(d.get("title", "")))),
+              inbox=lambda d: (gettext("Your recipe is ready"), str(d.get("title", ""))),
+              link="/#recipe-{recipe_id}"),
     EventSpec(signals.recipe_failed, "RecipeFailed", "user:{user_id}",
               ("job_id", "error"),
-              inbox=lambda d: ("The recipe could not be written", str(d.get("error", "")))),
+              # A known error is a msgid (recipes.services), a generator's own is shown as it came.
+              inbox=lambda d: (gettext("The recipe could not be written"), gettext(str(d.get("error", "")))),
+              link="/#recipes"),
     # To everyone, or to one user (``user_id``).
     EventSpec(signals.system_notification, "SystemNotification", _system_or_personal,
               ("title", "message", "level"),
-              inbox=lambda d: (str(d.get("title") or "Notice"), str(d.get("message", "")))),
+              # The admin's own words, in the language they wrote them.
+              inbox=lambda d: (str(d.get("title") or gettext("Notice")), str(d.get("message", "")))),
     EventSpec(signals.group_post_created, "NewGroupPost", "group:{group_id}",
               ("group_id", "post_id", "author_id", "author_name", "content")),
     EventSpec(signals.group_invitation_sent, "GroupInvitation", "user:{user_id}",
               ("group_id", "group_name", "invited_by_id", "invited_by_name"),
-              inbox=lambda d: ("Group invitation", f"{_name(d, 'invited_by_name')} invites you "
-                               f"to {d.get('group_name', 'a group')}")),
+              inbox=lambda d: (gettext("Group invitation"), gettext(
+                  "%(name)s invites you to %(group)s", name=_name(d, "invited_by_name"),
+                  group=d.get("group_name") or gettext("a group"))),
+              link="/#group-{group_id}"),
     # The inbox's own "read elsewhere": the user's other connections update their badge.
     EventSpec(signals.notifications_read, "NotificationsRead", "user:{user_id}",
               ("ids", "up_to_id", "unread_count")),
@@ -129,12 +148,14 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(signals.nearby_offer_created, "NearbyOffer", "user:{user_id}",
               ("offer_id", "title", "approx_lat", "approx_lon", "distance_km", "pickup_until", "by_name"),
               each="recipients",
-              inbox=lambda d: ("Food to share near you", f"{_name(d, 'by_name')} offers "
-                               f"{d.get('title', 'food')}, {d.get('distance_km', '?')} km away"),
+              inbox=lambda d: (gettext("Food to share near you"), gettext(
+                  "%(name)s offers %(title)s, %(distance)s km away", name=_name(d, "by_name"),
+                  title=d.get("title") or gettext("food"), distance=d.get("distance_km", "?"))),
               link="/#nearby"),
     EventSpec(signals.nearby_offer_claimed, "OfferClaimed", "user:{offerer_id}",
               ("offer_id", "by_id", "by_name"),
-              inbox=lambda d: ("Your offer was claimed", f"{_name(d, 'by_name')} will pick it up"),
+              inbox=lambda d: (gettext("Your offer was claimed"),
+                               gettext("%(name)s will pick it up", name=_name(d, "by_name"))),
               link="/#nearby"),
     # The others who were told of the offer just hide it (recipients: user ids).
     EventSpec(signals.nearby_offer_claimed, "NearbyOfferTaken", "user:{item}",

@@ -70,6 +70,11 @@ class User(db.Model):
     # a new one, which ends them all (auth.services.end_sessions).
     session_key: Mapped[str] = mapped_column(String(32), default=new_session_key)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: The language the user chose ("ru", "en"), or None: their browser's (docs/i18n.md).
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: The language their latest request asked for (Accept-Language), for texts sent with no
+    #: request to answer: Web Push.
+    request_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     @property
     def is_admin(self) -> bool:
@@ -82,6 +87,7 @@ class User(db.Model):
             "display_name": self.display_name,
             "role": self.role,
             "created_at": isoformat(self.created_at),
+            "language": self.language,
         }
 
 

@@ -10,6 +10,7 @@ from flask import Flask
 from itcook import jobs, live, signals
 from itcook.auth.services import SESSION_CLAIM
 from itcook.extensions import db, realtime
+from itcook.i18n import force_locale, user_language
 from itcook.realtime import Credential, Principal, RealtimeError, jwt_authenticator
 from itcook.realtime.dbapi import PooledStatements
 from itcook.validation import is_row_id
@@ -95,7 +96,11 @@ def _push(sender: Flask, *, event_id: int, event_type: str, user_id: int | None,
             with db.engine.connect() as conn:
                 if conn.execute(select(Notification.id).where(Notification.id == event_id)).first() is None:
                     return  # not filed: a repeat of one filed the same day (notifications.DEDUPED)
-            push.notify(sender, user_id, event_id, event_type, *notifications.describe(event_type, data))
+            # No request to answer: the user's language (docs/i18n.md, "Web Push").
+            with force_locale(user_language(user_id)):
+                title, body = notifications.describe(event_type, data)
+            push.notify(sender, user_id, event_id, event_type, title, body,
+                        url=notifications.texts.link(event_type, data))
     except Exception:  # the event is delivered live and in the inbox; a push must not fail it
         log.exception("could not push event %s to user %s", event_id, user_id)
 

@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.i18n import gettext
 
 _MISSING = object()
 # Only the calendar form: date.fromisoformat also takes 20240101, week dates and times.
@@ -42,11 +43,11 @@ def unstorable(text: str) -> str | None:
     """Why ``text`` cannot be stored (NUL: PostgreSQL refuses it; a lone surrogate, as JSON's
     "\\ud800" gives: it has no UTF-8 form), or None."""
     if "\x00" in text:
-        return "must not contain NUL characters"
+        return gettext("must not contain NUL characters")
     try:
         text.encode()
     except UnicodeEncodeError:
-        return "must not contain unpaired surrogates"
+        return gettext("must not contain unpaired surrogates")
     return None
 
 
@@ -67,8 +68,10 @@ def json_body(optional: bool = False) -> dict[str, Any]:
     return body
 
 
-def _invalid(name: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_field", f"{name}: {message}")
+def _invalid(name: str, message: str, **params: object) -> ApiError:
+    # The field's name is the JSON key, the same in every language.
+    return ApiError(400, "invalid_field", "%(field)s: %(problem)s", field=name,
+                    problem=gettext(message, **params))
 
 
 def get_str(body: dict[str, Any], name: str, *, required: bool = True, min_len: int = 1,
@@ -77,7 +80,7 @@ def get_str(body: dict[str, Any], name: str, *, required: bool = True, min_len: 
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
         if required:
-            raise ApiError(400, "missing_field", f"{name} is required")
+            raise ApiError(400, "missing_field", "%(field)s is required", field=name)
         return default
     if not isinstance(value, str):
         raise _invalid(name, "must be a string")
@@ -87,9 +90,10 @@ def get_str(body: dict[str, Any], name: str, *, required: bool = True, min_len: 
     if strip:
         value = value.strip()
     if len(value) < min_len:
-        raise _invalid(name, f"must be at least {min_len} characters")
+        raise _invalid(name, "must be at least %(limit)d characters long", limit=min_len)
     if len(value) > max_len:
-        raise _invalid(name, f"must be at most {max_len} characters")
+        raise _invalid(name, "must be at most %(limit)d characters long (this one has %(length)d)",
+                       limit=max_len, length=len(value))
     return value
 
 
@@ -100,7 +104,7 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
         if required:
-            raise ApiError(400, "missing_field", f"{name} is required")
+            raise ApiError(400, "missing_field", "%(field)s is required", field=name)
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid(name, "must be a number")
@@ -111,15 +115,18 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
     if not math.isfinite(number):
         raise _invalid(name, "must be finite")
     if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
-        raise _invalid(name, f"must be {'greater than' if exclusive_minimum else 'at least'} {minimum:g}")
+        if exclusive_minimum:
+            raise _invalid(name, "must be greater than %(limit)s", limit=f"{minimum:g}")
+        raise _invalid(name, "must be at least %(limit)s", limit=f"{minimum:g}")
     if maximum is not None and number > maximum:
-        raise _invalid(name, f"must be at most {maximum:g}")
+        raise _invalid(name, "must be at most %(limit)s", limit=f"{maximum:g}")
     return number
 
 
-def invalid_field(name: str, message: str) -> ApiError:
-    """The 400 ``invalid_field`` error naming ``name``, for checks beyond the helpers here."""
-    return _invalid(name, message)
+def invalid_field(name: str, message: str, **params: object) -> ApiError:
+    """The 400 ``invalid_field`` error naming ``name``, for checks beyond the helpers here
+    (``message``: a msgid, like ``ApiError``'s)."""
+    return _invalid(name, message, **params)
 
 
 def _is_int(value: Any) -> bool:
@@ -132,10 +139,11 @@ def get_int(body: dict[str, Any], name: str, *, required: bool = True, minimum: 
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
         if required:
-            raise ApiError(400, "missing_field", f"{name} is required")
+            raise ApiError(400, "missing_field", "%(field)s is required", field=name)
         return None
     if not _is_int(value) or not minimum <= value <= maximum:
-        raise _invalid(name, f"must be an integer from {minimum} to {maximum}")
+        raise _invalid(name, "must be an integer from %(minimum)d to %(maximum)d", minimum=minimum,
+                       maximum=maximum)
     return int(value)
 
 
@@ -145,12 +153,13 @@ def get_int_list(body: dict[str, Any], name: str, *, required: bool = True, max_
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
         if required:
-            raise ApiError(400, "missing_field", f"{name} is required")
+            raise ApiError(400, "missing_field", "%(field)s is required", field=name)
         return None
     if not isinstance(value, list) or not 1 <= len(value) <= max_items:
-        raise _invalid(name, f"must be a list of 1 to {max_items} integers")
+        raise _invalid(name, "must be a list of 1 to %(limit)d integers", limit=max_items)
     if not all(_is_int(item) and minimum <= item <= maximum for item in value):
-        raise _invalid(name, f"must hold integers from {minimum} to {maximum}")
+        raise _invalid(name, "must hold integers from %(minimum)d to %(maximum)d", minimum=minimum,
+                       maximum=maximum)
     return list(dict.fromkeys(int(item) for item in value))
 
 
@@ -168,7 +177,7 @@ def get_object(body: dict[str, Any], name: str) -> dict[str, Any]:
     """Return a required JSON-object field."""
     value = body.get(name)
     if value is None:
-        raise ApiError(400, "missing_field", f"{name} is required")
+        raise ApiError(400, "missing_field", "%(field)s is required", field=name)
     if not isinstance(value, dict):
         raise _invalid(name, "must be an object")
     return value
@@ -179,7 +188,7 @@ def get_date(body: dict[str, Any], name: str, *, required: bool = True) -> dt.da
     value = body.get(name, _MISSING)
     if value is _MISSING or value is None:
         if required:
-            raise ApiError(400, "missing_field", f"{name} is required")
+            raise ApiError(400, "missing_field", "%(field)s is required", field=name)
         return None
     if not isinstance(value, str) or not _DATE_RE.match(value):
         raise _invalid(name, "must be a date string YYYY-MM-DD")
@@ -197,9 +206,10 @@ def query_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from None
+        raise ApiError(400, "invalid_parameter", "%(name)s must be an integer", name=name) from None
     if not minimum <= value <= maximum:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {minimum} and {maximum}")
+        raise ApiError(400, "invalid_parameter", "%(name)s must be between %(minimum)d and %(maximum)d",
+                       name=name, minimum=minimum, maximum=maximum)
     return value
 
 
@@ -212,7 +222,7 @@ def query_bool(name: str, default: bool = False) -> bool:
         return True
     if raw.lower() in ("false", "0"):
         return False
-    raise ApiError(400, "invalid_parameter", f"{name} must be true or false")
+    raise ApiError(400, "invalid_parameter", "%(name)s must be true or false", name=name)
 
 
 def paginate(stmt: Select[Any]) -> tuple[list[Any], dict[str, int]]:

@@ -92,7 +92,7 @@ def test_create_post_returns_it_and_signals_once_inside_its_transaction(app, cli
     assert post == {
         "id": post["id"], "author_id": anna["user"]["id"], "author_name": "Anna K",
         "content": "Borscht tonight", "created_at": post["created_at"], "likes_count": 0,
-        "comments_count": 0, "liked_by_me": False,
+        "comments_count": 0, "liked_by_me": False, "author_followed_by_me": False,
     }
     assert post["created_at"].endswith("Z")
     assert signals.named("post-created") == [{

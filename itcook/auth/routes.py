@@ -1,4 +1,4 @@
-"""Auth views: register, login, refresh, me."""
+"""Auth views: register, login, refresh, me (and its settings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from itcook.auth import bp
 from itcook.auth.services import authenticate, create_user, current_user, issue_tokens
 from itcook.auth.throttle import check_attempt
 from itcook.errors import ApiError
-from itcook.validation import get_str, json_body
+from itcook.extensions import db
+from itcook.i18n import LANGUAGES
+from itcook.validation import get_str, invalid_field, json_body
 
 
 @bp.post("/register")
@@ -52,3 +54,19 @@ def refresh() -> Response:
 def me() -> Response:
     """Return the current user."""
     return jsonify(current_user().to_dict())
+
+
+@bp.patch("/me")
+@jwt_required()
+def update_me() -> Response:
+    """Change the current user's settings: ``language`` ("ru", "en", or null: the browser's)."""
+    body = json_body()
+    user = current_user()
+    if "language" in body:
+        language = body["language"]
+        if language is not None and language not in LANGUAGES:
+            raise invalid_field("language", "must be one of %(choices)s, or null",
+                                choices=", ".join(LANGUAGES))
+        user.language = language
+    db.session.commit()
+    return jsonify(user.to_dict())

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from itcook.auth.throttle import init_app as init_throttle
 from itcook.errors import ApiError, error_response
 from itcook.extensions import db, jwt
+from itcook.i18n import gettext
 from itcook.models import User, new_session_key
 from itcook.validation import is_row_id
 
@@ -105,8 +106,8 @@ def validate_username(username: str) -> None:
 def validate_password(password: str) -> None:
     """Raise 400 unless the password has 8–128 characters and a letter and a digit."""
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise ApiError(400, "invalid_field",
-                       f"password: {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+        raise ApiError(400, "invalid_field", "password: %(minimum)d-%(maximum)d characters",
+                       minimum=PASSWORD_MIN, maximum=PASSWORD_MAX)
     if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
         raise ApiError(400, "invalid_field", "password: needs at least one letter and one digit")
 
@@ -223,24 +224,26 @@ def init_jwt(app: Flask) -> None:
 
     @jwt.user_lookup_error_loader
     def _lookup_error(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return error_response(401, "user_inactive", "the user of this token no longer exists or is disabled")
+        return error_response(401, "user_inactive",
+                              gettext("the user of this token no longer exists or is disabled"))
 
     @jwt.expired_token_loader
     def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return error_response(401, "token_expired", "the token has expired")
+        return error_response(401, "token_expired", gettext("the token has expired"))
 
     @jwt.invalid_token_loader
     def _invalid(reason: str) -> Response:
-        return error_response(401, "invalid_token", f"invalid token: {reason}")
+        return error_response(401, "invalid_token", gettext("invalid token: %(reason)s", reason=reason))
 
     @jwt.unauthorized_loader
     def _missing(reason: str) -> Response:
-        return error_response(401, "missing_token", reason)
+        return error_response(401, "missing_token", gettext(
+            "the request has no access token (send Authorization: Bearer <token>)"))
 
     @jwt.needs_fresh_token_loader
     def _not_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return error_response(401, "fresh_token_required", "a fresh token is required")
+        return error_response(401, "fresh_token_required", gettext("a fresh token is required"))
 
     @jwt.revoked_token_loader
     def _revoked(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return error_response(401, "token_revoked", "the token has been revoked")
+        return error_response(401, "token_revoked", gettext("the token has been revoked"))

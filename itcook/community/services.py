@@ -61,7 +61,7 @@ def _count(stmt: Select[Any]) -> int:
 
 # --- response shapes -------------------------------------------------------------------------
 
-def _post_dict(post: Post, author_name: str, liked: bool) -> dict[str, Any]:
+def _post_dict(post: Post, author_name: str, liked: bool, following: bool = False) -> dict[str, Any]:
     return {
         "id": post.id,
         "author_id": post.author_id,
@@ -71,16 +71,22 @@ def _post_dict(post: Post, author_name: str, liked: bool) -> dict[str, Any]:
         "likes_count": post.likes_count,
         "comments_count": post.comments_count,
         "liked_by_me": liked,
+        "author_followed_by_me": following,
     }
 
 
 def _posts_to_dicts(posts: list[Post], viewer_id: int) -> list[dict[str, Any]]:
-    # One query for the authors and one for the viewer's likes, whatever the page size.
+    # One query each for the authors, the viewer's likes and whom they follow, whatever the page size.
     names = display_names(post.author_id for post in posts)
     ids = [post.id for post in posts]
+    authors = {post.author_id for post in posts}
     liked = set(db.session.scalars(
         select(Like.post_id).where(Like.user_id == viewer_id, Like.post_id.in_(ids)))) if ids else set()
-    return [_post_dict(post, names.get(post.author_id, ""), post.id in liked) for post in posts]
+    followed = set(db.session.scalars(
+        select(Follow.followed_id).where(Follow.follower_id == viewer_id,
+                                         Follow.followed_id.in_(authors)))) if authors else set()
+    return [_post_dict(post, names.get(post.author_id, ""), post.id in liked, post.author_id in followed)
+            for post in posts]
 
 
 def _comment_dict(comment: Comment, author_name: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.i18n import N_
 from itcook.locking import lock_for_update
 from itcook.models import (
     FridgeItem,
@@ -71,14 +72,15 @@ def delete_area(user: User) -> None:
     db.session.commit()
 
 
-def _rate_limit(column: Any, since_column: Any, user_id: int, limit: int, what: str) -> None:
+def _rate_limit(column: Any, since_column: Any, user_id: int, limit: int, message: str) -> None:
+    # ``message``: a msgid with ``%(limit)d``.
     # The user's row lock makes count-then-write hold when one user sends requests in parallel.
     lock_for_update(User, user_id)
     since = utcnow() - dt.timedelta(hours=1)
     count = db.session.scalar(select(func.count()).select_from(NearbyOffer)
                               .where(column == user_id, since_column >= since)) or 0
     if count >= limit:
-        raise ApiError(429, "rate_limited", f"at most {limit} {what} an hour; try again later")
+        raise ApiError(429, "rate_limited", message, limit=limit)
 
 
 def offer_to_dict(offer: NearbyOffer, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -111,10 +113,10 @@ def create_offer(user: User, title: str, lat: float, lon: float, pickup_until: d
     if pickup_until <= now:
         raise ApiError(400, "invalid_field", "pickup_until: must be in the future")
     if pickup_until > now + dt.timedelta(hours=config["NEARBY_MAX_PICKUP_HOURS"]):
-        raise ApiError(400, "invalid_field", f"pickup_until: at most "
-                       f"{config['NEARBY_MAX_PICKUP_HOURS']} hours from now")
+        raise ApiError(400, "invalid_field", "pickup_until: at most %(hours)s hours from now",
+                       hours=config["NEARBY_MAX_PICKUP_HOURS"])
     _rate_limit(NearbyOffer.user_id, NearbyOffer.created_at, user.id,
-                config["NEARBY_OFFERS_PER_HOUR"], "offers")
+                config["NEARBY_OFFERS_PER_HOUR"], N_("at most %(limit)d offers an hour; try again later"))
     items: list[dict[str, Any]] = []
     if fridge_item_ids:
         found = list(db.session.scalars(select(FridgeItem).where(
@@ -175,7 +177,8 @@ def claim_offer(user: User, offer_id: int) -> NearbyOffer:
     if offer.user_id == user.id:
         raise ApiError(400, "own_offer", "you cannot claim your own offer")
     _rate_limit(NearbyOffer.claimed_by, NearbyOffer.claimed_at, user.id,
-                current_app.config["NEARBY_CLAIMS_PER_HOUR"], "claims")
+                current_app.config["NEARBY_CLAIMS_PER_HOUR"],
+                N_("at most %(limit)d claims an hour; try again later"))
     now = utcnow()
     won = db.session.execute(
         update(NearbyOffer)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from itcook.extensions import db
 from itcook.models import Notification, User, isoformat, utcnow
-from itcook.notifications.texts import describe, is_notification
+from itcook.notifications.texts import describe, is_notification, link
 from itcook.signals import emit, notifications_read
 from itcook.validation import paginate
 
@@ -73,6 +73,7 @@ def to_dict(note: Notification) -> dict[str, Any]:
         "title": title,
         "body": body,
         "data": note.data,
+        "link": link(note.type, note.data),
         "created_at": isoformat(note.created_at),
         "read": note.read_at is not None,
         "read_at": isoformat(note.read_at) if note.read_at is not None else None,

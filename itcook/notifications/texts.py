@@ -33,7 +33,13 @@ def describe(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
     return _clip(title, TITLE_MAX), _clip(body, BODY_MAX)
 
 
-def link(event_type: str) -> str:
-    """The app's page a notification of this type opens (Web Push ``url``)."""
+def link(event_type: str, data: dict[str, Any] | None = None) -> str:
+    """The app's page a notification opens (inbox ``link``, Web Push ``url``): its row's
+    ``link`` filled from the event's data; without the data it names, the page without the anchor."""
     row = live.spec(event_type)
-    return row.link if row is not None else "/"
+    if row is None:
+        return "/"
+    try:
+        return row.link.format_map(data or {})
+    except (KeyError, IndexError, ValueError):
+        return row.link.split("#", 1)[0] or "/"

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.i18n import gettext
 from itcook.models import MenuPlan, MenuPlanEntry, Recipe, utcnow
 from itcook.validation import MAX_ID, get_date, get_int, get_str
 
@@ -48,8 +49,9 @@ class Op:
         return out
 
 
-def _bad(index: int, message: str) -> ApiError:
-    return ApiError(400, "invalid_op", f"ops[{index}]: {message}")
+def _bad(index: int, message: str, **params: object) -> ApiError:
+    return ApiError(400, "invalid_op", "ops[%(index)d]: %(problem)s", index=index,
+                    problem=gettext(message, **params))
 
 
 def _nullable_id(raw: dict[str, Any], name: str, index: int) -> Any:
@@ -57,7 +59,7 @@ def _nullable_id(raw: dict[str, Any], name: str, index: int) -> Any:
     if value is _MISSING or value is None:
         return value
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise _bad(index, f"{name} must be an id or null")
+        raise _bad(index, "%(name)s must be an id or null", name=name)
     return value
 
 
@@ -79,7 +81,7 @@ def _fields(raw: dict[str, Any], index: int, names: tuple[str, ...]) -> dict[str
                 values["date"] = get_date(raw, "date")
             elif name == "meal" and "meal" in raw:
                 if raw["meal"] not in MEALS:
-                    raise _bad(index, f"meal must be one of {', '.join(MEALS)}")
+                    raise _bad(index, "meal must be one of %(choices)s", choices=", ".join(MEALS))
                 values["meal"] = raw["meal"]
     except ApiError as exc:
         if exc.code == "invalid_op":
@@ -116,7 +118,7 @@ def parse_op(raw: Any, index: int) -> Op:
         entry_id, base = _target(raw, index, base_required=True)
         values = _fields(raw, index, EDITABLE)
         if not values:
-            raise _bad(index, f"update needs at least one of {', '.join(EDITABLE)}")
+            raise _bad(index, "update needs at least one of %(choices)s", choices=", ".join(EDITABLE))
         if "title" in raw and raw["title"] is None:
             raise _bad(index, "title cannot be null")
         return Op("update", entry_id, base, values)
@@ -141,7 +143,8 @@ def parse_request(body: dict[str, Any]) -> tuple[str, list[Op]]:
         raise ApiError(400, "invalid_field", "op_id: must be 1 to 64 of A-Z a-z 0-9 _ . : -")
     raw_ops = body.get("ops")
     if not isinstance(raw_ops, list) or not 1 <= len(raw_ops) <= MAX_OPS:
-        raise ApiError(400, "invalid_field", f"ops: must be a list of 1 to {MAX_OPS} operations")
+        raise ApiError(400, "invalid_field", "ops: must be a list of 1 to %(limit)d operations",
+                       limit=MAX_OPS)
     return op_id, [parse_op(raw, i) for i, raw in enumerate(raw_ops)]
 
 
@@ -174,8 +177,8 @@ class Batch:
     def _check_values(self, index: int, values: dict[str, Any]) -> None:
         day = values.get("date")
         if day is not None and not 0 <= (day - self.plan.week_start).days <= 6:
-            week = self.plan.week_start.isoformat()
-            raise _bad(index, f"date must be within the plan's week ({week} and the 6 days after)")
+            raise _bad(index, "date must be within the plan's week (%(week)s and the 6 days after)",
+                       week=self.plan.week_start.isoformat())
         if values.get("cook_id") is not None and values["cook_id"] not in self.editors:
             raise _bad(index, "cook_id must be one of the plan's editors")
         recipe_id = values.get("recipe_id")
@@ -188,7 +191,7 @@ class Batch:
     def _entry(self, index: int, entry_id: int) -> MenuPlanEntry:
         entry = self.touched.get(entry_id) or db.session.get(MenuPlanEntry, entry_id)
         if entry is None or entry.plan_id != self.plan.id:
-            raise _bad(index, f"entry {entry_id} is not in this plan")
+            raise _bad(index, "entry %(entry_id)d is not in this plan", entry_id=entry_id)
         return entry
 
     def _set(self, entry: MenuPlanEntry, values: dict[str, Any], base: int | None) -> dict[str, Any]:
@@ -226,7 +229,8 @@ class Batch:
         assert op.entry_id is not None
         entry = self._entry(index, op.entry_id)
         if op.base_version is not None and op.base_version > entry.version:
-            raise _bad(index, f"base_version {op.base_version} is newer than the entry ({entry.version})")
+            raise _bad(index, "base_version %(base)d is newer than the entry (%(version)d)",
+                       base=op.base_version, version=entry.version)
         if entry.removed_at is not None:
             # Nothing to edit or remove: the entry's removal stands (the client drops its edit).
             status = "applied" if op.kind == "remove" else "conflict"
@@ -260,4 +264,4 @@ class Batch:
         live = db.session.scalar(select(func.count()).select_from(MenuPlanEntry).where(
             MenuPlanEntry.plan_id == self.plan.id, MenuPlanEntry.removed_at.is_(None)))
         if int(live or 0) > MAX_ENTRIES:
-            raise ApiError(409, "plan_full", f"a plan holds at most {MAX_ENTRIES} entries")
+            raise ApiError(409, "plan_full", "a plan holds at most %(limit)d entries", limit=MAX_ENTRIES)

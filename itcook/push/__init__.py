@@ -55,13 +55,14 @@ def state(app: Flask) -> PushState:
     return app.extensions["push"]  # type: ignore[no-any-return]
 
 
-def notify(app: Flask, user_id: int, event_id: int, event_type: str, title: str, body: str) -> bool:
+def notify(app: Flask, user_id: int, event_id: int, event_type: str, title: str, body: str,
+           url: str = "/") -> bool:
     """Queue a push of a notification to ``user_id`` if they have subscriptions (app context)."""
     from itcook.push import services
 
     if not services.has_targets(user_id):
         return False
-    return state(app).sender.submit(Job(user_id, event_id, event_type, title, body))
+    return state(app).sender.submit(Job(user_id, event_id, event_type, title, body, url=url))
 
 
 def stop(app: Flask) -> None:

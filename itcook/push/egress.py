@@ -34,6 +34,8 @@ from requests_hardened.ip_filter_adapter import IPFilterAdapter
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from itcook.i18n import gettext
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Not public although Python's ``is_global`` (3.11) may say so, or ranges that embed an IPv4
@@ -62,30 +64,30 @@ def split(endpoint: str, schemes: tuple[str, ...]) -> tuple[str, int]:
     """``(host, port)`` of an endpoint URL; ValueError (a message for people) if it is not one
     that every parser reads the same way."""
     if not endpoint.isascii() or not endpoint.isprintable() or " " in endpoint or "\\" in endpoint:
-        raise ValueError("must be an ASCII URL without spaces or backslashes")
+        raise ValueError(gettext("must be an ASCII URL without spaces or backslashes"))
     try:
         parts = urlsplit(endpoint)
     except ValueError:  # unbalanced brackets in the host
-        raise ValueError("is not a valid URL") from None
+        raise ValueError(gettext("is not a valid URL")) from None
     if parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"must be an absolute {' or '.join(schemes)} URL")
+        raise ValueError(gettext("must be an absolute %(schemes)s URL", schemes=" / ".join(schemes)))
     if parts.username is not None or parts.password is not None or parts.fragment:
-        raise ValueError("must not contain credentials, a fragment or spaces")
+        raise ValueError(gettext("must not contain credentials, a fragment or spaces"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         sent_to = parse_url(endpoint).host
     except (ValueError, LocationParseError):
-        raise ValueError("has an invalid host or port") from None
+        raise ValueError(gettext("has an invalid host or port")) from None
     host = parts.hostname
     if (sent_to or "").lower().strip("[]") != host:
-        raise ValueError("is read differently by different URL parsers")
+        raise ValueError(gettext("is read differently by different URL parsers"))
     if "[" in parts.netloc:
         try:
             ipaddress.IPv6Address(host)  # no zone index (fe80::1%eth0)
         except ValueError:
-            raise ValueError("has an invalid IPv6 address") from None
+            raise ValueError(gettext("has an invalid IPv6 address")) from None
     elif not _HOSTNAME.fullmatch(host):
-        raise ValueError("has an invalid host name")
+        raise ValueError(gettext("has an invalid host name"))
     return host, port
 
 
@@ -113,7 +115,7 @@ def check(endpoint: str, schemes: tuple[str, ...], *, allow_private: bool, resol
     ip = literal(host)
     if ip is not None:
         if not is_public(ip):
-            raise NotPublic(f"{host} is not a public address")
+            raise NotPublic(gettext("%(host)s is not a public address", host=host))
     elif resolve:
         _check_resolved(host, port)
 
@@ -122,11 +124,12 @@ def _check_resolved(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise NotPublic(f"{host} does not resolve to a public address") from None
+        raise NotPublic(gettext("%(host)s does not resolve to a public address", host=host)) from None
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not is_public(ip):
-            raise NotPublic(f"{host} resolves to {ip}, not a public address")
+            raise NotPublic(gettext("%(host)s resolves to %(ip)s, not a public address",
+                                    host=host, ip=str(ip)))
 
 
 class PublicOnlyAdapter(IPFilterAdapter):

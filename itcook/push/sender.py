@@ -28,7 +28,6 @@ import requests
 from flask import Flask
 from pywebpush import WebPushException, webpush
 
-from itcook.notifications.texts import link
 from itcook.push import egress, services
 from itcook.push.services import Target
 
@@ -48,12 +47,14 @@ class Job:
     body: str
     target: Target | None = None
     attempt: int = 1
+    #: The page a click opens (``notifications.texts.link``).
+    url: str = "/"
 
     def payload(self) -> str:
         """What the Service Worker receives (static/sw.js shows ``title`` and ``body``)."""
         return json.dumps({"title": self.title, "body": self.body, "type": self.event_type,
                            "id": self.event_id, "tag": f"itcook-{self.event_id}",
-                           "url": link(self.event_type)},
+                           "url": self.url},
                           separators=(",", ":"), ensure_ascii=False)
 
 

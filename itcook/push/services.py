@@ -53,7 +53,7 @@ def _endpoint(body: dict[str, Any]) -> str:
                      allow_private=current_app.config["PUSH_ALLOW_PRIVATE_ADDRESSES"])
     except egress.NotPublic as exc:
         current_app.extensions["push"].sender.counters["subscription_refused"] += 1
-        raise ApiError(400, "endpoint_not_public", f"endpoint: {exc}") from None
+        raise ApiError(400, "endpoint_not_public", "endpoint: %(problem)s", problem=str(exc)) from None
     except ValueError as exc:
         raise invalid_field("endpoint", str(exc)) from None
     return endpoint
@@ -67,7 +67,7 @@ def _key(keys: dict[str, Any], name: str, size: int) -> str:
     except ValueError:
         raise invalid_field(f"keys.{name}", "must be base64url") from None
     if len(raw) != size:
-        raise invalid_field(f"keys.{name}", f"must decode to {size} bytes")
+        raise invalid_field(f"keys.{name}", "must decode to %(size)d bytes", size=size)
     if name == "p256dh":
         try:  # an uncompressed point on P-256, or the encryption to it would fail later
             ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
@@ -175,8 +175,8 @@ def parse_preferences(body: dict[str, Any]) -> dict[str, bool]:
     changes = get_object(body, "event_types")
     for event_type, enabled in changes.items():
         if event_type not in PUSH_TYPES:
-            raise invalid_field("event_types", f"unknown type {event_type[:40]!r} (known: "
-                                f"{', '.join(PUSH_TYPES)})")
+            raise invalid_field("event_types", "unknown type %(type)r (known: %(known)s)",
+                                type=event_type[:40], known=", ".join(PUSH_TYPES))
         if not isinstance(enabled, bool):
             raise invalid_field(f"event_types.{event_type}", "must be true or false")
     return changes

@@ -23,11 +23,12 @@ from sqlalchemy import Select, func, select, update
 
 from itcook.errors import ApiError
 from itcook.extensions import db
+from itcook.i18n import N_
 from itcook.locking import lock_for_update
 from itcook.models import FridgeItem, Recipe, RecipeJob, User, isoformat, utcnow
 from itcook.recipes.generators import GenerationError, Generator, make_generator, parse_draft
 from itcook.signals import emit, recipe_failed, recipe_generated
-from itcook.validation import unstorable
+from itcook.validation import invalid_field, unstorable
 
 log = logging.getLogger(__name__)
 
@@ -70,33 +71,30 @@ def state(app: Flask | None = None) -> RecipesState:
     return cast(RecipesState, app.extensions[EXTENSION_KEY])
 
 
-def _invalid(message: str) -> ApiError:
-    return ApiError(400, "invalid_field", message)
-
-
 def parse_ingredients(body: Mapping[str, Any]) -> list[str] | None:
     """The ``ingredients`` field tidied and de-duplicated, or None when it is absent."""
     value = body.get("ingredients")
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _invalid("ingredients: must be a list of strings")
+        raise invalid_field("ingredients", "must be a list of strings")
     if not 1 <= len(value) <= MAX_INGREDIENTS:
-        raise _invalid(f"ingredients: must have 1 to {MAX_INGREDIENTS} items")
+        raise invalid_field("ingredients", "must have 1 to %(limit)d items", limit=MAX_INGREDIENTS)
     names: list[str] = []
     seen: set[str] = set()
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise _invalid(f"ingredients[{i}]: must be a string")
+            raise invalid_field(f"ingredients[{i}]", "must be a string")
         name = " ".join(item.split())
         if not name:
-            raise _invalid(f"ingredients[{i}]: must not be empty")
+            raise invalid_field(f"ingredients[{i}]", "must not be empty")
         if len(name) > MAX_INGREDIENT_LEN:
-            raise _invalid(f"ingredients[{i}]: must be at most {MAX_INGREDIENT_LEN} characters")
+            raise invalid_field(f"ingredients[{i}]", "must be at most %(limit)d characters long",
+                                limit=MAX_INGREDIENT_LEN)
         if any(unicodedata.category(ch) == "Cc" for ch in name):
-            raise _invalid(f"ingredients[{i}]: must not contain control characters")
+            raise invalid_field(f"ingredients[{i}]", "must not contain control characters")
         if problem := unstorable(name):  # JSON's "\ud800": no UTF-8 form
-            raise _invalid(f"ingredients[{i}]: {problem}")
+            raise invalid_field(f"ingredients[{i}]", problem)
         # "Egg" and "egg " are one ingredient; the first spelling is kept.
         if name.casefold() not in seen:
             seen.add(name.casefold())
@@ -136,8 +134,8 @@ def start_job(user_id: int, ingredients: list[str] | None) -> str:
     pending = db.session.scalar(select(func.count()).select_from(RecipeJob).where(
         RecipeJob.user_id == user_id, RecipeJob.status == "pending"))
     if (pending or 0) >= recipes.max_pending:
-        raise ApiError(429, "too_many_jobs", f"at most {recipes.max_pending} recipe generations may "
-                       "run at once; wait for one to finish")
+        raise ApiError(429, "too_many_jobs", "at most %(limit)d recipe generations may run at once; "
+                       "wait for one to finish", limit=recipes.max_pending)
     job_id = str(uuid.uuid4())
     db.session.add(RecipeJob(id=job_id, user_id=user_id, status="pending", ingredients=ingredients))
     db.session.commit()
@@ -176,7 +174,7 @@ def _run(job_id: str) -> None:
         return
     except Exception:
         log.exception("recipe generator %s crashed on job %s", generator.name, job_id)
-        _fail(job_id, user_id, "the recipe generator failed unexpectedly")
+        _fail(job_id, user_id, N_("the recipe generator failed unexpectedly"))
         return
     try:
         recipe = Recipe(user_id=user_id, title=draft.title, ingredients=draft.ingredients,
@@ -192,7 +190,7 @@ def _run(job_id: str) -> None:
     except Exception:
         db.session.rollback()
         log.exception("recipe job %s could not store its recipe", job_id)
-        _fail(job_id, user_id, "the recipe could not be stored")
+        _fail(job_id, user_id, N_("the recipe could not be stored"))
 
 
 def _finish(job_id: str, **values: Any) -> bool:

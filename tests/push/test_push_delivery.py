@@ -46,7 +46,8 @@ def test_a_personal_event_is_pushed_encrypted_to_every_subscription(app, client,
         assert received.error is None and received.status == 201
         assert received.payload == {"title": "New follower", "body": "boris follows you now",
                                     "type": "NewFollower", "id": note["id"],
-                                    "tag": f"itcook-{note['id']}", "url": "/"}
+                                    "tag": f"itcook-{note['id']}",
+                                    "url": f"/#user-{boris['user']['id']}"}  # the follower
         assert received.claims["sub"] == "mailto:push-tests@itcook.example"
         assert received.headers["ttl"] == "86400" and received.headers["urgency"] == "normal"
     assert sender.counters["sent"] == 2
