@@ -299,7 +299,8 @@
     actions.append(like, el("span", "", "likes"), open, el("span", "", "comments-count"));
     if (post.author_id !== session.user.id) {
       actions.append(button("", "secondary follow", () => toggleFollow(post.author_id, post.author_name)));
-      if (!my.following.has(post.author_id)) learnFollowing(post.author_id);
+      if (typeof post.author_followed_by_me === "boolean") my.following.set(post.author_id, post.author_followed_by_me);
+      else if (!my.following.has(post.author_id)) learnFollowing(post.author_id);  // a live post says nothing
     }
     li.append(actions);
     $("feed").prepend(li);
@@ -515,16 +516,14 @@
     });
   }
 
-  /** Where a notification leads: its post, recipe, or the panel it is about. */
+  const LINK_KEYS = { post: "inbox.open_post", recipe: "inbox.open_recipe", recipes: "inbox.open_recipes",
+    goal: "inbox.open_goals", group: "inbox.open_groups", nearby: "inbox.open_nearby", fridge: "inbox.open_fridge" };
+
+  /** Where a notification leads: the server's `link` ("/#post-7"), on this page. */
   function notificationLink(n) {
-    const d = n.data || {};
-    if (d.post_id != null) return { href: "#post=" + d.post_id, key: "inbox.open_post" };
-    if (d.recipe_id != null) return { href: "#recipe=" + d.recipe_id, key: "inbox.open_recipe" };
-    if (n.type === "ExpiringItems") return { href: "#fridge", key: "inbox.open_fridge" };
-    if (n.type === "GoalAchieved") return { href: "#goals", key: "inbox.open_goals" };
-    if (d.group_id != null) return { href: "#groups", key: "inbox.open_groups" };
-    if (n.type === "NewFollower" && d.follower_id != null) return null;
-    return null;
+    const match = /^\/?(#([a-z]+)(?:-\d+)?)$/.exec(n.link || "");
+    if (!match || !LINK_KEYS[match[2]]) return null;
+    return { href: match[1], key: LINK_KEYS[match[2]] };
   }
 
   function renderNotifications(items) {
@@ -556,15 +555,21 @@
     });
   }
 
-  /** `#post=7`, `#recipe=3`: links of the inbox (and of pushes) open what they name. */
+  /** `#post-7`, `#recipe-3`, `#group-2`, `#goal-1`: links of the inbox and of pushes open what
+   * they name; `#nearby`, `#recipes` are panels the browser scrolls to by itself. */
   function route() {
-    const match = /^#(post|recipe)=(\d+)$/.exec(location.hash);
+    const match = /^#(post|recipe|group|goal)-(\d+)$/.exec(location.hash);
     if (!match || !session) return;
     const id = Number(match[2]);
     if (match[1] === "post") {
       openPostById(id).then(() => $("post-panel").scrollIntoView({ block: "nearest" })).catch(failed);
-    } else {
+    } else if (match[1] === "recipe") {
       window.dispatchEvent(new CustomEvent("itcook:open-recipe", { detail: { id } }));
+    } else if (match[1] === "group" && my.groups.has(id)) {
+      openGroup(id).then(() => $("groups").scrollIntoView({ block: "nearest" })).catch(failed);
+    } else {
+      const target = match[1] === "goal" ? document.querySelector('#goal-list li[data-goal-id="' + id + '"]') : null;
+      (target || $(match[1] === "goal" ? "goals" : "groups")).scrollIntoView({ block: "nearest" });
     }
   }
 

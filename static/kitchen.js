@@ -186,7 +186,7 @@
       const li = el("li");
       li.dataset.recipeId = String(recipe.id);
       const a = el("a", recipe.title, "name");
-      a.href = "#recipe=" + recipe.id;
+      a.href = "#recipe-" + recipe.id;
       li.append(a);
       return li;
     }));

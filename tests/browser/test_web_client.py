@@ -184,7 +184,7 @@ def test_forms_work_and_show_the_servers_errors(live_server, new_page) -> None:
     assert page.text_content("#fridge-error") == ""
     page.click("#fridge-notify")
     page.wait_for_selector("#notifications li[data-type='ExpiringItems'] time")
-    assert page.get_attribute("#notifications li[data-type='ExpiringItems'] a.go", "href") == "#fridge"
+    assert page.get_attribute("#notifications li[data-type='ExpiringItems'] a.go", "href") == "#nearby"
     page.click("#fridge-items li .delete")
     page.wait_for_selector("#fridge-empty:not([hidden])")
 
@@ -211,7 +211,13 @@ def test_forms_work_and_show_the_servers_errors(live_server, new_page) -> None:
     assert page.locator("#recipe-view-ingredients li").count() >= 3
     assert page.text_content("#recipe-error") == ""
     page.wait_for_selector("#recipe-list li a")
-    page.wait_for_selector("#notifications li[data-type='RecipeGenerated'] a.go")
+    link = page.locator("#notifications li[data-type='RecipeGenerated'] a.go")
+    recipe_id = page.get_attribute("#recipe-view", "data-recipe-id")
+    assert link.get_attribute("href") == f"#recipe-{recipe_id}"
+    page.click("#recipe-view-title")  # the view is replaced by what the link opens
+    page.evaluate("document.getElementById('recipe-view').hidden = true")
+    link.click()
+    page.wait_for_selector(f"#recipe-view[data-recipe-id='{recipe_id}']:not([hidden])")
 
 
 def test_admin_notice_goes_to_the_admin_alone_by_default(live_server, new_page) -> None:
