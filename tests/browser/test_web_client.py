@@ -3,6 +3,7 @@ the forms with their server errors, Russian, and axe-core on every page."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -307,7 +308,7 @@ def test_reconnecting_counts_down_and_the_sse_fallback_is_shown(live_server, new
 
 def test_axe_finds_nothing_serious_on_any_page(live_server, new_page) -> None:
     api = Api(live_server)
-    api.register_admin()
+    admin = api.register_admin()
     page = new_page()
     page.goto(live_server.url + "/")
     page.wait_for_selector("#auth h2")
@@ -343,4 +344,10 @@ def test_axe_finds_nothing_serious_on_any_page(live_server, new_page) -> None:
     plans.click("#plans-login button[type=submit]")
     plans.wait_for_selector("#plans-picker:not([hidden])")
     found["plans"] = axe_violations(plans)
+    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
+    plan = api.call("POST", "/plans", admin, expect=201,
+                    json={"title": "Week", "week_start": monday.isoformat()}).json()
+    plans.goto(live_server.url + f"/static/plans.html?plan={plan['id']}")
+    plans.wait_for_selector("#plan-grid input.add")
+    found["plan"] = axe_violations(plans)
     assert not {name: v for name, v in found.items() if v}, found
