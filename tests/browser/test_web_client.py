@@ -172,6 +172,12 @@ def test_forms_work_and_show_the_servers_errors(live_server, new_page) -> None:
     page.wait_for_selector("#post-error >> text=5000")
     assert len(page.input_value("#post-content")) == 100_000
     assert page.locator("#feed li").count() == 0
+    page.fill("#post-content", "Shchi for four")
+    assert page.get_attribute("#post-counter", "data-over") == "false"
+    page.click("#post-form button[type=submit]")
+    page.wait_for_selector("#feed li .content >> text=Shchi for four")  # the toast comes with it, if any
+    assert page.locator(".toast >> text=New post").count() == 0  # not for my own post
+    assert page.text_content("#post-error") == ""
 
     # Fridge: add with an expiry date, it is listed and expiring soon; a bad one gets the error.
     page.click("#fridge-form button[type=submit]")  # no name
@@ -260,6 +266,23 @@ def test_the_page_is_russian_in_a_russian_browser(live_server, new_page) -> None
     assert item.locator(".likes").text_content() == "1 like"
     page.reload()
     page.wait_for_selector("#post-form button[type=submit] >> text=Post")
+    me = api.call("POST", "/auth/login", expect=200,
+                  json={"username": "boris", "password": "secret123"}).json()
+    assert me["user"]["language"] == "en"  # the choice was saved on the server too
+
+
+def test_the_users_language_setting_wins_over_the_browsers(live_server, new_page) -> None:
+    api = Api(live_server)
+    anna = api.register("anna")
+    api.call("PATCH", "/auth/me", anna, expect=200, json={"language": "ru"})
+    page = new_page(locale="en-US")
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#auth h2 >> text=Log in or register")
+    demo_login(page, live_server, "anna")
+    page.wait_for_selector("#post-form button[type=submit] >> text=Опубликовать")
+    page.click("#post-form button[type=submit]")  # empty: the server's error, in Russian
+    page.wait_for_selector("#post-error:not(:empty)")
+    assert page.get_attribute("html", "lang") == "ru"
 
 
 def test_reconnect_counter_ignores_channel_changes_after_a_reconnect(live_server, new_page) -> None:
