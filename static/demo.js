@@ -15,6 +15,7 @@
   const API = "/api/v1";
   const KEY = "itcook.demo.session";
   const FEED_SIZE = 20;  // posts shown, each one's post:<id> channel joined
+  const LONG_POST = 600;  // characters past which a post is folded in the feed
   const I18N = window.ITCookI18n;
   const t = (key, params) => I18N.t(key, params);
   const params = new URLSearchParams(location.search);
@@ -292,7 +293,23 @@
     const meta = el("div", null, "meta");
     meta.append(el("span", post.author_name, "author"), " · ",
       el("span", t("feed.post_n", { id: post.id }), "post-n"));
-    li.append(meta, el("div", post.content, "content"));
+    const content = el("div", post.content, "content");
+    content.id = "post-content-" + post.id;
+    li.append(meta, content);
+    if (post.content.length > LONG_POST) {
+      // A long post is folded to a few lines in the feed; the reader unfolds it.
+      content.classList.add("folded");
+      const more = el("button", t("feed.more"), "link more");
+      more.type = "button";
+      more.setAttribute("aria-expanded", "false");
+      more.setAttribute("aria-controls", content.id);
+      more.addEventListener("click", () => {
+        const open = content.classList.toggle("folded") === false;
+        more.setAttribute("aria-expanded", String(open));
+        more.textContent = t(open ? "feed.less" : "feed.more");
+      });
+      li.append(more);
+    }
     const actions = el("div", null, "actions");
     const like = button("", "secondary like", () => toggleLike(post.id));
     const open = button("", "secondary open", () => openPost(post));
@@ -330,6 +347,8 @@
     li.querySelector(".likes").textContent = t("feed.likes", { count: post.likes_count || 0 });
     li.querySelector(".comments-count").textContent = t("feed.comments", { count: post.comments_count || 0 });
     li.querySelector(".open").textContent = t("feed.open");
+    const more = li.querySelector(".more");
+    if (more) more.textContent = t(more.getAttribute("aria-expanded") === "true" ? "feed.less" : "feed.more");
     li.querySelector(".post-n").textContent = t("feed.post_n", { id });
     const follow = li.querySelector(".follow");
     if (follow) {

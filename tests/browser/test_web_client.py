@@ -65,6 +65,12 @@ def test_no_horizontal_overflow_with_long_words_and_posts(live_server, new_page,
         api.call("POST", "/community/posts", anna, expect=201, json={"content": content})
     page.wait_for_selector(f"#feed li .content >> text={LONG_POST[:40]}")
     assert page.locator("#feed li").count() == 3
+    # Long posts are folded in the feed and unfold on request.
+    first = page.locator("#feed li").first
+    assert first.locator(".content").bounding_box()["height"] < 300
+    first.locator(".more").click()
+    assert first.locator(".more").get_attribute("aria-expanded") == "true"
+    assert first.locator(".content").bounding_box()["height"] > 300
 
     layout = page.evaluate(OVERFLOW)
     assert layout["scroll"] <= layout["width"], layout
