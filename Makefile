@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test migrate lint bench soak clean
+.PHONY: run test install install-test migrate lint bench soak clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,12 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The message catalogs (docs/i18n.md): collect the texts of the code, then merge them into
+# each language's .po (new ones come untranslated; tests/test_i18n.py fails until they are).
+BABEL_KEYWORDS := -k ApiError:3 -k invalid_field:2 -k _invalid:2 -k _bad:2
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+	  --project=itcook -o itcook/translations/messages.pot .
+	$(BIN)/pybabel update -i itcook/translations/messages.pot -d itcook/translations -l ru \
+	  --init-missing --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date

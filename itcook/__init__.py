@@ -125,6 +125,8 @@ def stop_services(app: Flask, timeout: float = 5.0) -> None:
     from itcook import jobs, push
 
     app.extensions["realtime"].shutdown()
+    for coalescer in app.extensions.get("live.coalescers", {}).values():
+        coalescer.stop()
     jobs.stop(app, timeout=timeout)
     push.stop(app)
 

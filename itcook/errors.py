@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import WebsocketMismatch
 
-from itcook.i18n import gettext
+from itcook.i18n import N_, gettext
 from itcook.realtime.errors import RealtimeError, answer, error_response
 from itcook.signals import request_refused
 
@@ -30,6 +30,27 @@ class ApiError(RealtimeError):
         super().__init__(status, code, gettext(message, **params), retry_after)
 
 
+#: Werkzeug's errors in our words (its own descriptions are English only), by status.
+HTTP_MESSAGES: dict[int, str] = {
+    400: N_("the request is malformed"),
+    404: N_("no such resource"),
+    405: N_("this method is not allowed here"),
+    406: N_("no acceptable representation"),
+    413: N_("the request body is too large"),
+    414: N_("the URL is too long"),
+    415: N_("unsupported media type"),
+    431: N_("the request headers are too large"),
+}
+
+
+def _http_message(exc: HTTPException) -> str:
+    # A description given where it was raised is ours: a msgid; Werkzeug's default is not.
+    if exc.description and exc.description != type(exc).description:
+        return gettext(exc.description)
+    default = HTTP_MESSAGES.get(exc.code or 500)
+    return gettext(default) if default else (exc.description or exc.name)
+
+
 def _http_code(exc: HTTPException) -> str:
     # "Method Not Allowed" -> "method_not_allowed": stable, derived from the standard phrase.
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
@@ -46,12 +67,12 @@ def register_error_handlers(app: Flask) -> None:
         # before any view saw it: the route's owner may want to count it.
         request_refused.send(current_app._get_current_object(), reason="websocket_required",
                              path=request.path)
-        return error_response(400, "websocket_required", "this route only speaks WebSocket "
-                              "(send Upgrade: websocket)")
+        return error_response(400, "websocket_required", gettext(
+            "this route only speaks WebSocket (send Upgrade: websocket)"))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        response = error_response(exc.code or 500, _http_code(exc), exc.description or exc.name)
+        response = error_response(exc.code or 500, _http_code(exc), _http_message(exc))
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
@@ -63,7 +84,8 @@ def register_error_handlers(app: Flask) -> None:
 
         db.session.rollback()
         log.exception("database error")
-        return error_response(500, "database_error", "the database could not complete the request")
+        return error_response(500, "database_error",
+                              gettext("the database could not complete the request"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -71,4 +93,4 @@ def register_error_handlers(app: Flask) -> None:
 
         db.session.rollback()
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "internal server error")
+        return error_response(500, "internal_error", gettext("internal server error"))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from blinker import Signal
 from flask import Flask, current_app, has_app_context
 
-from itcook import signals
+from itcook import coalesce, signals
 from itcook.i18n import gettext, ngettext
 
 if TYPE_CHECKING:
@@ -56,15 +56,25 @@ class EventSpec:
     #: The page of the web app a notification opens (inbox ``link``, Web Push ``url``): a
     #: template over the event's data (``"/#post-{post_id}"``).
     link: str = "/"
+    #: Seconds: at most one event per channel this often, the last change always sent, after
+    #: the commit (``itcook/coalesce.py``); for non-durable rows with ``current``.
+    every: float = 0.0
+    #: Reads the arguments afresh when a coalesced event goes out (None: nothing to send).
+    current: Callable[[Args], Args | None] | None = None
 
     def events(self, args: Args) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(channel, data)`` of every event this row makes of a signal's ``args``."""
         for one in self._each(args):
             data = {name: one[name] for name in self.fields}
-            for channel in self.channels if isinstance(self.channels, tuple) else (self.channels,):
-                name = channel(one) if callable(channel) else channel.format_map(one)
-                if not (self.actor is not None and name == f"user:{one[self.actor]}"):
-                    yield name, data
+            for name in self.channels_of(one):
+                yield name, data
+
+    def channels_of(self, one: Args) -> Iterator[str]:
+        """The channels of one event of these arguments (never the actor's own personal one)."""
+        for channel in self.channels if isinstance(self.channels, tuple) else (self.channels,):
+            name = channel(one) if callable(channel) else channel.format_map(one)
+            if not (self.actor is not None and name == f"user:{one[self.actor]}"):
+                yield name
 
     def _each(self, args: Args) -> Iterator[Args]:
         if self.each is None:
@@ -89,6 +99,12 @@ def _expiring(data: Args) -> tuple[str, str]:
     return gettext("Food is expiring"), body
 
 
+def _post_stats(args: Args) -> Args | None:
+    from itcook.community.services import post_stats
+
+    return post_stats(args["post_id"])
+
+
 def _system_or_personal(args: Args) -> str:
     return "system" if args["user_id"] is None else f"user:{args['user_id']}"
 
@@ -106,6 +122,10 @@ EVENTS: tuple[EventSpec, ...] = (
               ("comment_id", "post_id", "author_id", "author_name", "content"), actor="author_id",
               inbox=lambda d: (gettext("New comment"), f"{_name(d, 'author_name')}: {d.get('content', '')}"),
               link="/#post-{post_id}"),
+    # Counters for everyone who sees the post, whoever changed them, in whichever process.
+    EventSpec(signals.post_stats_changed, "PostStats", "post:{post_id}",
+              ("post_id", "likes_count", "comments_count"), durable=False, every=1.0,
+              current=_post_stats),
     EventSpec(signals.user_followed, "NewFollower", "user:{followed_id}",
               ("follower_id", "follower_name"),
               inbox=lambda d: (gettext("New follower"),
@@ -205,13 +225,38 @@ ACTIONS: dict[Signal, Callable[..., None]] = {
 }
 
 
-def _publisher(rows: tuple[EventSpec, ...]) -> Callable[..., None]:
+def _publisher(app: Flask, rows: tuple[EventSpec, ...]) -> Callable[..., None]:
     def publish(rt: Realtime, **args: Any) -> None:
         for row in rows:  # in table order: the ids follow it
+            if row.every:
+                _coalesced(app, rt, row, args)
+                continue
             for channel, data in row.events(args):
                 rt.publish(channel, row.type, data, durable=row.durable)
 
     return publish
+
+
+def _coalesced(app: Flask, rt: Realtime, row: EventSpec, args: Args) -> None:
+    """Send ``row``'s events after the commit, at most once per ``row.every`` per channel."""
+    assert row.current is not None and not row.durable
+    state = rt.state(app)
+    coalescer: coalesce.Coalescer = app.extensions["live.coalescers"][row.type]
+    for channel in row.channels_of(args):
+        def send(channel: str = channel) -> None:
+            if state.closing:
+                return
+            with app.app_context():
+                fresh = row.current(args)  # type: ignore[misc]
+            if fresh is not None:
+                data = {name: fresh[name] for name in row.fields}
+                rt.publish(channel, row.type, data, durable=False, app=app)
+
+        session = state.open_transaction()
+        if session is None:
+            coalescer.offer(channel, send)
+        else:
+            coalesce.after_commit(session, coalescer, channel, send)
 
 
 def _receiver(name: str, rt: Realtime, handle: Callable[..., None]) -> Callable[..., None]:
@@ -233,7 +278,12 @@ def connect(app: Flask, rt: Realtime) -> None:
     rows: dict[Signal, list[EventSpec]] = {}
     for row in EVENTS:
         rows.setdefault(row.signal, []).append(row)
-    handlers = {signal: _publisher(tuple(group)) for signal, group in rows.items()}
+    handlers = {signal: _publisher(app, tuple(group)) for signal, group in rows.items()}
+    from itcook.extensions import db
+
+    coalesce.install(db.session)
+    app.extensions["live.coalescers"] = {row.type: coalesce.Coalescer(row.every) for row in EVENTS
+                                         if row.every}
     handlers.update(ACTIONS)
     receivers = {signal: _receiver(signal.name, rt, handle) for signal, handle in handlers.items()}
     for signal, receiver in receivers.items():

@@ -10,7 +10,7 @@ from flask import Flask
 from itcook import jobs, live, signals
 from itcook.auth.services import SESSION_CLAIM
 from itcook.extensions import db, realtime
-from itcook.i18n import force_locale, user_language
+from itcook.i18n import force_locale, gettext, user_language
 from itcook.realtime import Credential, Principal, RealtimeError, jwt_authenticator
 from itcook.realtime.dbapi import PooledStatements
 from itcook.validation import is_row_id
@@ -25,7 +25,8 @@ def _authenticate(token: str) -> Credential:
         return credential._replace(user_id=int(credential.user_id))
     except (TypeError, ValueError):
         # As on the REST routes: a subject that names no user is no active user.
-        raise RealtimeError(401, "user_inactive", "the user of this credential does not exist") from None
+        raise RealtimeError(401, "user_inactive",
+                            gettext("the user of this credential does not exist")) from None
 
 log = logging.getLogger(__name__)
 

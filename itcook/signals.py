@@ -24,6 +24,8 @@ post_created = _signals.signal("post-created")
 post_liked = _signals.signal("post-liked")
 #: comment_id, post_id, post_author_id, author_id, author_name, content, created_at
 comment_created = _signals.signal("comment-created")
+#: post_id: its likes or comments changed (a like, an unlike, a comment)
+post_stats_changed = _signals.signal("post-stats-changed")
 #: follower_id, follower_name, followed_id
 user_followed = _signals.signal("user-followed")
 #: user_id, items (list of {id, name, expires_on, days_left}), days
@@ -64,6 +66,7 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     goal_achieved, recipe_generated, recipe_failed, system_notification, user_deactivated,
     group_post_created, group_invitation_sent, group_member_removed, group_deleted, notifications_read,
     nearby_offer_created, nearby_offer_claimed, plan_updated, shopping_item_checked,
+    post_stats_changed,
 )
 
 #: Sent on the real-time plugin's hook (``itcook/live.py``), not by a domain, as a durable event

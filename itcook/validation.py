@@ -116,10 +116,10 @@ def get_number(body: dict[str, Any], name: str, *, required: bool = True,
         raise _invalid(name, "must be finite")
     if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
         if exclusive_minimum:
-            raise _invalid(name, "must be greater than %(limit)s", limit=f"{minimum:g}")
-        raise _invalid(name, "must be at least %(limit)s", limit=f"{minimum:g}")
+            raise _invalid(name, "must be greater than %(limit)s", limit=format(minimum, "g"))
+        raise _invalid(name, "must be at least %(limit)s", limit=format(minimum, "g"))
     if maximum is not None and number > maximum:
-        raise _invalid(name, "must be at most %(limit)s", limit=f"{maximum:g}")
+        raise _invalid(name, "must be at most %(limit)s", limit=format(maximum, "g"))
     return number
 
 

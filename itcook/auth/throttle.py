@@ -22,6 +22,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from itcook.errors import ApiError
+from itcook.i18n import N_
 
 EXTENSION_KEY = "itcook.auth_throttle"
 
@@ -84,10 +85,11 @@ class TooManyAttempts(ApiError):
     """429 ``too_many_attempts``, with ``Retry-After``."""
 
     def __init__(self, scope: str, retry_after: int) -> None:
-        whom = "from this address" if scope == "address" else "for this account"
-        super().__init__(429, "too_many_attempts",
-                         f"too many login or registration attempts {whom}; retry in {retry_after} s",
-                         retry_after=retry_after)
+        if scope == "address":
+            message = N_("too many login or registration attempts from this address; retry in %(s)d s")
+        else:
+            message = N_("too many login or registration attempts for this account; retry in %(s)d s")
+        super().__init__(429, "too_many_attempts", message, retry_after=retry_after, s=retry_after)
 
 
 def client_key(address: str | None) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.models import Comment, Follow, Like, Post, User, isoformat, utcnow
-from itcook.signals import comment_created, emit, post_created, post_liked, user_followed
+from itcook.signals import comment_created, emit, post_created, post_liked, post_stats_changed, user_followed
 from itcook.validation import is_row_id, paginate
 
 POST_MAX_LEN = 5000
@@ -110,6 +110,13 @@ def _like_state(post_id: int, liked: bool) -> dict[str, Any]:
     return {"post_id": post_id, "liked": liked, "likes_count": likes_count}
 
 
+def post_stats(post_id: int) -> dict[str, int] | None:
+    """``{post_id, likes_count, comments_count}`` as committed now, or None for no such post."""
+    row = db.session.execute(select(Post.likes_count, Post.comments_count)
+                             .where(Post.id == post_id)).first()
+    return None if row is None else {"post_id": post_id, "likes_count": row[0], "comments_count": row[1]}
+
+
 def _followers_count(user_id: int) -> int:
     return _count(select(func.count()).select_from(Follow).where(Follow.followed_id == user_id))
 
@@ -165,6 +172,7 @@ def like_post(user: User, post_id: int) -> tuple[dict[str, Any], bool]:
         state = _like_state(post_id, True)
         emit(post_liked, post_id=post_id, post_author_id=post_author_id, user_id=user.id,
              user_name=user.display_name, likes_count=state["likes_count"])
+        emit(post_stats_changed, post_id=post_id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -184,6 +192,7 @@ def unlike_post(user: User, post_id: int) -> dict[str, Any]:
     if removed.rowcount:  # type: ignore[attr-defined]
         db.session.execute(update(Post).where(Post.id == post_id)
                            .values(likes_count=Post.likes_count - 1))
+        emit(post_stats_changed, post_id=post_id)
     db.session.commit()
     return _like_state(post_id, False)
 
@@ -203,6 +212,7 @@ def add_comment(author: User, post_id: int, content: str) -> dict[str, Any]:
     emit(comment_created, comment_id=body["id"], post_id=post_id, post_author_id=post_author_id,
          author_id=body["author_id"], author_name=body["author_name"], content=content,
          created_at=body["created_at"])
+    emit(post_stats_changed, post_id=post_id)
     db.session.commit()
     return body
 

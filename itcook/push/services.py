@@ -65,9 +65,9 @@ def _key(keys: dict[str, Any], name: str, size: int) -> str:
     try:
         raw = b64url_decode(value)
     except ValueError:
-        raise invalid_field(f"keys.{name}", "must be base64url") from None
+        raise invalid_field("keys." + name, "must be base64url") from None
     if len(raw) != size:
-        raise invalid_field(f"keys.{name}", "must decode to %(size)d bytes", size=size)
+        raise invalid_field("keys." + name, "must decode to %(size)d bytes", size=size)
     if name == "p256dh":
         try:  # an uncompressed point on P-256, or the encryption to it would fail later
             ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
@@ -178,7 +178,7 @@ def parse_preferences(body: dict[str, Any]) -> dict[str, bool]:
             raise invalid_field("event_types", "unknown type %(type)r (known: %(known)s)",
                                 type=event_type[:40], known=", ".join(PUSH_TYPES))
         if not isinstance(enabled, bool):
-            raise invalid_field(f"event_types.{event_type}", "must be true or false")
+            raise invalid_field("event_types." + event_type, "must be true or false")
     return changes
 
 

@@ -71,6 +71,10 @@ def state(app: Flask | None = None) -> RecipesState:
     return cast(RecipesState, app.extensions[EXTENSION_KEY])
 
 
+def _item(index: int) -> str:
+    return "ingredients[" + str(index) + "]"
+
+
 def parse_ingredients(body: Mapping[str, Any]) -> list[str] | None:
     """The ``ingredients`` field tidied and de-duplicated, or None when it is absent."""
     value = body.get("ingredients")
@@ -84,17 +88,17 @@ def parse_ingredients(body: Mapping[str, Any]) -> list[str] | None:
     seen: set[str] = set()
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise invalid_field(f"ingredients[{i}]", "must be a string")
+            raise invalid_field(_item(i), "must be a string")
         name = " ".join(item.split())
         if not name:
-            raise invalid_field(f"ingredients[{i}]", "must not be empty")
+            raise invalid_field(_item(i), "must not be empty")
         if len(name) > MAX_INGREDIENT_LEN:
-            raise invalid_field(f"ingredients[{i}]", "must be at most %(limit)d characters long",
+            raise invalid_field(_item(i), "must be at most %(limit)d characters long",
                                 limit=MAX_INGREDIENT_LEN)
         if any(unicodedata.category(ch) == "Cc" for ch in name):
-            raise invalid_field(f"ingredients[{i}]", "must not contain control characters")
+            raise invalid_field(_item(i), "must not contain control characters")
         if problem := unstorable(name):  # JSON's "\ud800": no UTF-8 form
-            raise invalid_field(f"ingredients[{i}]", problem)
+            raise invalid_field(_item(i), problem)
         # "Egg" and "egg " are one ingredient; the first spelling is kept.
         if name.casefold() not in seen:
             seen.add(name.casefold())
