@@ -4,6 +4,7 @@ the forms with their server errors, Russian, and axe-core on every page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -288,6 +289,7 @@ def test_the_users_language_setting_wins_over_the_browsers(live_server, new_page
     page.wait_for_selector("#post-form button[type=submit] >> text=Опубликовать")
     page.click("#post-form button[type=submit]")  # empty: the server's error, in Russian
     page.wait_for_selector("#post-error:not(:empty)")
+    assert re.search("[а-я]", page.text_content("#post-error"))  # the server wrote it in Russian
     assert page.get_attribute("html", "lang") == "ru"
 
 
