@@ -474,6 +474,14 @@
     return update;
   }
 
+  /** Empty inputs, telling their counters. */
+  function clear(ids) {
+    ids.forEach((id) => {
+      $(id).value = "";
+      $(id).dispatchEvent(new Event("input"));
+    });
+  }
+
   /** The form's error line (the server's message), or none. */
   function showError(name, err) {
     const node = $(name + "-error");
@@ -764,10 +772,7 @@
     $("conn-reconnects").textContent = "0";
     $("conn-last-id").textContent = "—";
     $("push-status").textContent = "";
-    ["post-content", "comment-input", "group-name", "group-join-id", "group-post-content"].forEach((id) => {
-      $(id).value = "";
-      $(id).dispatchEvent(new Event("input"));
-    });
+    clear(["post-content", "comment-input", "group-name", "group-join-id", "group-post-content"]);
     ["post", "comment"].forEach((name) => showError(name, null));
     $("app").hidden = true;
     $("auth").hidden = false;
@@ -790,16 +795,26 @@
       if (session) api("PATCH", "/auth/me", { language: lang }).catch(() => { /* kept in this browser */ });
     });
     window.addEventListener("itcook:lang", relabel);
-    counter("post-content", "post-counter");
-    counter("comment-input", "comment-counter");
+    // Every input with a limit counts; those without a counter of their own get one after them.
+    document.querySelectorAll("[data-limit]").forEach((input) => {
+      let id = input.id + "-counter";
+      if (input.id === "post-content") id = "post-counter";
+      else if (input.id === "comment-input") id = "comment-counter";
+      else if (!$(id)) {
+        const node = el("span", "", "counter");
+        node.id = id;
+        input.after(node);
+        input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + id).trim());
+      }
+      counter(input.id, id);
+    });
     $("post-form").addEventListener("submit", (event) => {
       event.preventDefault();
       showError("post", null);
       // Sent as typed even past the limit: the server refuses it and says why; nothing is cut.
       api("POST", "/community/posts", { content: $("post-content").value })
         .then(() => {
-          $("post-content").value = "";
-          $("post-content").dispatchEvent(new Event("input"));
+          clear(["post-content"]);
         })
         .catch((err) => showError("post", err));
     });
@@ -817,8 +832,7 @@
       showError("comment", null);
       api("POST", "/community/posts/" + postId + "/comments", { content: $("comment-input").value })
         .then((c) => {
-          $("comment-input").value = "";
-          $("comment-input").dispatchEvent(new Event("input"));
+          clear(["comment-input"]);
           addComment({ comment_id: c.id, author_name: c.author_name, content: c.content });
         })
         .catch((err) => showError("comment", err));
@@ -832,7 +846,7 @@
     $("group-create").addEventListener("submit", (event) => {
       event.preventDefault();
       api("POST", "/groups", { name: $("group-name").value, open: true })
-        .then((group) => { $("group-name").value = ""; addGroup(group); })
+        .then((group) => { clear(["group-name"]); addGroup(group); })
         .catch(failed);
     });
     $("group-join").addEventListener("submit", (event) => {
@@ -848,7 +862,7 @@
       const id = my.openGroupId;
       api("POST", "/groups/" + id + "/posts", { content: $("group-post-content").value })
         .then((p) => {
-          $("group-post-content").value = "";
+          clear(["group-post-content"]);
           if (my.openGroupId === id) addGroupPost({ post_id: p.id, author_name: p.author_name, content: p.content }, true);
         })
         .catch(failed);

@@ -22,6 +22,14 @@
     return node;
   }
 
+  /** Empty inputs, telling their counters. */
+  function clear(ids) {
+    ids.forEach((id) => {
+      $(id).value = "";
+      $(id).dispatchEvent(new Event("input"));
+    });
+  }
+
   function showError(name, err) {
     $(name + "-error").textContent = err ? err.message : "";
   }
@@ -96,9 +104,7 @@
     if (quantity !== "") body.quantity = Number(quantity);
     if ($("fridge-unit").value.trim()) body.unit = $("fridge-unit").value;
     await ctx.api("POST", "/fridge/items", body);
-    $("fridge-name").value = "";
-    $("fridge-quantity").value = "";
-    $("fridge-unit").value = "";
+    clear(["fridge-name", "fridge-quantity", "fridge-unit"]);
     await loadFridge();
     $("fridge-name").focus();
   }
@@ -165,9 +171,7 @@
     const body = { title: $("goal-title").value, target_value: Number($("goal-target").value || "0") };
     if ($("goal-unit").value.trim()) body.unit = $("goal-unit").value;
     await ctx.api("POST", "/goals", body);
-    $("goal-title").value = "";
-    $("goal-target").value = "";
-    $("goal-unit").value = "";
+    clear(["goal-title", "goal-target", "goal-unit"]);
     await loadGoals();
   }
 
@@ -298,8 +302,8 @@
     $("recipe-status").textContent = "";
     $("admin-status").textContent = "";
     $("admin").hidden = true;
-    ["fridge-name", "fridge-quantity", "fridge-unit", "goal-title", "goal-target", "goal-unit",
-      "recipe-ingredients", "admin-title", "admin-message", "admin-user-id"].forEach((id) => { $(id).value = ""; });
+    clear(["fridge-name", "fridge-quantity", "fridge-unit", "goal-title", "goal-target", "goal-unit",
+      "recipe-ingredients", "admin-title", "admin-message", "admin-user-id"]);
   }
 
   function relabel() {

@@ -237,7 +237,10 @@
     });
     $("nearby-offer-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      offer($("nearby-title").value.trim()).then(() => { $("nearby-title").value = ""; }).catch(fail);
+      offer($("nearby-title").value.trim()).then(() => {
+        $("nearby-title").value = "";
+        $("nearby-title").dispatchEvent(new Event("input"));  // its counter
+      }).catch(fail);
     });
     $("nearby-offer-expiring").addEventListener("click", () =>
       offerExpiring(state.expiring.length ? state.expiring : null).catch(fail));
