@@ -177,6 +177,28 @@ def test_get_one_post_and_liked_by_me(client, anna, bob) -> None:
     assert feed["items"][0]["liked_by_me"] is True
 
 
+def test_the_feed_says_whose_authors_the_viewer_follows(client, anna, bob) -> None:
+    _post(client, anna, "by anna")
+    _post(client, bob, "by bob")
+    feed = lambda user: {p["content"]: p["author_followed_by_me"]  # noqa: E731
+                         for p in client.get(f"{API}/posts", headers=user["headers"]).get_json()["items"]}
+    assert feed(bob) == {"by anna": False, "by bob": False}
+    client.post(f"{API}/users/{anna['user']['id']}/follow", headers=bob["headers"])
+    assert feed(bob) == {"by anna": True, "by bob": False}  # one's own posts: never followed
+    assert feed(anna) == {"by anna": False, "by bob": False}
+    client.delete(f"{API}/users/{anna['user']['id']}/follow", headers=bob["headers"])
+    assert feed(bob)["by anna"] is False
+
+
+def test_a_100_kb_post_is_refused_with_the_limit_not_cut(app, client, signals, anna) -> None:
+    response = client.post(f"{API}/posts", json={"content": "é" * 100_000}, headers=anna["headers"])
+    assert response.status_code == 400
+    assert response.get_json()["error"] == {
+        "code": "invalid_field",
+        "message": "content: must be at most 5000 characters long (this one has 100000)"}
+    assert _count(app, Post) == 0 and signals.calls == []
+
+
 @pytest.mark.parametrize("path", ["/posts/999", "/posts/999/comments", "/posts/abc"])
 def test_unknown_post_is_404(client, anna, path) -> None:
     response = client.get(API + path, headers=anna["headers"])
@@ -231,7 +253,7 @@ def test_liking_ones_own_post_also_signals(client, signals, anna) -> None:
     }]
 
 
-def test_unlike_is_idempotent_and_silent(app, client, signals, anna, bob) -> None:
+def test_unlike_is_idempotent_and_only_changes_the_counters(app, client, signals, anna, bob) -> None:
     post = _post(client, anna)
     url = f"{API}/posts/{post['id']}/like"
     client.post(url, headers=anna["headers"])
@@ -241,7 +263,8 @@ def test_unlike_is_idempotent_and_silent(app, client, signals, anna, bob) -> Non
     again = client.delete(url, headers=bob["headers"])
     assert first.status_code == again.status_code == 200
     assert first.get_json() == again.get_json() == {"post_id": post["id"], "liked": False, "likes_count": 1}
-    assert signals.calls == []
+    # No notification; the counters' change once (PostStats), for the unlike that removed a like.
+    assert signals.calls == [("post-stats-changed", {"post_id": post["id"]})]
     assert _count(app, Like) == 1
     # Liking again after an unlike is a new like and is announced again.
     relike = client.post(url, headers=bob["headers"])
@@ -345,7 +368,8 @@ def test_comment_is_created_counted_and_signalled(app, client, signals, anna, bo
         "author_id": bob["user"]["id"], "author_name": "Bob", "content": "Yum!",
         "created_at": comment["created_at"],
     }]
-    assert len(signals.calls) == 1
+    assert signals.named("post-stats-changed") == [{"post_id": post["id"]}]  # the counters (PostStats)
+    assert len(signals.calls) == 2
     fetched = client.get(f"{API}/posts/{post['id']}", headers=anna["headers"]).get_json()
     assert fetched["comments_count"] == 1
     # Built before the commit, as the post's answer: it must be what is stored.

@@ -42,6 +42,23 @@ def test_personal_events_are_filed_newest_first_with_their_text(app, client, aut
     assert _inbox(client, boris)["items"] == []
 
 
+def test_a_notification_links_to_what_it_is_about(client, auth) -> None:
+    anna, boris = auth.register("anna"), auth.register("boris")
+    post = client.post("/api/v1/community/posts", json={"content": "Borscht"}, headers=anna["headers"])
+    client.post(f"/api/v1/community/posts/{post.get_json()['id']}/like", headers=boris["headers"])
+    _follow(client, boris, anna)
+    follow, like = _inbox(client, anna)["items"]
+    assert follow["link"] == f"/#user-{boris['user']['id']}"
+    assert like["link"] == f"/#post-{post.get_json()['id']}"
+
+
+def test_a_link_whose_data_is_missing_is_the_page_without_its_anchor() -> None:
+    from itcook.notifications.texts import link
+
+    assert link("PostLiked", {"post_id": 7}) == "/#post-7"
+    assert link("PostLiked", {}) == "/" and link("NoSuchType", {"post_id": 7}) == "/"
+
+
 def test_a_notification_id_is_the_id_of_its_event(app, client, auth) -> None:
     anna = auth.register("anna")
     with app.app_context():

@@ -53,6 +53,22 @@ def test_a_personal_event_is_pushed_encrypted_to_every_subscription(app, client,
     assert sender.counters["sent"] == 2
 
 
+def test_a_push_is_in_the_users_language_or_their_latest_requests(app, client, auth, push_service,
+                                                                   sender) -> None:
+    anna, boris, carol = auth.register("anna"), auth.register("boris"), auth.register("carol")
+    client.patch("/api/v1/auth/me", json={"language": "ru"}, headers=anna["headers"])  # the setting
+    client.get("/api/v1/auth/me", headers={**carol["headers"], "Accept-Language": "ru-RU"})  # the browser
+    anna_sub, carol_sub = _subscribe(client, anna, push_service), _subscribe(client, carol, push_service)
+    _follow(client, boris, anna)
+    _follow(client, boris, carol)
+    wait_for(lambda: len(push_service.received) == 2 and sender.idle(), what="two pushes")
+    for sub in (anna_sub, carol_sub):
+        [received] = push_service.to(sub)
+        assert received.payload["type"] == "NewFollower"  # the type, never translated
+        assert (received.payload["title"], received.payload["body"]) == (
+            "Новый подписчик", "boris теперь подписан(а) на вас")
+
+
 @pytest.mark.parametrize("status", [404, 410])
 def test_a_gone_subscription_is_removed(app, client, auth, push_service, sender, status) -> None:
     anna, boris = auth.register("anna"), auth.register("boris")
