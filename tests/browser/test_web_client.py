@@ -387,3 +387,31 @@ def test_axe_finds_nothing_serious_on_any_page(live_server, new_page) -> None:
     plans.wait_for_selector("#plan-grid input.add")
     found["plan"] = axe_violations(plans)
     assert not {name: v for name, v in found.items() if v}, found
+
+
+def test_keyboard_alone_logs_in_posts_and_likes_with_visible_focus(live_server, new_page) -> None:
+    api = Api(live_server)
+    api.register("anna")
+    page = new_page()
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#auth h2")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"  # the first stop
+    page.focus("#auth-username")
+    page.keyboard.type("anna")
+    page.keyboard.press("Tab")
+    page.keyboard.type("secret123")
+    page.keyboard.press("Enter")  # the form's first button: Log in
+    page.wait_for_selector("#conn[data-state='open']")
+    page.focus("#post-content")
+    page.keyboard.type("Kulebyaka")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Post"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#feed li .content >> text=Kulebyaka")
+    page.focus("#feed li .like")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#feed li .like[aria-pressed='true']")
+    page.wait_for_selector("#feed li .likes >> text=1 like")
