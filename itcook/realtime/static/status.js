@@ -29,6 +29,7 @@
   const RU = {
     "title": "IT Cook · состояние real-time", "updated": "обновлено", "every": "каждые", "language": "Язык",
     "interval": "интервал обновления", "sign_out": "Выйти",
+    "every.1": "1 с", "every.2": "2 с", "every.5": "5 с", "every.15": "15 с",
     "login.title": "Вход администратора",
     "login.hint": "Цифры только для администраторов. Войдите или вставьте токен доступа.",
     "login.username": "Имя пользователя", "login.password": "Пароль", "login.token": "или токен доступа",
