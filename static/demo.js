@@ -229,7 +229,9 @@
         my.conn.countdown = null;
       }
     } else if (state === "reconnecting" && info.reason) {
-      text += " (" + t("conn.reason." + info.reason) + ")";
+      const key = "conn.reason." + info.reason;
+      const said = t(key);
+      text += " (" + (said === key ? info.reason : said) + ")";  // a reason without a text: as it is
     }
     $("conn-state").textContent = text;
   }
