@@ -733,7 +733,7 @@
     renderState();
     if (session) {
       $("whoami").textContent = session.user.display_name + (session.user.role === "admin" ? " " + t("auth.admin") : "");
-      loadInbox().catch(failed);  // the server writes its texts in the new language
+      if (client && client.state === "open") loadInbox().catch(failed);  // the server's texts, in the new language
     }
   }
 
