@@ -203,6 +203,8 @@ def test_forms_work_and_show_the_servers_errors(live_server, new_page) -> None:
     assert page.text_content("#fridge-error") == ""
     page.click("#fridge-notify")
     page.wait_for_selector("#notifications li[data-type='ExpiringItems'] time")
+    when = page.text_content("#notifications li[data-type='ExpiringItems'] time")
+    assert re.fullmatch(r"now|\d+ seconds? ago", when), when  # Intl.RelativeTimeFormat
     assert page.get_attribute("#notifications li[data-type='ExpiringItems'] a.go", "href") == "#nearby"
     page.click("#fridge-items li .delete")
     page.wait_for_selector("#fridge-empty:not([hidden])")
