@@ -56,7 +56,7 @@ def _columns_top(page: Any) -> list[int]:
                          ".map((s) => Math.round(s.getBoundingClientRect().top))")
 
 
-@pytest.mark.parametrize("width", [390, 1280, 1920])
+@pytest.mark.parametrize("width", [360, 390, 1280, 1920, 2560])
 def test_no_horizontal_overflow_with_long_words_and_posts(live_server, new_page, width) -> None:
     api = Api(live_server)
     anna = api.register("anna")
