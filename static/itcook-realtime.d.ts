@@ -82,7 +82,13 @@ export interface StateInfo {
   code?: number | string | null;
   /** ms until the next attempt (state "reconnecting"). */
   delay?: number;
+  /** Date.now() time of the next attempt (state "reconnecting"): a page counts down to it. */
+  retryAt?: number;
   attempt?: number;
+  /** State "open" on EventSource although WebSocket is wanted (it kept failing). */
+  fallback?: boolean;
+  /** Date.now() time WebSocket is tried again (with `fallback`). */
+  retryWebSocketAt?: number;
 }
 
 export interface ReconnectOptions {

@@ -561,7 +561,8 @@
       conn.socket.addEventListener(type, (e) => this._message(conn, e.data));
     }
 
-    _opened(conn) {
+    /** `conn` is open; `switched` when it replaced a working one (a hand-over, not a reconnect). */
+    _opened(conn, switched) {
       clearTimeout(conn.connectTimer);
       if (conn.onOpen) {
         conn.onOpen(conn);  // a hand-over: the new connection replaces the old one
@@ -570,14 +571,17 @@
       if (conn !== this._conn) return;
       conn.opened = true;
       conn.openedAt = Date.now();
-      if (this._opens++ > 0) this.reconnects++;
+      if (!switched && this._opens++ > 0) this.reconnects++;
       this.transport = conn.kind;
       this._authFailures = 0;
       if (conn.kind === "websocket") this._wsFailures = 0;
       conn.stable = setTimeout(() => { this._attempt = 0; }, this.options.reconnect.minUptime);
       this._armWatchdog(conn);
-      if (conn.kind === "sse" && this._wantsWebSocketBack()) this._scheduleProbe();
-      this._setState("open", {});
+      // On EventSource while WebSocket is wanted: a fallback, and WebSocket is tried again later.
+      const fallback = conn.kind === "sse" && this._wantsWebSocketBack();
+      if (fallback) this._scheduleProbe();
+      this._setState("open", fallback
+        ? { fallback: true, retryWebSocketAt: Date.now() + this.options.retryWebSocketAfter } : {});
       this._emit("open", { transport: conn.kind, reconnects: this.reconnects });
       // Channels changed while this connection was being opened.
       const wanted = this.channels;
@@ -720,7 +724,8 @@
       this._attempt++;
       // Jitter spreads the reconnects of many clients after a restart.
       const delay = Math.round(ceiling * (1 - r.jitter * Math.random()));
-      this._setState("reconnecting", Object.assign({}, info, { delay, attempt: this._attempt }));
+      this._setState("reconnecting", Object.assign({}, info,
+        { delay, retryAt: Date.now() + delay, attempt: this._attempt }));
       this._timer = setTimeout(() => { this._timer = null; this._open(); }, delay);
     }
 
@@ -764,8 +769,7 @@
         this._closeSocket(old, 1000, "replaced");
         this._watchClose(next);
         this._conn = next;
-        this._opens--;  // a switch, not a reconnect
-        this._opened(next);
+        this._opened(next, true);
       };
       const failed = () => {
         if (!this._pending || this._pending.conn !== next) return;

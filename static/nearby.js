@@ -10,6 +10,8 @@
   "use strict";
 
   const $ = (id) => document.getElementById(id);
+  const I18N = window.ITCookI18n;
+  const t = (key, params) => (I18N ? I18N.t(key, params) : key);
   const state = { api: null, offs: [], area: null, expiring: [] };
 
   function el(tag, text, className) {
@@ -29,7 +31,7 @@
 
   function pickupText(iso) {
     const when = new Date(iso);
-    return "pick up until " + when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return t("nearby.pickup_until", { time: when.toLocaleTimeString(I18N ? I18N.lang : [], { hour: "2-digit", minute: "2-digit" }) });
   }
 
   function offerItem(offer) {
@@ -39,21 +41,21 @@
     li.dataset.offerId = String(offer.offer_id);
     li.dataset.status = "open";
     li.append(el("b", offer.title, "title"));
-    li.append(el("span", " · " + offer.by_name + " · " + Number(offer.distance_km).toFixed(1) + " km · " +
-      pickupText(offer.pickup_until), "meta"));
+    li.append(el("span", " · " + offer.by_name + " · " + t("nearby.km", { km: Number(offer.distance_km).toFixed(1) }) +
+      " · " + pickupText(offer.pickup_until), "meta"));
     const status = el("span", "", "state");
     li.append(status);
     expireAt(offer.offer_id, offer.pickup_until);
     if (offer.mine) {
       li.dataset.mine = "true";
-      status.textContent = " · yours";
+      status.textContent = " · " + t("nearby.yours");
     } else {
-      const claim = el("button", "Claim", "secondary claim");
+      const claim = el("button", t("nearby.claim"), "secondary claim");
       claim.type = "button";
       claim.addEventListener("click", () => {
         claim.disabled = true;
         state.api("POST", "/nearby/offers/" + offer.offer_id + "/claim")
-          .then(() => setStatus(offer.offer_id, "claimed", "claimed by you"))
+          .then(() => setStatus(offer.offer_id, "claimed", t("nearby.claimed_by_you")))
           .catch((err) => claimFailed(offer.offer_id, claim, err));
       });
       li.append(claim);
@@ -67,7 +69,7 @@
     if (!(left < 2 ** 31)) return;  // beyond setTimeout's range (the server allows 72 h)
     setTimeout(() => {
       const li = document.querySelector(`#nearby-offers li[data-offer-id="${offerId}"]`);
-      if (li && li.dataset.status === "open") setStatus(offerId, "expired", "expired");
+      if (li && li.dataset.status === "open") setStatus(offerId, "expired", t("nearby.expired"));
     }, Math.max(0, left));
   }
 
@@ -75,8 +77,8 @@
   async function claimFailed(offerId, button, err) {
     fail(err);
     const now = await state.api("GET", "/nearby/offers/" + offerId).catch(() => null);
-    if (now && now.status === "claimed") setStatus(offerId, "taken", "taken");
-    else if (now && now.status === "expired") setStatus(offerId, "expired", "expired");
+    if (now && now.status === "claimed") setStatus(offerId, "taken", t("nearby.taken"));
+    else if (now && now.status === "expired") setStatus(offerId, "expired", t("nearby.expired"));
     else button.disabled = false;  // still open (rate limited, offline…)
   }
 
@@ -99,9 +101,8 @@
   function showArea(area) {
     state.area = area;
     $("nearby-area-state").textContent = area
-      ? "Your area: around " + area.approx_lat.toFixed(3) + ", " + area.approx_lon.toFixed(3) +
-        " (±500 m), " + area.radius_km + " km"
-      : "Not opted in: nobody tells you about food nearby.";
+      ? t("nearby.area", { lat: area.approx_lat.toFixed(3), lon: area.approx_lon.toFixed(3), km: area.radius_km })
+      : t("nearby.not_opted_in");
     $("nearby-optout").hidden = !area;
   }
 
@@ -127,7 +128,7 @@
   function point(orArea) {
     if ($("nearby-lat").value === "" || $("nearby-lon").value === "") {
       if (orArea && state.area) return { lat: state.area.approx_lat, lon: state.area.approx_lon };
-      throw new Error("Enter a latitude and a longitude");
+      throw new Error(t("nearby.need_point"));
     }
     return { lat: Number($("nearby-lat").value), lon: Number($("nearby-lon").value) };
   }
@@ -136,7 +137,7 @@
     const area = await state.api("PUT", "/nearby/area",
       Object.assign(point(), { radius_km: Number($("nearby-radius").value) }));
     showArea(area);
-    say("Area saved. Only its ~500 m cell is stored.", "ok");
+    say(t("nearby.saved"), "ok");
     await loadOffers();
   }
 
@@ -146,23 +147,23 @@
     const body = Object.assign(point(true), { title, pickup_until: until });
     if (itemIds && itemIds.length) body.fridge_item_ids = itemIds;
     const made = await state.api("POST", "/nearby/offers", body);
-    addOffer({ offer_id: made.id, title: made.title, by_name: "you", distance_km: 0,
+    addOffer({ offer_id: made.id, title: made.title, by_name: t("nearby.you"), distance_km: 0,
       pickup_until: made.pickup_until, mine: true }, true);
-    say("Offered: " + made.title, "ok");
+    say(t("nearby.offered", { title: made.title }), "ok");
   }
 
   /** Offer fridge items: those given (an ExpiringItems notification's), else all expiring in 3 days. */
   async function offerExpiring(items) {
     if (!items) items = (await state.api("GET", "/fridge/items/expiring?days=3")).items;
-    if (!items.length) throw new Error("Nothing in your fridge expires within 3 days");
+    if (!items.length) throw new Error(t("nearby.nothing_expiring"));
     const names = items.slice(0, 4).map((i) => i.name).join(", ");
-    await offer(names + (items.length > 4 ? " and more" : ""), items.map((i) => i.id));
+    await offer(names + (items.length > 4 ? " " + t("nearby.and_more") : ""), items.map((i) => i.id));
   }
 
   /** An ExpiringItems notification in the inbox links to offering its items nearby. */
   function linkNotification(note, li) {
     if (note.type !== "ExpiringItems" || !note.data || !Array.isArray(note.data.items)) return;
-    const button = el("button", "Offer these nearby", "link offer-nearby");
+    const button = el("button", t("nearby.offer_these"), "link offer-nearby");
     button.type = "button";
     button.addEventListener("click", () => {
       button.disabled = true;
@@ -173,13 +174,13 @@
   }
 
   function useLocation() {
-    if (!navigator.geolocation) return say("This browser cannot tell its location: type coordinates.", "error");
-    say("Asking the browser for its location…");
+    if (!navigator.geolocation) return say(t("nearby.no_geolocation"), "error");
+    say(t("nearby.asking"));
     navigator.geolocation.getCurrentPosition((pos) => {
       $("nearby-lat").value = pos.coords.latitude.toFixed(5);
       $("nearby-lon").value = pos.coords.longitude.toFixed(5);
-      say("Location filled in: press Save area (the server keeps only a ~500 m cell).");
-    }, (err) => say("No location (" + err.message + "): type coordinates.", "error"),
+      say(t("nearby.located"));
+    }, (err) => say(t("nearby.no_location", { error: err.message }), "error"),
     { enableHighAccuracy: false, timeout: 10000, maximumAge: 600000 });
   }
 
@@ -189,20 +190,20 @@
     state.offs = [
       client.on("NearbyOffer", (d) => {
         addOffer(d, true);
-        say("New offer nearby: " + d.title + " (" + d.distance_km + " km)", "ok");
+        say(t("nearby.new_offer", { title: d.title, km: d.distance_km }), "ok");
       }),
       client.on("NearbyOfferTaken", (d) => {
         // The claimer hears it too (its other pages): "claimed by you" stays.
         const li = document.querySelector(`#nearby-offers li[data-offer-id="${d.offer_id}"]`);
-        if (li && li.dataset.status !== "claimed") setStatus(d.offer_id, "taken", "taken");
+        if (li && li.dataset.status !== "claimed") setStatus(d.offer_id, "taken", t("nearby.taken"));
       }),
       client.on("OfferClaimed", (d) => {
-        setStatus(d.offer_id, "claimed", "claimed by " + d.by_name);
-        say(d.by_name + " claimed your offer", "ok");
+        setStatus(d.offer_id, "claimed", t("nearby.claimed_by", { name: d.by_name }));
+        say(t("nearby.claimed_yours", { name: d.by_name }), "ok");
       }),
       client.on("ExpiringItems", (d) => {
         state.expiring = d.items;
-        $("nearby-offer-expiring").textContent = "Offer these " + d.items.length + " item(s) nearby";
+        $("nearby-offer-expiring").textContent = t("nearby.offer_n", { count: d.items.length });
       }),
     ];
     $("nearby").hidden = false;
@@ -214,6 +215,7 @@
   window.addEventListener("itcook:ready", (event) => ready(event.detail.client, event.detail.api));
   window.addEventListener("itcook:notification", (event) =>
     linkNotification(event.detail.notification, event.detail.element));
+  window.addEventListener("itcook:lang", () => { if (state.api) showArea(state.area); });
   window.addEventListener("itcook:logout", () => {
     state.offs.forEach((off) => off());
     state.offs = [];
@@ -231,11 +233,14 @@
     $("nearby-locate").addEventListener("click", useLocation);
     $("nearby-optout").addEventListener("click", () => {
       state.api("DELETE", "/nearby/area").then(() => { showArea(null); return loadOffers(); })
-        .then(() => say("Opted out: your area is deleted."), fail);
+        .then(() => say(t("nearby.opted_out")), fail);
     });
     $("nearby-offer-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      offer($("nearby-title").value.trim()).then(() => { $("nearby-title").value = ""; }).catch(fail);
+      offer($("nearby-title").value.trim()).then(() => {
+        $("nearby-title").value = "";
+        $("nearby-title").dispatchEvent(new Event("input"));  // its counter
+      }).catch(fail);
     });
     $("nearby-offer-expiring").addEventListener("click", () =>
       offerExpiring(state.expiring.length ? state.expiring : null).catch(fail));

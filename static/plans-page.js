@@ -3,6 +3,8 @@
   "use strict";
 
   const $ = (id) => document.getElementById(id);
+  const I18N = window.ITCookI18n;
+  const t = (key, params) => I18N.t(key, params);
   const planId = Number(new URLSearchParams(location.search).get("plan"));
   let session = null;
   let focused = null;
@@ -25,6 +27,7 @@
     const input = document.createElement("input");
     input.value = entry.title;
     input.className = "title";
+    input.setAttribute("aria-label", t("plans.meal_title"));
     input.addEventListener("focus", () => { focused = entry.id; session.focus(entry.id); });
     input.addEventListener("blur", () => { focused = null; session.focus(null); });
     input.addEventListener("change", () => {
@@ -34,6 +37,7 @@
     const remove = document.createElement("button");
     remove.textContent = "×";
     remove.className = "remove";
+    remove.setAttribute("aria-label", t("plans.remove", { title: entry.title }));
     remove.addEventListener("click", () => {
       const current = session.plan.entries.find((e) => e.id === entry.id);
       if (current) session.remove(current);
@@ -50,7 +54,7 @@
     $("plan-title").textContent = plan.title + " (v" + plan.version + ")";
     $("plan-presence").textContent = session.presence.users.map((u) => u.user_name).join(", ");
     const waiting = session.outbox.length;
-    $("plan-pending").textContent = waiting ? waiting + " change(s) waiting to be sent" : "all changes saved";
+    $("plan-pending").textContent = waiting ? t("plans.waiting", { count: waiting }) : t("plans.saved");
     $("plan-pending").dataset.count = String(waiting);
     const grid = $("plan-grid");
     const active = document.activeElement;
@@ -58,11 +62,11 @@
     grid.textContent = "";
     const head = grid.insertRow();
     head.insertCell().textContent = "";
-    ITCookPlans.MEALS.forEach((meal) => { head.insertCell().textContent = meal; });
+    ITCookPlans.MEALS.forEach((meal) => { head.insertCell().textContent = t("plans.meal." + meal); });
     const entries = session.view();
     days(plan.week_start).forEach((day) => {
       const row = grid.insertRow();
-      row.insertCell().textContent = day;
+      row.insertCell().textContent = I18N.formatDate(day, { weekday: "short", day: "numeric", month: "short" });
       ITCookPlans.MEALS.forEach((meal) => {
         const cell = row.insertCell();
         cell.dataset.date = day;
@@ -70,7 +74,8 @@
         entries.filter((e) => e.date === day && e.meal === meal).forEach((e) => cell.append(entryRow(e)));
         const add = document.createElement("input");
         add.className = "add";
-        add.placeholder = "+ add";
+        add.placeholder = t("plans.add");
+        add.setAttribute("aria-label", t("plans.add_to", { day, meal: t("plans.meal." + meal) }));
         add.addEventListener("keydown", (event) => {
           if (event.key === "Enter" && add.value.trim()) {
             const title = add.value.trim();
@@ -91,7 +96,8 @@
       box.type = "checkbox";
       box.checked = item.checked;
       box.addEventListener("change", () => session.check(item.name, box.checked));
-      li.append(box, " " + item.name + " — " + (item.to_buy == null ? "to taste" : item.to_buy + " " + item.unit));
+      box.setAttribute("aria-label", item.name);
+      li.append(box, " " + item.name + " — " + (item.to_buy == null ? t("plans.to_taste") : item.to_buy + " " + item.unit));
       list.append(li);
     });
   }
@@ -115,11 +121,12 @@
     (data.items || []).forEach((plan) => {
       const link = document.createElement("a");
       link.href = "?plan=" + plan.id;
-      link.textContent = plan.title + " — week of " + plan.week_start;
+      link.textContent = t("plans.week_of", { title: plan.title, week: plan.week_start });
       const li = document.createElement("li");
       li.append(link);
       list.append(li);
     });
+    $("plans-empty").hidden = list.children.length > 0;
     $("plans-login").hidden = true;
     $("plans-picker").hidden = false;
     $("plans-new").onsubmit = async (event) => {
@@ -138,9 +145,9 @@
     session = new ITCookPlans({ planId, userId: user.id, token, realtime: rt, onChange: render,
       onConflict: (notice) => {
         $("plan-notice").textContent = notice.kind === "conflict"
-          ? (notice.reason === "removed" ? "Your change was not applied: someone removed that meal."
-            : "You replaced a change made meanwhile: " + JSON.stringify(notice.current))
-          : "Refused: " + notice.message;
+          ? (notice.reason === "removed" ? t("plans.conflict_removed")
+            : t("plans.conflict_replaced", { current: JSON.stringify(notice.current) }))
+          : t("plans.refused", { message: notice.message });
       } });
     window.planSession = session;
     rt.connect();
@@ -148,7 +155,7 @@
     await session.loadShopping();
     $("plans-login").hidden = true;
     $("plans-main").hidden = false;
-    window.addEventListener("offline", () => { $("plan-offline").textContent = "Offline: changes are kept and sent later."; });
+    window.addEventListener("offline", () => { $("plan-offline").textContent = t("plans.offline"); });
     window.addEventListener("online", () => { $("plan-offline").textContent = ""; });
     document.addEventListener("focusout", () => setTimeout(render, 0));
   }
@@ -163,9 +170,14 @@
     start(data.access_token, data.user);
   });
 
-  const saved = sessionStorage.getItem("itcook.plans.login");
-  if (saved) {
-    const login = JSON.parse(saved);
-    start(login.token, login.user);
-  }
+  $("lang-select").addEventListener("change", () => I18N.setLang($("lang-select").value));
+  window.addEventListener("itcook:lang", () => { if (session) render(); });
+  I18N.ready.then(() => {
+    $("lang-select").value = I18N.lang;
+    const saved = sessionStorage.getItem("itcook.plans.login");
+    if (saved) {
+      const login = JSON.parse(saved);
+      start(login.token, login.user);
+    }
+  });
 })();

@@ -78,11 +78,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """``new_page(init_script=None)``: a page in a fresh context, closed after the test."""
+    """``new_page(init_script=None, **context_options)``: a page in a fresh context (options such as
+    ``locale`` or ``viewport`` go to ``browser.new_context``), closed after the test."""
     contexts: list[Any] = []
 
-    def make(init_script: str | None = None) -> Any:
-        context = browser.new_context()
+    def make(init_script: str | None = None, **context_options: Any) -> Any:
+        context = browser.new_context(**context_options)
         context.set_default_timeout(WAIT_MS)
         if init_script:
             context.add_init_script(init_script)

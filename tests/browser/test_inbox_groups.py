@@ -57,7 +57,7 @@ def test_unread_count_is_live_on_every_page_of_the_user(live_server, new_page) -
         expect(page.locator("#unread-count")).to_have_text("0")
     expect(laptop.locator("#notifications li.unread")).to_have_count(0)
     expect(laptop.locator("#notifications li.read")).to_have_count(2)
-    laptop.wait_for_selector("#events li[data-type='NotificationsRead']")
+    laptop.wait_for_selector("#events li[data-type='NotificationsRead']", state="attached")
     assert api.call("GET", "/notifications/unread-count", anna, expect=200).json() == {"unread_count": 0}
 
     # And it goes on counting from there.
@@ -127,7 +127,7 @@ def test_removed_member_drops_the_group_and_reconnects_without_refusal(live_serv
     page.wait_for_selector("#group-posts li .content >> text=before")
 
     api.call("DELETE", f"/groups/{group_id}/members/{boris_id}", anna, expect=200)
-    page.wait_for_selector("#events li[data-type='Unsubscribed']")
+    page.wait_for_selector("#events li[data-type='Unsubscribed']", state="attached")
     page.wait_for_selector(".toast >> text=no longer a member of Soup club")
     expect(page.locator("#group-list li")).to_have_count(0)
 

@@ -79,7 +79,7 @@ def test_my_location_fills_the_form_and_an_expiring_items_notification_offers_th
     offerer.fill("#nearby-lat", "55.7558")
     offerer.fill("#nearby-lon", "37.6173")
     api.call("POST", "/fridge/notify-expiring", boris, expect=200)
-    expect(offerer.locator("#nearby-offer-expiring")).to_contain_text("Offer these 1 item(s) nearby")
+    expect(offerer.locator("#nearby-offer-expiring")).to_contain_text("Offer this 1 item nearby")
     # The inbox's ExpiringItems notification links to offering exactly its items nearby.
     note = offerer.locator("#notifications li[data-type='ExpiringItems']")
     note.locator("button.offer-nearby").click()

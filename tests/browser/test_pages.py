@@ -52,8 +52,8 @@ def test_demo_page_live_feed_typing_and_comments_between_two_users(live_server, 
     assert [f["type"] for f in boris.evaluate("typingFrames")] == ["TypingStart", "TypingStop"]
 
     _post_item(boris, post_id).locator(".like").click()
-    anna.wait_for_selector(".toast >> text=boris liked your post (1 likes)")
-    assert _post_item(anna, post_id).locator(".likes").text_content() == "1"
+    anna.wait_for_selector(".toast >> text=boris liked your post (1 like)")
+    assert _post_item(anna, post_id).locator(".likes").text_content() == "1 like"
 
 
 
@@ -90,6 +90,9 @@ def test_status_page_signs_in_an_admin_and_follows_the_numbers(live_server, new_
     assert status.locator("#table-days tr[data-key='NewCommunityPost'] td").last.text_content() == "1"
     expect(status.locator("#chart-rates path")).to_have_count(2)
     assert status.text_content("#broker") == "connected"
+    # One client: the count axis has whole ticks only (0 and 1), never 0.25 … 0.75.
+    ticks = status.locator("#chart-connections text[text-anchor='end']").all_text_contents()
+    assert [t for t in ticks if t != "now"] == ["0", "1"]
 
     ARTIFACTS.mkdir(exist_ok=True)
     status.screenshot(path=str(ARTIFACTS / "status-page.png"), full_page=True)
@@ -97,6 +100,24 @@ def test_status_page_signs_in_an_admin_and_follows_the_numbers(live_server, new_
     client.evaluate("client.disconnect()")
     expect(status.locator("#connected-total")).to_have_text("0")
     status.wait_for_selector("#table-disconnects tr[data-key='normal']")
+
+
+def test_status_page_in_russian_for_a_russian_browser(live_server, new_page) -> None:
+    from playwright.sync_api import expect
+
+    api = Api(live_server)
+    api.register_admin()
+    status = new_page(locale="ru-RU")
+    status.goto(live_server.url + "/api/v1/realtime/status")
+    expect(status.locator("#login h2")).to_have_text("Вход администратора")
+    status.fill("#username", "root")
+    status.fill("#password", "secret123")
+    status.click("#login button[type=submit]")
+    expect(status.locator("#live-pill")).to_have_text("в эфире")
+    assert status.get_attribute("html", "lang") == "ru"
+    status.select_option("#lang", "en")
+    expect(status.locator("#live-pill")).to_have_text("live")
+    expect(status.locator("#login h2")).to_have_text("Administrator sign-in")
 
 
 def test_status_page_refuses_a_user_who_is_not_admin(live_server, new_page) -> None:

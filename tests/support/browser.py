@@ -3,10 +3,12 @@ demo page driven like a user, and requests counted as the server saw them."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -143,3 +145,30 @@ def wait_decoded_frames(page: Any, pc_expression: str, minimum: int, timeout_ms:
       }, 200); }""", pc_expression)
     page.wait_for_function("(n) => window.__frames >= n", arg=minimum, timeout=timeout_ms)
     return int(page.evaluate("() => window.__frames"))
+
+
+#: axe-core, installed by ``npm ci`` in tests/clients/node (the CI script runs it).
+AXE_SCRIPT = Path(__file__).resolve().parents[1] / "clients/node/node_modules/axe-core/axe.min.js"
+#: What a page may not have at all.
+AXE_BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page: Any, context: str | None = None) -> list[dict[str, Any]]:
+    """Run axe-core (WCAG 2.x A/AA rules) in ``page``; return its serious and critical violations.
+
+    The script is evaluated, not added as a tag, so a page's Content-Security-Policy does not
+    keep it out. Skips the test when axe-core is not installed, unless ITCOOK_REQUIRE_BROWSER=1.
+    """
+    if not AXE_SCRIPT.exists():
+        reason = f"axe-core not installed ({AXE_SCRIPT}): run npm ci in tests/clients/node"
+        if os.environ.get("ITCOOK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"ITCOOK_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;void 0")
+    result = page.evaluate("""async (context) => {
+        const r = await axe.run(context || document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+        return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}));
+    }""", context)
+    return [v for v in result if v["impact"] in AXE_BLOCKING]
