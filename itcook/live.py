@@ -196,7 +196,7 @@ EVENTS: tuple[EventSpec, ...] = (
               inbox=lambda d: (gettext("Live now"), gettext(
                   "%(name)s is cooking live: %(title)s", name=_name(d, "host_name"),
                   title=d.get("title", ""))),
-              link="/static/live.html"),
+              link="/static/live.html?live={live_id}"),
     EventSpec(signals.live_ended, "LiveEnded", "live:{live_id}", ("live_id",)),
     EventSpec(signals.live_step, "LiveStep", "live:{live_id}", ("live_id", "index", "text")),
     # Durable: a viewer who reconnects or joins late catches up by resuming.

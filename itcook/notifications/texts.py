@@ -35,11 +35,12 @@ def describe(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
 
 def link(event_type: str, data: dict[str, Any] | None = None) -> str:
     """The app's page a notification opens (inbox ``link``, Web Push ``url``): its row's
-    ``link`` filled from the event's data; without the data it names, the page without the anchor."""
+    ``link`` filled from the event's data; without the data it names, the page without the anchor
+    or query (which hold the placeholders)."""
     row = live.spec(event_type)
     if row is None:
         return "/"
     try:
         return row.link.format_map(data or {})
     except (KeyError, IndexError, ValueError):
-        return row.link.split("#", 1)[0] or "/"
+        return row.link.split("#", 1)[0].split("?", 1)[0] or "/"
