@@ -7,8 +7,12 @@
  * needs no CORS preflight. Every request is bounded (`timeout`); a refusal rejects with a
  * JanusError carrying Janus's code (403: no valid token).
  *
+ * Every room has an ACL (its "allowed" list holds the tokens the app granted for it): a join
+ * names the session's token. A viewer joins the room as a participant that never publishes,
+ * which gives it the private_id the room requires of a subscription.
+ *
  *   const session = await ITCookJanus.connect(media.janus_url, media.token);
- *   const pub = await session.publish(media.room, stream, {iceServers});   // host
+ *   const pub = await session.publish(media.room, stream, {iceServers}, {id: media.publisher_id});  // host
  *   const sub = await session.subscribe(media.room, {iceServers});         // viewer: sub.pc, sub.stream
  */
 (function (root) {
@@ -76,10 +80,15 @@
       return handle;
     }
 
-    /** Publish `stream` to `room` (send only); resolves once Janus answered the offer. */
-    async publish(room, stream, rtcConfig = {}) {
+    /**
+     * Publish `stream` to `room` (send only) as participant `id` (the app's `publisher_id`; Janus
+     * picks one if undefined); resolves once Janus answered the offer.
+     */
+    async publish(room, stream, rtcConfig = {}, { id } = {}) {
       const handle = await this.attach();
-      await handle.message({ request: "join", ptype: "publisher", room });
+      const join = { request: "join", ptype: "publisher", room, token: this.token };
+      if (id !== undefined && id !== null) join.id = id;
+      await handle.message(join);
       const pc = handle.peerConnection(rtcConfig);
       stream.getTracks().forEach((track) => pc.addTransceiver(track, { direction: "sendonly", streams: [stream] }));
       await pc.setLocalDescription(await pc.createOffer());
@@ -90,21 +99,26 @@
     }
 
     /**
-     * Receive the room's publisher: waits (polling the participants every `retry` ms) until one
-     * publishes, then answers Janus's offer. Resolves with {handle, pc, stream}.
+     * Receive the room's publisher: joins as a participant (for its private_id), waits (polling
+     * the participants every `retry` ms) until one publishes, then answers Janus's offer.
+     * Resolves with {handle, pc, stream}.
      */
     async subscribe(room, rtcConfig = {}, { retry = 1000 } = {}) {
-      const handle = await this.attach();
+      const member = await this.attach();
+      const entered = await member.message({ request: "join", ptype: "publisher", room, token: this.token });
+      const privateId = entered.data.private_id;
       let feed = null;
       while (!this.closed) {
-        const list = await handle.message({ request: "listparticipants", room });
+        const list = await member.message({ request: "listparticipants", room });
         const publisher = (list.data.participants || []).find((p) => p.publisher);
         if (publisher) { feed = publisher.id; break; }
         if (list.data.error_code) throw new JanusError(list.data.error_code, list.data.error);
         await new Promise((resolve) => setTimeout(resolve, retry));
       }
       if (feed === null) throw new JanusError(0, "session closed");
-      const joined = await handle.message({ request: "join", ptype: "subscriber", room, streams: [{ feed }] });
+      const handle = await this.attach();
+      const joined = await handle.message({ request: "join", ptype: "subscriber", room, private_id: privateId,
+        streams: [{ feed }] });
       if (!joined.jsep) throw new JanusError(joined.data.error_code || 0, joined.data.error || "no offer");
       const pc = handle.peerConnection(rtcConfig);
       const stream = new MediaStream();

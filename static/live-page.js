@@ -4,7 +4,9 @@
  * goes live (camera preview first), moves to the next step and ends it.
  *
  * The video comes as GET /api/v1/live/<id>/media says (SPEC §5): through Janus with this user's
- * own token (static/itcook-janus.js), peer to peer from the host through Signal frames (the
+ * own token (static/itcook-janus.js) once the host publishes (until then the answer says
+ * "state": "waiting": the page asks again every `retry_after` seconds, and at once on a
+ * LiveStep, for at most WAIT_LIMIT_MS), peer to peer from the host through Signal frames (the
  * call API's Mesh, call_id "live:<id>"), or not at all ("unavailable"): the page says why and
  * steps, chat and reactions go on. LiveStarted frames (personal, community) show a link here.
  * Everything the server sends is written as text. The login is the demo page's (same tab) or
@@ -17,6 +19,9 @@
   const DEMO_SESSION = "itcook.demo.session";
   const liveId = Number(new URLSearchParams(location.search).get("live")) || null;
   const $ = (id) => document.getElementById(id);
+  /** How long a viewer waits for the host's video before the page stops asking. */
+  const WAIT_LIMIT_MS = 10 * 60 * 1000;
+  const waiting = { since: null, timer: null };
 
   let session = null;  // {access, refresh, user}
   let client = null;
@@ -189,12 +194,16 @@
         mediaNote("unavailable", t("live.unavailable", "The video is not available to you: the host already sends it to as many viewers as it can without a media server. The steps, the chat and the reactions still work."));
         return;
       }
+      if (media.mode === "janus" && media.state === "waiting") {
+        waitForHost(media);
+        return;
+      }
       if (media.mode === "janus") {
         page.janus = await ITCookJanus.connect(media.janus_url, media.token);
         if (media.role === "publisher") {
           const stream = await preview();
           if (!stream) return;
-          page.pc = (await page.janus.publish(media.room, stream, rtcConfig)).pc;
+          page.pc = (await page.janus.publish(media.room, stream, rtcConfig, { id: media.publisher_id })).pc;
         } else {
           mediaNote("waiting", t("live.waiting", "Waiting for the host's video…"));
           const sub = await page.janus.subscribe(media.room, rtcConfig);
@@ -222,7 +231,29 @@
     }
   }
 
+  /** No token before the host publishes: ask again after `retry_after` s, for a bounded time. */
+  function waitForHost(media) {
+    page.state = "waiting";
+    if (waiting.since === null) waiting.since = Date.now();
+    if (Date.now() - waiting.since > WAIT_LIMIT_MS) {
+      page.state = "failed";
+      mediaNote("refused", t("live.host_absent", "The host's video has not started. Reload the page to try again."));
+      return;
+    }
+    mediaNote("waiting", t("live.waiting", "Waiting for the host's video…"));
+    clearTimeout(waiting.timer);
+    waiting.timer = setTimeout(askAgain, Math.max(1, Number(media.retry_after) || 2) * 1000);
+  }
+
+  function askAgain() {
+    clearTimeout(waiting.timer);
+    if (page.state !== "waiting" || !page.live || page.live.status !== "live") return;
+    page.state = "idle";
+    startMedia();
+  }
+
   function stopMedia() {
+    clearTimeout(waiting.timer);
     if (page.janus) page.janus.close();
     if (page.mesh) page.mesh.close();
     if (page.localStream) page.localStream.getTracks().forEach((track) => track.stop());
@@ -281,6 +312,7 @@
       page.live.current_step = Number(d.index);
       if (typeof d.text === "string") page.live.steps[d.index] = d.text;
       render();
+      if (page.state === "waiting") askAgain();  // the host acts: their video may be up now
     });
     client.on("LiveChat", (d) => { if (mine(d)) chatLine(d); });
     client.on("LiveChatDeleted", (d) => {

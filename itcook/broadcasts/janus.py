@@ -1,17 +1,23 @@
 """The app as Janus's control plane: VideoRoom rooms and the tokens that let one user in.
 
 Janus runs with ``token_auth = true``: every request of its API must carry a token the admin API
-added, so nobody reaches the media server without the app's say. ``grant`` adds a token of one
-user (allowed the VideoRoom plugin alone) and ``revoke`` removes it; the app's own calls (room
-create and destroy) run in a session whose token it grants itself for that call and removes after.
-Rooms are private (not listed), take one publisher and have a random ``secret`` without which
-they cannot be changed or destroyed. Every call is bounded by ``JANUS_TIMEOUT``; a Janus that
-does not answer is a ``JanusError`` (503), one that refuses is a ``JanusError`` (502).
+added, so nobody reaches the media server without the app's say. A core token is per plugin,
+not per room, so each room also has its own ACL: it is created with an empty ``allowed`` list
+(VideoRoom then refuses a ``join`` whose ``token`` is not on it) and ``require_pvtid`` (a
+subscription must name the ``private_id`` of a participant who joined the room, so also passed
+the ACL). ``grant`` adds a token of one user (the VideoRoom plugin alone) and puts it on one
+room's list; ``revoke`` takes it off and removes it. The app's own calls run in a session whose
+token it grants itself for that call and removes after. Rooms are private (not listed), take one
+publisher and have a random ``secret`` without which they cannot be changed or destroyed. Every
+call is bounded by ``JANUS_TIMEOUT``; a Janus that does not answer is a ``JanusError`` (503),
+one that refuses is a ``JanusError`` (502).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -23,8 +29,18 @@ from itcook.errors import ApiError
 PLUGIN = "janus.plugin.videoroom"
 #: Room ids stay below 2**53: the browser's numbers are doubles.
 ROOM_ID_LIMIT = 2**52
-#: VideoRoom's "room already exists" (a random id taken: draw another).
-_ROOM_EXISTS = 427
+#: VideoRoom's "room already exists" (a random id taken: draw another); "no such room".
+_ROOM_EXISTS, _NO_SUCH_ROOM = 427, 426
+#: Seconds a process keeps "the host publishes in this room" before asking Janus again: a
+#: crowd of waiting viewers costs Janus one ``listparticipants`` a second, not one each.
+PUBLISHING_TTL = 1.0
+
+
+def publisher_id(secret: str) -> int:
+    """The VideoRoom participant id the host publishes as: derived from the room's secret, so
+    only the app (and the host it tells) knows it, and it needs no column of its own."""
+    digest = hashlib.sha256(f"publisher:{secret}".encode()).digest()
+    return int.from_bytes(digest[:6], "big") + 1  # 48 bits: below 2**52, never 0
 
 
 class JanusError(ApiError):
@@ -46,19 +62,54 @@ class Janus:
         self.admin_secret = admin_secret
         self.timeout = timeout
         self.http = requests.Session()
+        #: room -> (when asked, whether its host published then): ``publishing``'s answers.
+        self._publishing: dict[int, tuple[float, bool]] = {}
 
     # -- the admin API: tokens ------------------------------------------------------------------
 
-    def grant(self, room: int, user_id: int) -> str:
-        """A new token for ``user_id`` alone, valid for the VideoRoom plugin (``room`` joined by it)."""
+    def grant(self, room: int, secret: str, user_id: int) -> str:
+        """A new token for ``user_id`` alone: valid for the VideoRoom plugin, on ``room``'s list."""
         # Unguessable; the prefix only makes Janus's token list readable to an operator.
         token = f"u{int(user_id)}r{int(room)}-{secrets.token_urlsafe(24)}"
         self._admin("add_token", token=token, plugins=[PLUGIN])
+        try:
+            self._allowed(room, secret, "add", [token])
+        except BaseException:
+            self._admin("remove_token", token=token)
+            raise
         return token
 
-    def revoke(self, token: str) -> None:
-        """Remove ``token``: Janus refuses every later request that carries it."""
-        self._admin("remove_token", token=token)
+    def revoke(self, token: str, room: int | None = None, secret: str | None = None) -> None:
+        """Remove ``token`` (from ``room``'s list too, if given): Janus refuses every later
+        request that carries it, and every later ``join`` of the room."""
+        try:
+            if room is not None and secret is not None:
+                self._allowed(room, secret, "remove", [token])
+        finally:
+            self._admin("remove_token", token=token)
+
+    def _allowed(self, room: int, secret: str, action: str, tokens: list[str]) -> None:
+        with _Control(self) as control:
+            data = control.request({"request": "allowed", "room": int(room), "secret": secret,
+                                    "action": action, "allowed": tokens})
+        gone = action == "remove" and data.get("error_code") == _NO_SUCH_ROOM  # nothing left to remove
+        if data.get("videoroom") != "success" and not gone:
+            raise JanusError(f"Janus refused to {action} a token of room {room}: {data.get('error') or data}")
+
+    def publishing(self, room: int, participant: int) -> bool:
+        """Whether ``participant`` publishes in ``room`` now (its media flows), asked of Janus at
+        most once per ``PUBLISHING_TTL`` per room and process."""
+        seen = self._publishing.get(int(room))
+        if seen is not None and time.monotonic() - seen[0] < PUBLISHING_TTL:
+            return seen[1]
+        with _Control(self) as control:
+            data = control.request({"request": "listparticipants", "room": int(room)})
+        if data.get("videoroom") != "participants":
+            raise JanusError(f"Janus refused to list room {room}: {data.get('error') or data}")
+        found = any(p.get("id") == participant and p.get("publisher") is True
+                    for p in data.get("participants") or [])
+        self._publishing[int(room)] = (time.monotonic(), found)
+        return found
 
     def _admin(self, verb: str, **fields: Any) -> dict[str, Any]:
         body = {"janus": verb, "transaction": uuid.uuid4().hex, "admin_secret": self.admin_secret, **fields}
@@ -77,7 +128,8 @@ class Janus:
                 room = secrets.randbelow(ROOM_ID_LIMIT - 1) + 1
                 data = control.request({"request": "create", "room": room, "secret": secret,
                                         "description": f"itcook live {int(live_id)}", "is_private": True,
-                                        "publishers": 1, "permanent": False})
+                                        "publishers": 1, "permanent": False,
+                                        "allowed": [], "require_pvtid": True})
                 if data.get("videoroom") == "created":
                     return room, secret
                 if data.get("error_code") != _ROOM_EXISTS:
@@ -86,9 +138,10 @@ class Janus:
 
     def destroy_room(self, room: int, secret: str) -> None:
         """Destroy ``room`` (its publisher and viewers are hung up); an already gone room is fine."""
+        self._publishing.pop(int(room), None)
         with _Control(self) as control:
             data = control.request({"request": "destroy", "room": int(room), "secret": secret})
-        if data.get("videoroom") != "destroyed" and data.get("error_code") != 426:  # 426: no such room
+        if data.get("videoroom") != "destroyed" and data.get("error_code") != _NO_SUCH_ROOM:
             raise JanusError(f"Janus refused to destroy room {room}: {data.get('error') or data}")
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:

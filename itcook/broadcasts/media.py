@@ -1,6 +1,12 @@
 """How the video of a broadcast travels: through the media server (Janus) with a credential
 per user, or, with none configured, peer to peer from the host to a few viewers.
 
+Through Janus, the host's first media answer grants its token (on the room's list) and names
+the participant id it publishes as (``publisher_id``); a viewer is granted one only once that
+participant publishes (``Janus.publishing``): before, the answer says ``"state": "waiting"``
+and holds no token, so nobody can take the room's one publisher place ahead of the host.
+A user disabled or deleted loses every token (``revoke_user``).
+
 Peer to peer, the host sends to at most ``LIVE_P2P_MAX_VIEWERS`` viewers, first come, kept in
 the broadcast's row (locked while it changes): a slot whose viewer watched (joined
 ``live:<id>`` on some process) and no longer does is freed for the next one; one whose viewer
@@ -15,8 +21,9 @@ import time
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import select
 
-from itcook.broadcasts.janus import JanusError, janus_for
+from itcook.broadcasts.janus import JanusError, janus_for, publisher_id
 from itcook.calls.ice import ice_servers as calls_ice
 from itcook.errors import ApiError
 from itcook.extensions import db
@@ -26,6 +33,8 @@ from itcook.models import LiveBroadcast, User
 log = logging.getLogger(__name__)
 
 GRACE = 15.0
+#: Seconds a viewer told to wait for the host's video should wait before asking again.
+WAITING_RETRY = 2
 
 
 def open_room(app: Flask, live: LiveBroadcast) -> None:
@@ -45,12 +54,38 @@ def close_room(app: Flask, live: LiveBroadcast) -> None:
     server = janus_for(app)
     if server is not None and live.janus_room is not None:
         try:
+            # Destroying the room empties its list: only the tokens themselves are left to remove.
+            server.destroy_room(live.janus_room, live.janus_secret)
             for token in (live.janus_tokens or {}).values():
                 server.revoke(token)
-            server.destroy_room(live.janus_room, live.janus_secret)
         except JanusError:
             log.warning("live %s: could not close Janus room %s", live.id, live.janus_room, exc_info=True)
     live.janus_room, live.janus_secret, live.janus_tokens, live.p2p_viewers = None, None, {}, []
+
+
+def revoke_user(app: Flask, user_id: int, *, close_hosted: bool = False) -> None:
+    """In the transaction that disables or deletes ``user_id``: their Janus tokens revoked (off
+    each room's list, then removed) and forgotten; ``close_hosted``: the rooms of the broadcasts
+    they host closed too (a deletion takes those rows with it). A Janus that fails is logged:
+    the account's change must not wait on the media server."""
+    server = janus_for(app)
+    if server is None:
+        return
+    lives = db.session.scalars(select(LiveBroadcast).where(
+        LiveBroadcast.status == "live", LiveBroadcast.janus_room.is_not(None)).with_for_update())
+    for live in lives:
+        if close_hosted and live.host_id == user_id:
+            close_room(app, live)
+            continue
+        tokens = dict(live.janus_tokens or {})
+        token = tokens.pop(str(user_id), None)
+        if token is None:
+            continue
+        try:
+            server.revoke(token, live.janus_room, live.janus_secret)
+        except JanusError:
+            log.warning("live %s: could not revoke user %s's token", live.id, user_id, exc_info=True)
+        live.janus_tokens = tokens
 
 
 def ice_servers(user: User) -> list[dict[str, Any]]:
@@ -70,13 +105,7 @@ def answer(user: User, live_id: int) -> dict[str, Any]:
     role = "publisher" if host else "subscriber"
     server = janus_for(app)
     if server is not None:
-        tokens = dict(live.janus_tokens or {})
-        if str(user.id) not in tokens:
-            tokens[str(user.id)] = server.grant(live.janus_room, user.id)
-            live.janus_tokens = tokens
-        db.session.commit()
-        return {"mode": "janus", "role": role, "janus_url": server.public_url, "room": live.janus_room,
-                "token": tokens[str(user.id)], "ice_servers": ice_servers(user)}
+        return _janus_answer(server, live, user, host)
     p2p = {"mode": "p2p", "role": role, "host_id": live.host_id, "call_id": f"live:{live.id}",
            "ice_servers": ice_servers(user)}
     watching = app.extensions["broadcasts.pulse"].viewers.watching(live.id)
@@ -95,6 +124,24 @@ def answer(user: User, live_id: int) -> dict[str, Any]:
     live.p2p_viewers = slots
     db.session.commit()
     return p2p
+
+
+def _janus_answer(server: Any, live: LiveBroadcast, user: User, host: bool) -> dict[str, Any]:
+    """The host's token and publisher id; a viewer's token once the host publishes, else waiting."""
+    base = {"mode": "janus", "role": "publisher" if host else "subscriber", "janus_url": server.public_url,
+            "room": live.janus_room, "ice_servers": ice_servers(user)}
+    tokens = dict(live.janus_tokens or {})
+    publisher = publisher_id(live.janus_secret or "")
+    if str(user.id) not in tokens:
+        if not host and not server.publishing(live.janus_room, publisher):
+            db.session.commit()
+            return {**base, "state": "waiting", "reason": "host_not_publishing", "retry_after": WAITING_RETRY,
+                    "message": "waiting for the host's video: ask again once the host publishes"}
+        tokens[str(user.id)] = server.grant(live.janus_room, live.janus_secret, user.id)
+        live.janus_tokens = tokens
+    db.session.commit()
+    answer = {**base, "state": "ready", "token": tokens[str(user.id)]}
+    return {**answer, "publisher_id": publisher} if host else answer
 
 
 def _prune(live: LiveBroadcast, watching: set[int]) -> list[dict[str, Any]]:

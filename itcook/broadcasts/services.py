@@ -207,7 +207,11 @@ def mute(host: User, live_id: int, user_id: int) -> dict[str, Any]:
 
 def forget_user(user_id: int) -> None:
     """In an account deletion's transaction: the events of the broadcasts it hosted (their
-    channels, their LiveStarted everywhere, in inboxes too) and its chat in others' broadcasts."""
+    channels, their LiveStarted everywhere, in inboxes too) and its chat in others' broadcasts;
+    its media server tokens, and the rooms of the broadcasts it hosted live."""
+    from itcook.broadcasts import media
+
+    media.revoke_user(current_app, user_id, close_hosted=True)
     hosted = list(db.session.scalars(select(LiveBroadcast.id).where(LiveBroadcast.host_id == user_id)))
     if hosted:
         realtime.purge(db.session, [f"live:{i}" for i in hosted], about=("LiveStarted", "live_id", hosted))

@@ -1,6 +1,8 @@
 """The media answer with a real Janus (tests/support/janus.py): starting opens a private room,
-each user gets a token of their own that Janus accepts, ending revokes them and destroys the
-room; a Janus that cannot be reached leaves the broadcast scheduled with a clear error."""
+the host gets a token of their own that Janus accepts, a viewer is told to wait until the host
+publishes (the browser test sees the tokens viewers get then), ending revokes them and destroys
+the room, and so does disabling or deleting the user; a Janus that cannot be reached leaves the
+broadcast scheduled with a clear error."""
 
 from __future__ import annotations
 
@@ -56,28 +58,73 @@ def _room_exists(server: JanusServer, token: str, room: int) -> Any:
     return answer["plugindata"]["data"]["exists"]
 
 
-def test_each_user_gets_a_token_of_their_own_until_the_broadcast_ends(live_server, api, janus_server) -> None:
+def _tokens(server: JanusServer) -> list[str]:
+    """The tokens Janus accepts now (admin ``list_tokens``)."""
+    answer = requests.post(server.admin_url, json={"janus": "list_tokens", "transaction": "t",
+                                                   "admin_secret": server.admin_secret}, timeout=5).json()
+    return [entry["token"] for entry in answer["data"]["tokens"]]
+
+
+def _exists(server: JanusServer, room: int) -> Any:
+    """Whether Janus still has ``room``, asked with a token of the test's own."""
+    token = "test-" + uuid.uuid4().hex
+    requests.post(server.admin_url, json={"janus": "add_token", "token": token, "transaction": "t",
+                                          "admin_secret": server.admin_secret}, timeout=5)
+    try:
+        return _room_exists(server, token, room)
+    finally:
+        requests.post(server.admin_url, json={"janus": "remove_token", "token": token, "transaction": "t",
+                                              "admin_secret": server.admin_secret}, timeout=5)
+
+
+def _go_live(api: Api, host: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    live = api.call("POST", "/live", host, expect=201, json={"title": "Plov"}).json()
+    api.call("POST", f"/live/{live['id']}/start", host, expect=200)
+    return live["id"], api.call("GET", f"/live/{live['id']}/media", host, expect=200).json()
+
+
+def test_the_host_gets_a_token_and_viewers_wait_for_the_hosts_video(live_server, api, janus_server) -> None:
     anna, boris, carol = api.register("anna"), api.register("boris"), api.register("carol")
-    live = api.call("POST", "/live", anna, expect=201, json={"title": "Plov"}).json()
-    api.call("POST", f"/live/{live['id']}/start", anna, expect=200)
-    host = api.call("GET", f"/live/{live['id']}/media", anna, expect=200).json()
-    assert {k: host[k] for k in ("mode", "role", "janus_url")} == {
-        "mode": "janus", "role": "publisher", "janus_url": janus_server.url}
-    viewers = [api.call("GET", f"/live/{live['id']}/media", u, expect=200).json() for u in (boris, carol)]
-    assert all(v["role"] == "subscriber" and v["room"] == host["room"] for v in viewers)
-    tokens = {host["token"], *(v["token"] for v in viewers)}
-    assert len(tokens) == 3  # one each
-    assert api.call("GET", f"/live/{live['id']}/media", boris).json()["token"] == viewers[0]["token"]
-    assert all(_room_exists(janus_server, token, host["room"]) is True for token in tokens)
-    assert "secret" not in str(api.call("GET", f"/live/{live['id']}", boris).json())
-    # More than the peer-to-peer limit: the media server takes them all.
-    for i in range(5):
-        extra = api.call("GET", f"/live/{live['id']}/media", api.register(f"viewer{i}"), expect=200).json()
-        assert extra["mode"] == "janus"
-    api.call("POST", f"/live/{live['id']}/end", anna, expect=200)
-    assert all(_room_exists(janus_server, token, host["room"]) is None for token in tokens)  # revoked
-    check = api.call("GET", f"/live/{live['id']}/media", boris, expect=409)
+    live_id, host = _go_live(api, anna)
+    assert {k: host[k] for k in ("mode", "role", "janus_url", "state")} == {
+        "mode": "janus", "role": "publisher", "janus_url": janus_server.url, "state": "ready"}
+    assert isinstance(host["publisher_id"], int) and 0 < host["publisher_id"] < 2**53
+    assert api.call("GET", f"/live/{live_id}/media", anna).json()["token"] == host["token"]
+    assert _room_exists(janus_server, host["token"], host["room"]) is True
+    # The host has not published: a viewer gets no token yet, and is told why (more than the
+    # peer-to-peer limit of them: the media server takes them all).
+    for viewer in (boris, carol, *(api.register(f"viewer{i}") for i in range(5))):
+        waiting = api.call("GET", f"/live/{live_id}/media", viewer, expect=200).json()
+        assert {k: waiting[k] for k in ("mode", "role", "state", "reason", "room")} == {
+            "mode": "janus", "role": "subscriber", "state": "waiting", "reason": "host_not_publishing",
+            "room": host["room"]}
+        assert "token" not in waiting and "publisher_id" not in waiting and waiting["retry_after"] > 0
+    assert _tokens(janus_server) == [host["token"]]  # none granted to a viewer
+    assert "secret" not in str(api.call("GET", f"/live/{live_id}", boris).json())
+    api.call("POST", f"/live/{live_id}/end", anna, expect=200)
+    assert _room_exists(janus_server, host["token"], host["room"]) is None  # revoked
+    assert _exists(janus_server, host["room"]) is False
+    check = api.call("GET", f"/live/{live_id}/media", boris, expect=409)
     assert check.json()["error"]["code"] == "not_live"
+
+
+def test_a_disabled_user_loses_their_token_and_a_deleted_host_their_room(live_server, api,
+                                                                         janus_server) -> None:
+    root = api.register_admin()
+    anna, boris = api.register("anna"), api.register("boris")
+    first, anna_media = _go_live(api, anna)
+    second, boris_media = _go_live(api, boris)
+    # Disabled: Janus refuses the token at once, while the broadcast goes on.
+    api.call("POST", f"/admin/users/{anna['user']['id']}/disable", root, expect=200)
+    assert _room_exists(janus_server, anna_media["token"], anna_media["room"]) is None
+    assert _tokens(janus_server) == [boris_media["token"]]
+    assert _exists(janus_server, anna_media["room"]) is True
+    # Deleted: their token is revoked and the room of the broadcast they hosted destroyed.
+    api.call("DELETE", f"/admin/users/{boris['user']['id']}", root, expect=204)
+    assert _tokens(janus_server) == []
+    assert _exists(janus_server, boris_media["room"]) is False
+    api.call("GET", f"/live/{second}", root, expect=404)
+    assert api.call("GET", f"/live/{first}", root, expect=200).json()["status"] == "live"
 
 
 def test_a_janus_that_cannot_be_reached_leaves_the_broadcast_scheduled(live_server, api) -> None:

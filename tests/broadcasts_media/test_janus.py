@@ -1,5 +1,6 @@
 """The app's Janus control plane against a real Janus (loopback, token authentication on):
-rooms created and destroyed with their secret, and tokens that Janus itself accepts or refuses."""
+rooms created and destroyed with their secret, tokens that Janus itself accepts or refuses, and
+each token bound to the room it was granted for (the room's ``allowed`` list, ``require_pvtid``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import requests
 
 from itcook import create_app
-from itcook.broadcasts.janus import PLUGIN, Janus, JanusError, janus_for
+from itcook.broadcasts.janus import PLUGIN, Janus, JanusError, janus_for, publisher_id
 from tests.support.janus import JanusServer, skip_without_janus, start_janus
 from tests.support.servers import free_port, make_test_config
 
@@ -38,16 +39,24 @@ def _janus(url: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
     return answer
 
 
-def _videoroom(server: JanusServer, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A VideoRoom request in a new session of ``token``: the plugin's data."""
+def _videoroom(server: JanusServer, token: str, *bodies: dict[str, Any]) -> Any:
+    """VideoRoom requests, in order, on one handle of a new session of ``token``: the plugin's
+    data of the last (of each, as a list, when several are given). A ``join`` is asynchronous:
+    its answer is the session's next event."""
     session = _janus(server.url, {"janus": "create"}, token)
     assert session["janus"] == "success", session
     url = f"{server.url}/{session['data']['id']}"
     handle = _janus(url, {"janus": "attach", "plugin": PLUGIN}, token)
     assert handle["janus"] == "success", handle
-    answer = _janus(f"{url}/{handle['data']['id']}", {"janus": "message", "body": body}, token)
+    answers = []
+    for body in bodies:
+        answer = _janus(f"{url}/{handle['data']['id']}", {"janus": "message", "body": body}, token)
+        if answer["janus"] == "ack":
+            event = requests.get(f"{url}?maxev=1&token={token}", timeout=10).json()
+            answer = event[0] if isinstance(event, list) else event
+        answers.append(answer["plugindata"]["data"])
     _janus(url, {"janus": "destroy"}, token)
-    return answer["plugindata"]["data"]
+    return answers if len(bodies) > 1 else answers[0]
 
 
 def _tokens(server: JanusServer) -> list[str]:
@@ -59,7 +68,7 @@ def _tokens(server: JanusServer) -> list[str]:
 def test_a_room_is_created_private_and_destroyed_only_with_its_secret(janus_server, janus) -> None:
     room, secret = janus.create_room(7)
     assert 0 < room < 2**53 and len(secret) >= 24
-    viewer = janus.grant(room, 42)
+    viewer = janus.grant(room, secret, 42)
     assert _videoroom(janus_server, viewer, {"request": "exists", "room": room})["exists"] is True
     # Private: not listed to anyone, its secret not shown.
     listed = _videoroom(janus_server, viewer, {"request": "list"})["list"]
@@ -84,7 +93,7 @@ def test_a_room_is_created_private_and_destroyed_only_with_its_secret(janus_serv
 
 def test_janus_accepts_a_granted_token_refuses_none_a_forged_or_a_revoked_one(janus_server, janus) -> None:
     room, secret = janus.create_room(1)
-    alice, bob = janus.grant(room, 1), janus.grant(room, 2)
+    alice, bob = janus.grant(room, secret, 1), janus.grant(room, secret, 2)
     assert alice != bob and f"r{room}" in alice
     for token in (None, "", "forged-token", alice + "x"):
         answer = _janus(janus_server.url, {"janus": "create"}, token)
@@ -109,7 +118,7 @@ def test_a_janus_that_does_not_answer_or_refuses_is_a_clear_error(janus_server, 
     nobody = f"http://127.0.0.1:{free_port()}"
     down = Janus(nobody + "/janus", "", nobody + "/admin", "secret", timeout=2)
     with pytest.raises(JanusError) as unreachable:
-        down.grant(1, 1)
+        down.grant(1, "secret", 1)
     assert unreachable.value.status == 503 and unreachable.value.code == "media_unavailable"
     wrong_secret = Janus(janus_server.url, "", janus_server.admin_url, "not-the-secret", timeout=5)
     with pytest.raises(JanusError) as refused:
@@ -131,3 +140,50 @@ def test_the_app_has_a_janus_only_when_configured(janus_server, tmp_path) -> Non
     for app in (plain, configured):
         app.extensions["realtime"].shutdown()
 
+
+
+def test_a_token_works_in_its_own_room_only(janus_server, janus) -> None:
+    room_a, secret_a = janus.create_room(1)
+    room_b, secret_b = janus.create_room(2)
+    token_a = janus.grant(room_a, secret_a, 7)
+    # In its own room: joins (the room's ACL knows it) and gets the private id a subscription needs.
+    joined = _videoroom(janus_server, token_a, {"request": "join", "ptype": "publisher", "room": room_a,
+                                                "token": token_a})
+    assert joined["videoroom"] == "joined" and joined["private_id"], joined
+    # In another room, Janus refuses it: to join, and so to publish or to subscribe (which needs
+    # the private id of a participant of that room: tests/browser/test_live.py, with a publisher).
+    refused = _videoroom(janus_server, token_a, {"request": "join", "ptype": "publisher", "room": room_b,
+                                                 "token": token_a})
+    assert refused["error_code"] == 433, refused
+    # A join that does not name the token is refused in its own room too.
+    bare = _videoroom(janus_server, token_a, {"request": "join", "ptype": "publisher", "room": room_a})
+    assert bare["error_code"] == 433, bare
+    # Revoked with its room: off the room's list (another user's token stays on it), then removed.
+    token_b = janus.grant(room_b, secret_b, 8)
+    janus.revoke(token_a, room_a, secret_a)
+    assert _janus(janus_server.url, {"janus": "create"}, token_a)["error"]["code"] == 403
+    listed = _videoroom(janus_server, token_b, {"request": "allowed", "room": room_b, "secret": secret_b,
+                                                "action": "add", "allowed": []})
+    assert listed["allowed"] == [token_b]
+    for room, secret in ((room_a, secret_a), (room_b, secret_b)):
+        janus.destroy_room(room, secret)
+
+
+def test_the_app_sees_whether_the_hosts_participant_publishes(janus_server, janus) -> None:
+    room, secret = janus.create_room(1)
+    token = janus.grant(room, secret, 7)
+    host = publisher_id(secret)
+    assert 0 < host < 2**52 and publisher_id(secret) == host and publisher_id(secret + "x") != host
+    # Joined with the host's id, not publishing: not yet (the browser test sees the other answer).
+    session = _janus(janus_server.url, {"janus": "create"}, token)["data"]["id"]
+    url = f"{janus_server.url}/{session}"
+    handle = _janus(url, {"janus": "attach", "plugin": PLUGIN}, token)["data"]["id"]
+    _janus(f"{url}/{handle}", {"janus": "message", "body": {"request": "join", "ptype": "publisher",
+                                                            "room": room, "id": host, "token": token}}, token)
+    joined = requests.get(f"{url}?maxev=1&token={token}", timeout=10).json()  # the join's event
+    assert (joined[0] if isinstance(joined, list) else joined)["plugindata"]["data"]["id"] == host
+    listed = _videoroom(janus_server, token, {"request": "listparticipants", "room": room})
+    assert [p["id"] for p in listed["participants"]] == [host]
+    assert janus.publishing(room, host) is False
+    _janus(url, {"janus": "destroy"}, token)
+    janus.destroy_room(room, secret)
