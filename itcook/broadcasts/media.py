@@ -136,7 +136,7 @@ def _janus_answer(server: Any, live: LiveBroadcast, user: User, host: bool) -> d
         if not host and not server.publishing(live.janus_room, publisher):
             db.session.commit()
             return {**base, "state": "waiting", "reason": "host_not_publishing", "retry_after": WAITING_RETRY,
-                    "message": "waiting for the host's video: ask again once the host publishes"}
+                    "message": gettext("waiting for the host's video: ask again once the host publishes")}
         tokens[str(user.id)] = server.grant(live.janus_room, live.janus_secret, user.id)
         live.janus_tokens = tokens
     db.session.commit()
