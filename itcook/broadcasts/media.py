@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from itcook.broadcasts.janus import JanusError, janus_for, publisher_id
+from itcook.broadcasts.janus import Janus, JanusError, janus_for, publisher_id
 from itcook.calls.ice import ice_servers as calls_ice
 from itcook.errors import ApiError
 from itcook.extensions import db
@@ -126,7 +126,7 @@ def answer(user: User, live_id: int) -> dict[str, Any]:
     return p2p
 
 
-def _janus_answer(server: Any, live: LiveBroadcast, user: User, host: bool) -> dict[str, Any]:
+def _janus_answer(server: Janus, live: LiveBroadcast, user: User, host: bool) -> dict[str, Any]:
     """The host's token and publisher id; a viewer's token once the host publishes, else waiting."""
     base = {"mode": "janus", "role": "publisher" if host else "subscriber", "janus_url": server.public_url,
             "room": live.janus_room, "ice_servers": ice_servers(user)}
