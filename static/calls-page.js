@@ -256,7 +256,12 @@
   });
   $("calls-mute").addEventListener("click", () => { if (call.audioEnabled) call.mute(); else call.unmute(); });
   $("calls-camera").addEventListener("click", () => { if (call.videoEnabled) call.cameraOff(); else call.cameraOn(); });
-  window.addEventListener("itcook:lang", () => { if (session) { renderControls(); renderPeople(); } });
+  window.addEventListener("itcook:lang", () => {
+    if (!session) return;
+    renderControls();
+    renderPeople();
+    if (call && call.state === "joined") tile(session.user.id, "", call.localStream, true);  // "You"
+  });
   window.addEventListener("pagehide", () => {
     if (call && call.state === "joined") call.leave({ keepalive: true }).catch(() => {});  // else: away after 30 s
   });
@@ -272,6 +277,9 @@
     start();
   });
 
-  session = loadSession();
-  if (session && session.access && session.user) start(); else $("calls-login").hidden = false;
+  // After the catalogs: what the page writes is then in the user's language from the start.
+  (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
+    session = loadSession();
+    if (session && session.access && session.user) start(); else $("calls-login").hidden = false;
+  });
 })();

@@ -9,6 +9,7 @@
  * Markup: `data-i18n="ns.key"` sets textContent; `data-i18n-attr="placeholder:ns.key,aria-label:ns.k2"`
  * sets attributes. `t(key, {count})` picks `key.one/few/many/other` by Intl.PluralRules.
  * A language change re-applies the document and dispatches `itcook:lang` on window.
+ * A `<select data-i18n-switch>` of language codes is a switch that needs no page script.
  */
 (function () {
   "use strict";
@@ -159,6 +160,11 @@
     : Promise.resolve();
   I18n.ready = Promise.all([load(FALLBACK), load(I18n.lang), domReady]).then(() => {
     I18n.apply();
+    document.querySelectorAll("select[data-i18n-switch]").forEach((select) => {
+      select.value = I18n.lang;
+      select.addEventListener("change", () => I18n.setLang(select.value));
+      window.addEventListener("itcook:lang", () => { select.value = I18n.lang; });
+    });
     return I18n;
   });
   window.ITCookI18n = I18n;

@@ -407,7 +407,7 @@
     if (liveId) showBroadcast(); else showLobby();
   }
 
-  window.addEventListener("itcook:lang", () => { if (page.live) render(); });
+  window.addEventListener("itcook:lang", () => { if (page.live) render(); else if (client && !liveId) showLobby(); });
   window.addEventListener("pagehide", () => { if (page.janus) page.janus.close(); });
 
   $("live-login").addEventListener("submit", async (event) => {
@@ -421,6 +421,9 @@
     start();
   });
 
-  session = loadSession();
-  if (session && session.access && session.user) start(); else $("live-login").hidden = false;
+  // After the catalogs: what the page writes is then in the user's language from the start.
+  (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
+    session = loadSession();
+    if (session && session.access && session.user) start(); else $("live-login").hidden = false;
+  });
 })();

@@ -151,10 +151,14 @@ def wait_decoded_frames(page: Any, pc_expression: str, minimum: int, timeout_ms:
 AXE_SCRIPT = Path(__file__).resolve().parents[1] / "clients/node/node_modules/axe-core/axe.min.js"
 #: What a page may not have at all.
 AXE_BLOCKING = ("serious", "critical")
+#: Every impact axe reports, for pages held to having none.
+AXE_ALL = ("minor", "moderate", "serious", "critical")
 
 
-def axe_violations(page: Any, context: str | None = None) -> list[dict[str, Any]]:
-    """Run axe-core (WCAG 2.x A/AA rules) in ``page``; return its serious and critical violations.
+def axe_violations(page: Any, context: str | None = None,
+                   impacts: tuple[str, ...] = AXE_BLOCKING) -> list[dict[str, Any]]:
+    """Run axe-core (WCAG 2.x A/AA rules) in ``page``; return its violations of ``impacts``
+    (serious and critical unless told).
 
     The script is evaluated, not added as a tag, so a page's Content-Security-Policy does not
     keep it out. Skips the test when axe-core is not installed, unless ITCOOK_REQUIRE_BROWSER=1.
@@ -171,4 +175,4 @@ def axe_violations(page: Any, context: str | None = None) -> list[dict[str, Any]
         return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}));
     }""", context)
-    return [v for v in result if v["impact"] in AXE_BLOCKING]
+    return [v for v in result if v["impact"] in impacts]
