@@ -21,7 +21,9 @@ from itcook.signals import ALL_SIGNALS  # noqa: E402
 # The helpers' asserts explain their failures as a test's do (rewritten before the first import).
 pytest.register_assert_rewrite("tests.support")
 
+from tests.support.janus import JanusServer, skip_without_janus, start_janus  # noqa: E402
 from tests.support.servers import TEST_DATABASE_URL, LiveServer, make_test_config  # noqa: E402
+from tests.support.turn import TurnServer, require_turnserver  # noqa: E402
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -131,5 +133,23 @@ def signals(app: Flask) -> Iterator[SignalRecorder]:
 def live_server(app: Flask) -> Iterator[LiveServer]:
     """A real gevent server for WebSocket and SSE tests."""
     server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def turn(tmp_path: Any) -> Iterator[TurnServer]:
+    """coturn on a loopback port (skips without it; fails under ITCOOK_REQUIRE_MEDIA=1)."""
+    require_turnserver()
+    server = TurnServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def janus_server(tmp_path: Any) -> Iterator[JanusServer]:
+    """Janus on loopback ports, configured by the test (skips without it, as ``turn``)."""
+    skip_without_janus()
+    server = start_janus(tmp_path / "janus")
     yield server
     server.stop()

@@ -7,25 +7,15 @@ broadcast scheduled with a clear error."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from itcook.broadcasts.janus import PLUGIN
-from tests.support.janus import JanusServer, skip_without_janus, start_janus
+from tests.support.janus import JanusServer
 from tests.support.rest import Api
 from tests.support.servers import free_port
-
-
-@pytest.fixture
-def janus_server(tmp_path: Path) -> Iterator[JanusServer]:
-    skip_without_janus()
-    server = start_janus(tmp_path / "janus")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ each token bound to the room it was granted for (the room's ``allowed`` list, ``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,16 +12,8 @@ import requests
 
 from itcook import create_app
 from itcook.broadcasts.janus import PLUGIN, Janus, JanusError, janus_for, publisher_id
-from tests.support.janus import JanusServer, skip_without_janus, start_janus
+from tests.support.janus import JanusServer
 from tests.support.servers import free_port, make_test_config
-
-
-@pytest.fixture
-def janus_server(tmp_path: Path) -> Iterator[JanusServer]:
-    skip_without_janus()
-    server = start_janus(tmp_path / "janus")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

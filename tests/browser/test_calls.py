@@ -4,10 +4,7 @@ leaving and rejoining, and media through a real coturn with ``iceTransportPolicy
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.support.calls import group_with
 from tests.support.calls_browser import (
@@ -24,16 +21,6 @@ from tests.support.calls_browser import (
     wait_peers,
 )
 from tests.support.rest import Api
-from tests.support.turn import TurnServer, require_turnserver
-
-
-@pytest.fixture
-def turn(tmp_path) -> Iterator[TurnServer]:
-    """coturn on a loopback port (skips without it; fails under ITCOOK_REQUIRE_MEDIA=1)."""
-    require_turnserver()
-    server = TurnServer(tmp_path)
-    yield server
-    server.stop()
 
 
 def _group_of(api: Api, *usernames: str) -> tuple[int, list[dict[str, Any]]]:

@@ -6,7 +6,7 @@ viewers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from tests.support.browser import (
     DECODED_FRAMES,
     wait_decoded_frames,
 )
-from tests.support.janus import JanusServer, skip_without_janus, start_janus
+from tests.support.janus import JanusServer
 from tests.support.rest import Api
 from tests.support.servers import make_test_config
 from tests.support.waiting import wait_for
@@ -25,14 +25,6 @@ from tests.support.waiting import wait_for
 FRAMES = 10
 #: Media waits: ICE and DTLS on a loaded machine take longer than a page wait.
 MEDIA_MS = 30_000
-
-
-@pytest.fixture
-def janus_server(tmp_path: Path) -> Iterator[JanusServer]:
-    skip_without_janus()
-    server = start_janus(tmp_path / "janus")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

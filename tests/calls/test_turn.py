@@ -3,7 +3,6 @@ refused once expired or forged."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,15 +10,7 @@ import pytest
 from itcook.calls.ice import turn_credential
 from tests.support.rest import Api
 from tests.support.servers import LiveServer, make_test_config
-from tests.support.turn import TurnServer, allocate, require_turnserver
-
-
-@pytest.fixture
-def turn(tmp_path) -> Iterator[TurnServer]:
-    require_turnserver()
-    server = TurnServer(tmp_path)
-    yield server
-    server.stop()
+from tests.support.turn import allocate
 
 
 @pytest.fixture
