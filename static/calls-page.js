@@ -10,8 +10,7 @@
 (function () {
   "use strict";
 
-  const API = "/api/v1";
-  const DEMO_SESSION = "itcook.demo.session";
+  const { t, api, refreshAccess } = window.ITCookPage;
   const params = new URLSearchParams(location.search);
   const groupId = Number(params.get("group"));
   const $ = (id) => document.getElementById(id);
@@ -23,43 +22,8 @@
   const live = { id: null, people: new Map() };
   const peerStates = new Map();  // user id -> RTCPeerConnectionState
 
-  /** The catalog's text for `key`, or the English `fallback` (before or without the catalogs). */
-  function t(key, fallback, values) {
-    const i18n = window.ITCookI18n;
-    const text = i18n ? i18n.t(key, values) : key;
-    if (text !== key) return text;
-    return fallback.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
-  }
-
   function notice(text) {
     $("calls-notice").textContent = text;
-  }
-
-  // -- session and REST ------------------------------------------------------------------------
-
-  function loadSession() {
-    try {
-      return JSON.parse(sessionStorage.getItem(DEMO_SESSION) || "null");
-    } catch (err) {
-      return null;
-    }
-  }
-
-  /** A fresh access token through the refresh token (the demo page's session), or null. */
-  async function refreshAccess() {
-    if (!session || !session.refresh) return null;
-    const response = await fetch(API + "/auth/refresh", { method: "POST", headers: { Authorization: "Bearer " + session.refresh } });
-    if (!response.ok) return null;
-    session.access = (await response.json()).access_token;
-    sessionStorage.setItem(DEMO_SESSION, JSON.stringify(session));
-    return session.access;
-  }
-
-  async function api(method, path) {
-    const response = await fetch(API + path, { method, headers: { Authorization: "Bearer " + session.access } });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error((body.error && body.error.message) || "HTTP " + response.status);
-    return body;
   }
 
   // -- rendering -------------------------------------------------------------------------------
@@ -268,18 +232,18 @@
 
   $("calls-login").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const response = await fetch(API + "/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("calls-username").value, password: $("calls-password").value }) });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) { notice((body.error && body.error.message) || "HTTP " + response.status); return; }
-    session = { access: body.access_token, refresh: body.refresh_token, user: body.user };
-    sessionStorage.setItem(DEMO_SESSION, JSON.stringify(session));
+    try {
+      session = await ITCookPage.login($("calls-username").value, $("calls-password").value);
+    } catch (err) {
+      notice(err.message);
+      return;
+    }
     start();
   });
 
   // After the catalogs: what the page writes is then in the user's language from the start.
   (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
-    session = loadSession();
-    if (session && session.access && session.user) start(); else $("calls-login").hidden = false;
+    session = ITCookPage.session();
+    if (session) start(); else $("calls-login").hidden = false;
   });
 })();

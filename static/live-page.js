@@ -15,8 +15,7 @@
 (function () {
   "use strict";
 
-  const API = "/api/v1";
-  const DEMO_SESSION = "itcook.demo.session";
+  const { t, api, refreshAccess } = window.ITCookPage;
   const liveId = Number(new URLSearchParams(location.search).get("live")) || null;
   const $ = (id) => document.getElementById(id);
   /** How long a viewer waits for the host's video before the page stops asking. */
@@ -29,53 +28,8 @@
   const page = window.livePage = { live: null, media: null, janus: null, pc: null, mesh: null,
     localStream: null, reactions: {}, state: "idle" };
 
-  /** The catalog's text for `key`, or the English `fallback` (before or without the catalogs). */
-  function t(key, fallback, values) {
-    const i18n = window.ITCookI18n;
-    const text = i18n ? i18n.t(key, values) : key;
-    if (text !== key) return text;
-    return fallback.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
-  }
-
   function notice(text) {
     $("live-notice").textContent = text;
-  }
-
-  // -- session and REST ------------------------------------------------------------------------
-
-  function loadSession() {
-    try {
-      return JSON.parse(sessionStorage.getItem(DEMO_SESSION) || "null");
-    } catch (err) {
-      return null;
-    }
-  }
-
-  async function refreshAccess() {
-    if (!session || !session.refresh) return null;
-    const response = await fetch(API + "/auth/refresh", { method: "POST", headers: { Authorization: "Bearer " + session.refresh } });
-    if (!response.ok) return null;
-    session.access = (await response.json()).access_token;
-    sessionStorage.setItem(DEMO_SESSION, JSON.stringify(session));
-    return session.access;
-  }
-
-  async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + session.access };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const send = () => fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    let response = await send();
-    if (response.status === 401 && await refreshAccess()) {
-      headers.Authorization = "Bearer " + session.access;
-      response = await send();
-    }
-    const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error((answer.error && answer.error.message) || "HTTP " + response.status);
-      error.code = answer.error && answer.error.code;
-      throw error;
-    }
-    return answer;
   }
 
   // -- the lobby: live now, and a new broadcast -------------------------------------------------
@@ -412,18 +366,18 @@
 
   $("live-login").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const response = await fetch(API + "/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("live-username").value, password: $("live-password").value }) });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) { notice((body.error && body.error.message) || "HTTP " + response.status); return; }
-    session = { access: body.access_token, refresh: body.refresh_token, user: body.user };
-    sessionStorage.setItem(DEMO_SESSION, JSON.stringify(session));
+    try {
+      session = await ITCookPage.login($("live-username").value, $("live-password").value);
+    } catch (err) {
+      notice(err.message);
+      return;
+    }
     start();
   });
 
   // After the catalogs: what the page writes is then in the user's language from the start.
   (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
-    session = loadSession();
-    if (session && session.access && session.user) start(); else $("live-login").hidden = false;
+    session = ITCookPage.session();
+    if (session) start(); else $("live-login").hidden = false;
   });
 })();
