@@ -230,20 +230,6 @@
     if (call && call.state === "joined") call.leave({ keepalive: true }).catch(() => {});  // else: away after 30 s
   });
 
-  $("calls-login").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      session = await ITCookPage.login($("calls-username").value, $("calls-password").value);
-    } catch (err) {
-      notice(err.message);
-      return;
-    }
-    start();
-  });
-
   // After the catalogs: what the page writes is then in the user's language from the start.
-  (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
-    session = ITCookPage.session();
-    if (session) start(); else $("calls-login").hidden = false;
-  });
+  ITCookPage.boot("calls", notice, (loggedIn) => { session = loggedIn; start(); });
 })();

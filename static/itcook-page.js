@@ -1,7 +1,8 @@
 /**
  * What the calls and live pages share: catalog text with an English fallback, the demo page's
- * session (sessionStorage, same tab), login, token refresh and a REST wrapper that refreshes once
- * on 401. No dependencies; load it before the page script. Defines `window.ITCookPage`.
+ * session (sessionStorage, same tab), the login form, token refresh and a REST wrapper that
+ * refreshes once on 401. No dependencies; load it before the page script. Defines
+ * `window.ITCookPage`.
  */
 (function () {
   "use strict";
@@ -77,5 +78,27 @@
     return answer;
   }
 
-  window.ITCookPage = { t, session, login, refreshAccess, api };
+  /**
+   * Calls `start(session)` with the tab's session once the catalogs are in, else shows the form
+   * `<prefix>-login` (fields `<prefix>-username`, `<prefix>-password`) and starts after its login.
+   */
+  function boot(prefix, notice, start) {
+    const $ = (id) => document.getElementById(id);
+    $(prefix + "-login").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await login($(prefix + "-username").value, $(prefix + "-password").value);
+      } catch (err) {
+        notice(err.message);
+        return;
+      }
+      start(current);
+    });
+    (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
+      const found = session();
+      if (found) start(found); else $(prefix + "-login").hidden = false;
+    });
+  }
+
+  window.ITCookPage = { t, session, login, refreshAccess, api, boot };
 })();

@@ -364,20 +364,6 @@
   window.addEventListener("itcook:lang", () => { if (page.live) render(); else if (client && !liveId) showLobby(); });
   window.addEventListener("pagehide", () => { if (page.janus) page.janus.close(); });
 
-  $("live-login").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      session = await ITCookPage.login($("live-username").value, $("live-password").value);
-    } catch (err) {
-      notice(err.message);
-      return;
-    }
-    start();
-  });
-
   // After the catalogs: what the page writes is then in the user's language from the start.
-  (window.ITCookI18n ? window.ITCookI18n.ready : Promise.resolve()).then(() => {
-    session = ITCookPage.session();
-    if (session) start(); else $("live-login").hidden = false;
-  });
+  ITCookPage.boot("live", notice, (loggedIn) => { session = loggedIn; start(); });
 })();
