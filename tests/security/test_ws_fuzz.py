@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from itcook.calls.events import MAX_FRAME_BYTES
 from tests.support.frames import CLOSE, PING, PONG, TEXT, RawWs, build, close_payload
 from tests.support.fuzz import fuzz_settings
 from tests.support.oracle import Outcome, Peer, Spec, frames
@@ -26,6 +27,8 @@ from tests.support.waiting import wait_for
 
 LIMIT_JSON = 8192
 LIMIT_FRAMES = 1024
+#: A text message is read up to the largest limit a frame type registered (calls' Signal).
+READ_LIMIT = MAX_FRAME_BYTES
 GENEROUS = {"REALTIME_RATE": 1e9, "REALTIME_BURST": 10**9, "REALTIME_MAX_VIOLATIONS": 10**9,
             "REALTIME_HEARTBEAT_INTERVAL": 600.0, "REALTIME_MAX_SUBSCRIPTIONS": 8}
 
@@ -124,7 +127,8 @@ def _check_stats(probe: StatsProbe, session: Session) -> None:
 def _setup(live_server: Any, api: Any, limit: int) -> tuple[Session, StatsProbe]:
     user = api.register("fuzzer")
     post = api.call("POST", "/community/posts", user, expect=201, json={"content": "target"}).json()
-    peer = Peer(user["user"]["id"], post["id"], GENEROUS["REALTIME_MAX_SUBSCRIPTIONS"], limit)
+    peer = Peer(user["user"]["id"], post["id"], GENEROUS["REALTIME_MAX_SUBSCRIPTIONS"], limit,
+                max_read=READ_LIMIT)
     return Session(live_server, user["access_token"], peer), StatsProbe(api, api.register("observer"))
 
 
@@ -289,7 +293,7 @@ def mutate(draw: Any, specs: list[Spec]) -> list[Spec]:
     elif how == "endless" and spec.opcode in (0x0, 0x1, 0x2):
         # Claims 2**40 bytes, sends only a little more than the limit: the server must not wait
         # for the rest (nor allocate it) before refusing.
-        spec.payload, spec.declared, spec.fin = b"x" * (LIMIT_FRAMES + 1), 2**40, False
+        spec.payload, spec.declared, spec.fin = b"x" * (READ_LIMIT + 1), 2**40, False
         del specs[index + 1:]
     return specs
 

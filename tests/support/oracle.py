@@ -65,6 +65,9 @@ class Peer:
     post_id: int
     max_subscriptions: int
     max_message: int
+    #: How much of a text message the server reads before it knows the message's type: the
+    #: largest limit a frame type registered (``register_frame(max_bytes=...)``).
+    max_read: int = 0
     channels: set[str] = field(default_factory=set)
 
     def reset(self) -> None:
@@ -246,7 +249,7 @@ def frames(peer: Peer, specs: list[Spec]) -> Outcome:
             except UnicodeDecodeError:
                 return server_close(1007)
             received -= len(decoder.getstate()[0])  # bytes still waiting for the rest of a character
-        if received > peer.max_message:
+        if received > (peer.max_message if kind == 0x2 else max(peer.max_read, peer.max_message)):
             outputs.append(error("message_too_big"))
             return server_close(1009)
         if spec.declared is not None:
@@ -254,6 +257,9 @@ def frames(peer: Peer, specs: list[Spec]) -> Outcome:
         if final:
             if kind == 0x2:
                 outputs.append(error("binary_not_supported"))
+            elif len(body) > peer.max_message:  # no type fuzzed here registered a larger limit
+                outputs.append(error("message_too_big"))
+                return server_close(1009)
             else:
                 outputs.extend(peer.answers(body.decode("utf-8")))
             kind, decoder = None, None
