@@ -188,34 +188,19 @@ def test_unreachable_redis_fails_at_start_with_a_clear_message(tmp_path) -> None
 
 def test_gunicorn_with_two_gevent_workers(tmp_path) -> None:
     """The documented deployment command: two workers, events cross them, both transports work."""
-    import subprocess
-    import sys
-    import time
-
-    from tests.support.cluster import ROOT, reset_database
+    from tests.support.cluster import reset_database
+    from tests.support.deploy import start_gunicorn
 
     reset_database()
-    cluster = Cluster(tmp_path, REDIS_PORT)
-    port = free_port()
-    env = {**cluster.env, "ITCOOK_BIND": f"127.0.0.1:{port}", "ITCOOK_WORKERS": "2"}
-    log = (tmp_path / "gunicorn.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = start_gunicorn(tmp_path, workers=2)  # waits until both workers have booted
 
     class Front:
-        url = f"http://127.0.0.1:{port}"
-        ws_url = f"ws://127.0.0.1:{port}/api/v1/realtime/ws"
+        url = server.url
+        ws_url = f"ws://127.0.0.1:{server.port}/api/v1/realtime/ws"
+        port = server.port
 
-    Front.port = port
     try:
-        deadline = time.monotonic() + 30
-        anna = None
-        while anna is None and time.monotonic() < deadline:
-            try:
-                anna = Api(Front).register("anna")
-            except (requests.RequestException, AssertionError):
-                gevent.sleep(0.1)
-        assert anna is not None, (tmp_path / "gunicorn.log").read_text()[-2000:]
+        anna = Api(Front).register("anna")
         wait_for(lambda: _stats(Front, anna).get("processes_reporting") == 2, timeout=20,
                  what="both workers reporting")
         clients = [ws_connect(Front, anna["access_token"]) for _ in range(6)]
@@ -228,12 +213,7 @@ def test_gunicorn_with_two_gevent_workers(tmp_path) -> None:
         assert stream.next()["frame"]["data"]["content"] == "via gunicorn"
         stream.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 def test_two_relays_never_publish_the_same_outbox_event() -> None:
