@@ -183,7 +183,8 @@ def test_a_connection_closed_before_it_joined_stays_out_of_every_channel(pairs) 
 def test_a_connection_that_leaves_during_a_pause_gets_no_heartbeat(pairs) -> None:
     """Its session may already have written a close frame: nothing may follow it."""
     hub = Hub()
-    pairs.extend(Pair(hub) for _ in range(2 * WRITE_SLICE))
+    # Three slices, two pauses: the loop may resume the writer before the reader in the first.
+    pairs.extend(Pair(hub) for _ in range(3 * WRITE_SLICE))
     last = _last_written(pairs, hub)
     # A session that ends while the heartbeat pauses.
     assert _heartbeat_with_a_reader(hub, lambda: hub.remove(last.conn, "normal")) == len(pairs) - 1
