@@ -139,6 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JANUS_ADMIN_SECRET", str, "", "Janus's `admin_secret` (janus.jcfg; Janus runs with "
             "`token_auth = true`)"),
     Setting("JANUS_TIMEOUT", float, 5.0, "seconds one call to Janus may take (then 503 `media_unavailable`)"),
+    Setting("PLAN_OP_RETENTION_DAYS", int, 30, "days a plan batch's op_id is remembered: a retry "
+            "within them changes nothing; an hourly job forgets older ones; 0 = forever"),
     Setting("CALL_MAX_PARTICIPANTS", int, 6, "people in one group call (a full mesh: each sends "
             "its video to every other; 409 `call_full` past it, docs/calls.md)"),
     Setting("CALL_AWAY_SECONDS", float, 30.0, "a call participant with no live connection (on any "

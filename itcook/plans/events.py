@@ -26,10 +26,20 @@ def member_removed(sender: Flask, *, group_id: int, user_id: int, **_: Any) -> N
 RECEIVERS = ((signals.group_member_removed, member_removed),)
 
 
+PRUNE_JOB = "plans-prune-ops"
+
+
 def connect(app: Flask) -> None:
-    """Register ``plan:<id>`` (editors only) and connect the receivers above for ``app``."""
+    """Register ``plan:<id>`` (editors only), connect the receivers above for ``app``, and
+    the hourly job that forgets old batches' op_ids."""
+    from itcook import jobs
     from itcook.plans.access import may_join
+    from itcook.plans.services import prune_ops
 
     realtime.register_channel(app, "plan", may_join, denied_code="forbidden_channel")
+    days = app.config["PLAN_OP_RETENTION_DAYS"]
+    if days < 0:
+        raise RuntimeError(f"ITCOOK_PLAN_OP_RETENTION_DAYS: must be 0 or more, not {days}")
+    jobs.register(app, PRUNE_JOB, 3600.0 if days else 0.0, lambda: prune_ops(days))
     for signal, receiver in RECEIVERS:
         signal.connect(receiver, sender=app, weak=False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from itcook.errors import ApiError
 from itcook.extensions import db
@@ -84,3 +85,11 @@ def apply_ops(user: User, plan_id: int, body: dict[str, Any]) -> dict[str, Any]:
          entries=[entry_to_dict(entry) for entry in batch.touched.values()])
     db.session.commit()
     return result
+
+
+def prune_ops(days: int, now: dt.datetime | None = None) -> int:
+    """Forget the accepted batches older than ``days`` (their op_ids may be used again); the count."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    deleted = db.session.execute(delete(MenuPlanOp).where(MenuPlanOp.created_at < cutoff)).rowcount
+    db.session.commit()
+    return int(deleted or 0)

@@ -244,3 +244,28 @@ def test_concurrent_batches_on_one_plan_apply_one_after_the_other(live_server) -
     assert all(a == same[0] for a in same)
     state = api.call("GET", f"/plans/{plan['id']}", anna, expect=200).json()
     assert state["version"] == 7 and len(state["entries"]) == 7
+
+
+def test_batches_past_the_retention_are_forgotten_and_recent_ones_kept(app, client, auth) -> None:
+    """menu_plan_ops does not grow for ever: the hourly job forgets op_ids older than
+    ITCOOK_PLAN_OP_RETENTION_DAYS, and a retry within them still changes nothing."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from itcook.extensions import db
+    from itcook.models import MenuPlanOp, utcnow
+    from itcook.plans.services import prune_ops
+
+    anna = auth.register("anna")
+    plan = _plan(client, anna)
+    _ops(client, anna, plan["id"], "op-old", _add())
+    recent = _ops(client, anna, plan["id"], "op-new", _add(meal="lunch"))
+    with app.app_context():
+        db.session.execute(update(MenuPlanOp).where(MenuPlanOp.op_id == "op-old")
+                           .values(created_at=utcnow() - dt.timedelta(days=31)))
+        db.session.commit()
+        assert prune_ops(30) == 1
+        assert db.session.query(MenuPlanOp).count() == 1
+    assert _ops(client, anna, plan["id"], "op-new", _add(title="Other")) == recent
+    assert _ops(client, anna, plan["id"], "op-old", _add(title="Again"))["version"] == 3
