@@ -112,6 +112,11 @@ def check(endpoint: str, schemes: tuple[str, ...], *, allow_private: bool, resol
     host, port = split(endpoint, schemes)
     if allow_private:
         return
+    standard = 443 if endpoint.startswith("https:") else 80
+    if port != standard:
+        # Push services listen on the standard port; any other one of a public host is a way
+        # to make the server knock on that host's other services.
+        raise NotPublic(gettext("must use the standard port %(port)s", port=standard))
     ip = literal(host)
     if ip is not None:
         if not is_public(ip):

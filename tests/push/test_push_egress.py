@@ -56,6 +56,19 @@ def test_an_endpoint_on_a_non_public_address_is_refused(app, client, auth, endpo
         assert response.status_code == 201, response.get_json()
 
 
+@guarded
+@pytest.mark.parametrize("endpoint", ["https://8.8.8.8:22/p", "https://8.8.8.8:6379/p",
+                                      "https://[2001:4860:4860::8888]:8443/p"])
+def test_an_endpoint_on_another_port_of_a_public_host_is_refused(client, auth, endpoint) -> None:
+    """Push services listen on 443: another port would let a subscription probe a host's services."""
+    anna = auth.register("anna")
+    response = client.post("/api/v1/push/subscriptions", json=subscription_json(endpoint),
+                           headers=anna["headers"])
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "endpoint_not_public" and "443" in error["message"]
+
+
 @pytest.mark.parametrize("endpoint", [
     "https://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11/p",  # fullwidth 127.0.0.1
     "https://[fe80::1%25eth0]/p",              # a zone index
