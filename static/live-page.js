@@ -111,7 +111,15 @@
       : t("live.step", "Step {n}: {text}", { n: index + 1, text: live.steps[index] || "" });
   }
 
-  function mediaNote(mode, text) {
+  /** The media note in the page's language, written again when the language changes. */
+  let note = null;
+  function noteT(mode, key, fallback, values) {
+    note = [mode, key, fallback, values];
+    mediaNote(mode, t(key, fallback, values), true);
+  }
+
+  function mediaNote(mode, text, keep) {
+    if (!keep) note = null;
     $("live-media-note").dataset.mode = mode;
     $("live-media-note").textContent = text;
     $("live-video").hidden = mode === "unavailable" || mode === "refused";
@@ -123,7 +131,7 @@
     try {
       page.localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
     } catch (err) {
-      mediaNote("refused", t("live.no_camera", "The camera is not available: {message}", { message: err.message }));
+      noteT("refused", "live.no_camera", "The camera is not available: {message}", { message: err.message });
       return null;
     }
     $("live-video").srcObject = page.localStream;
@@ -138,14 +146,14 @@
       media = page.media = await api("GET", "/live/" + liveId + "/media");
     } catch (err) {
       page.state = "failed";
-      mediaNote("refused", t("live.media_failed", "The video cannot start: {message}", { message: err.message }));
+      noteT("refused", "live.media_failed", "The video cannot start: {message}", { message: err.message });
       return;
     }
     const rtcConfig = { iceServers: media.ice_servers || [] };
     try {
       if (media.mode === "unavailable") {
         page.state = "unavailable";
-        mediaNote("unavailable", t("live.unavailable", "The video is not available to you: the host already sends it to as many viewers as it can without a media server. The steps, the chat and the reactions still work."));
+        noteT("unavailable", "live.unavailable", "The video is not available to you: the host already sends it to as many viewers as it can without a media server. The steps, the chat and the reactions still work.");
         return;
       }
       if (media.mode === "janus" && media.state === "waiting") {
@@ -159,7 +167,7 @@
           if (!stream) return;
           page.pc = (await page.janus.publish(media.room, stream, rtcConfig, { id: media.publisher_id })).pc;
         } else {
-          mediaNote("waiting", t("live.waiting", "Waiting for the host's video…"));
+          noteT("waiting", "live.waiting", "Waiting for the host's video…");
           const sub = await page.janus.subscribe(media.room, rtcConfig);
           page.pc = sub.pc;
           $("live-video").srcObject = sub.stream;
@@ -170,7 +178,7 @@
         page.mesh = client.mesh(media.call_id, { userId: session.user.id, direction: "sendonly",
           localStream: stream, rtcConfig, accept: true });
       } else {
-        mediaNote("waiting", t("live.waiting", "Waiting for the host's video…"));
+        noteT("waiting", "live.waiting", "Waiting for the host's video…");
         page.mesh = client.mesh(media.call_id, { userId: session.user.id, direction: "recvonly", rtcConfig, accept: false });
         page.mesh.on("stream", (e) => {
           if (e.userId === media.host_id) $("live-video").srcObject = e.stream;
@@ -181,7 +189,7 @@
       mediaNote(media.mode, "");
     } catch (err) {
       page.state = "failed";
-      mediaNote("refused", t("live.media_refused", "The media server refused the video: {message}", { message: err.message }));
+      noteT("refused", "live.media_refused", "The media server refused the video: {message}", { message: err.message });
     }
   }
 
@@ -191,10 +199,10 @@
     if (waiting.since === null) waiting.since = Date.now();
     if (Date.now() - waiting.since > WAIT_LIMIT_MS) {
       page.state = "failed";
-      mediaNote("refused", t("live.host_absent", "The host's video has not started. Reload the page to try again."));
+      noteT("refused", "live.host_absent", "The host's video has not started. Reload the page to try again.");
       return;
     }
-    mediaNote("waiting", t("live.waiting", "Waiting for the host's video…"));
+    noteT("waiting", "live.waiting", "Waiting for the host's video…");
     clearTimeout(waiting.timer);
     waiting.timer = setTimeout(askAgain, Math.max(1, Number(media.retry_after) || 2) * 1000);
   }
@@ -283,7 +291,7 @@
       if (!mine(d)) return;
       page.live.status = "ended";
       stopMedia();
-      mediaNote("ended", t("live.ended", "The broadcast has ended."));
+      noteT("ended", "live.ended", "The broadcast has ended.");
       render();
     });
     client.on("LiveStarted", (d) => {
@@ -305,7 +313,7 @@
     render();
     if (page.live.status === "live") startMedia();
     else if (page.live.status === "scheduled" && isHost()) preview();
-    else if (page.live.status === "ended") mediaNote("ended", t("live.ended", "The broadcast has ended."));
+    else if (page.live.status === "ended") noteT("ended", "live.ended", "The broadcast has ended.");
   }
 
   $("live-start").addEventListener("click", async () => {
@@ -361,7 +369,10 @@
     if (liveId) showBroadcast(); else showLobby();
   }
 
-  window.addEventListener("itcook:lang", () => { if (page.live) render(); else if (client && !liveId) showLobby(); });
+  window.addEventListener("itcook:lang", () => {
+    if (page.live) render(); else if (client && !liveId) showLobby();
+    if (note) noteT(...note);
+  });
   window.addEventListener("pagehide", () => { if (page.janus) page.janus.close(); });
 
   // After the catalogs: what the page writes is then in the user's language from the start.

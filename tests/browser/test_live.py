@@ -6,6 +6,7 @@ viewers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.support.rest import Api
 from tests.support.servers import make_test_config
 from tests.support.waiting import wait_for
 
+RU = json.loads((Path(__file__).resolve().parents[2] / "static/i18n/ru.json").read_text("utf-8"))
 #: Frames a viewer must decode: more than a first key frame, fewer than a second of video.
 FRAMES = 10
 #: Media waits: ICE and DTLS on a loaded machine take longer than a page wait.
@@ -248,6 +250,11 @@ def test_without_janus_the_host_sends_to_four_viewers_peer_to_peer_and_the_fifth
     media = fifth.evaluate("() => window.livePage.media")
     assert (media["mode"], media["reason"]) == ("unavailable", "p2p_full")
     assert fifth.evaluate("() => window.livePage.pc") is None
+    # The note follows the page's language, and back.
+    fifth.select_option("#lang-select", "ru")
+    expect(note).to_have_text(RU["live.unavailable"])
+    fifth.select_option("#lang-select", "en")
+    expect(note).to_contain_text("without a media server")
     # Steps, chat and reactions still reach them.
     host.click("#live-next")
     expect(fifth.locator("#live-step")).to_have_text("Step 1: Knead")
