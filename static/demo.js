@@ -166,6 +166,13 @@
         toast("👥 " + (group ? group.name : t("groups.group_n", { id: d.group_id })), d.author_name + ": " + d.content);
       }
     });
+    on("CallStarted", (d) => {
+      if (d.started_by === session.user.id) return;
+      const group = my.groups.get(d.group_id);
+      toast(t("toast.call_started"), t("toast.call_started_body",
+        { group: group ? group.name : t("groups.group_n", { id: d.group_id }) }), "info",
+        { href: "/static/calls.html?group=" + d.group_id, text: t("calls.join") });
+    });
     on("GroupInvitation", (d) => {
       $("group-join-id").value = String(d.group_id);
       toast(t("toast.invitation"), t("toast.invitation_body", { name: d.invited_by_name, group: d.group_name }));
@@ -701,11 +708,13 @@
   const TOAST_MAX = 3;
   const TOAST_CHARS = 280;  // the rest of a long post is in the feed, not in a toast
 
-  function toast(title, body, level) {
+  /** A toast; `link` ({href, text}) adds where to go about it. */
+  function toast(title, body, level, link) {
     const node = el("div", null, "toast");
     node.dataset.level = level || "info";
     const text = String(body == null ? "" : body);
     node.append(el("b", title), el("span", text.length > TOAST_CHARS ? text.slice(0, TOAST_CHARS) + "…" : text, "body"));
+    if (link) node.append(Object.assign(el("a", link.text, "link"), { href: link.href }));
     const close = el("button", "×", "dismiss");
     close.type = "button";
     close.setAttribute("aria-label", t("toast.dismiss"));

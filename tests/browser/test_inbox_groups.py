@@ -181,3 +181,29 @@ def test_client_forgets_a_revoked_channel_in_later_connections(live_server, new_
     assert channel not in conn.channels
     stats = api.call("GET", "/realtime/stats", anna, expect=200).json()
     assert stats["handshake_failures_by_reason"].get("forbidden_channel", 0) == 0
+
+
+def test_a_call_started_in_a_group_is_shown_to_its_other_members(live_server, new_page) -> None:
+    from playwright.sync_api import expect
+
+    anna_page, boris_page = new_page(), new_page()
+    demo_register(anna_page, live_server, "anna")
+    demo_register(boris_page, live_server, "boris")
+    api = Api(live_server)
+    anna, boris = _login(api, "anna"), _login(api, "boris")
+    group = api.call("POST", "/groups", anna, expect=201, json={"name": "Soup club", "open": True})
+    group_id = group.json()["id"]
+    api.call("POST", f"/groups/{group_id}/join", boris, expect=201)
+    for page in (anna_page, boris_page):
+        page.reload()
+        expect(page.locator(f"#group-list li[data-group-id='{group_id}']")).to_have_count(1)
+    hub = live_server.state.hub
+    wait_for(lambda: len(hub.channels.get(f"group:{group_id}", ())) == 2, what="both members on the channel")
+
+    api.call("POST", f"/groups/{group_id}/calls", anna, expect=201)
+    toast = boris_page.locator(".toast", has_text="Soup club")
+    expect(toast).to_contain_text("A call started in Soup club")
+    expect(toast.locator("a")).to_have_attribute("href", f"/static/calls.html?group={group_id}")
+    # The one who started it is not told; the frame did reach that page too.
+    anna_page.wait_for_selector("#events li[data-type='CallStarted']", state="attached")
+    expect(anna_page.locator(".toast", has_text="A call started")).to_have_count(0)
