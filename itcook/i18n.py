@@ -19,7 +19,7 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, Response, has_request_context, request
 from flask_babel import Babel, Domain, force_locale, get_locale, gettext, ngettext
 from flask_jwt_extended import get_current_user
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 __all__ = ["LANGUAGES", "N_", "force_locale", "gettext", "init_app", "language_of", "ngettext",
            "user_language"]
@@ -86,14 +86,19 @@ def select_language() -> str:
     return (language_of(getattr(user, "language", None)) or header_language() or DEFAULT)
 
 
-def user_language(user_id: int) -> str:
+def user_language(user_id: int, conn: Connection | None = None) -> str:
     """The language of a text for ``user_id`` outside their requests (Web Push): their setting,
-    else their latest request's, else English. Runs on its own connection (after a commit)."""
+    else their latest request's, else English. On ``conn``, or a connection of its own (after a
+    commit the session cannot run SQL)."""
     from itcook.extensions import db
     from itcook.models import User
 
-    with db.engine.connect() as conn:
-        row = conn.execute(select(User.language, User.request_language).where(User.id == user_id)).first()
+    query = select(User.language, User.request_language).where(User.id == user_id)
+    if conn is None:
+        with db.engine.connect() as own:
+            row = own.execute(query).first()
+    else:
+        row = conn.execute(query).first()
     if row is None:
         return DEFAULT
     return language_of(row[0]) or language_of(row[1]) or DEFAULT

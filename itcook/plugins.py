@@ -99,13 +99,15 @@ def _push(sender: Flask, *, event: Event, **_: Any) -> None:
 
             from itcook.models import Notification
 
+            if not push.services.has_targets(user_id):
+                return  # most users never turn push on: nothing to read or write for them
             # Its own connection: this runs in the session's after-commit hook, where the
             # session cannot run SQL.
             with db.engine.connect() as conn:
                 if conn.execute(select(Notification.id).where(Notification.id == event_id)).first() is None:
                     return  # not filed: a repeat of one filed the same day (notifications.DEDUPED)
-            # No request to answer: the user's language (docs/i18n.md, "Web Push").
-            with force_locale(user_language(user_id)):
+                language = user_language(user_id, conn)  # no request to answer (docs/i18n.md)
+            with force_locale(language):
                 title, body = notifications.describe(event_type, data)
             push.notify(sender, user_id, event_id, event_type, title, body,
                         url=notifications.texts.link(event_type, data))

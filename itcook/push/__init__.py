@@ -57,11 +57,8 @@ def state(app: Flask) -> PushState:
 
 def notify(app: Flask, user_id: int, event_id: int, event_type: str, title: str, body: str,
            url: str = "/") -> bool:
-    """Queue a push of a notification to ``user_id`` if they have subscriptions (app context)."""
-    from itcook.push import services
-
-    if not services.has_targets(user_id):
-        return False
+    """Queue a push of a notification to ``user_id`` (app context), who has subscriptions
+    (``services.has_targets``: the caller asks first, before it writes the text)."""
     return state(app).sender.submit(Job(user_id, event_id, event_type, title, body, url=url))
 
 
