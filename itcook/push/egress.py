@@ -60,9 +60,13 @@ def is_public(ip: IPAddress) -> bool:
     return not any(ip.version == net.version and ip in net for net in _NOT_PUBLIC)
 
 
-def split(endpoint: str, schemes: tuple[str, ...]) -> tuple[str, int]:
-    """``(host, port)`` of an endpoint URL; ValueError (a message for people) if it is not one
-    that every parser reads the same way."""
+#: The port of a scheme when the URL names none.
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def split(endpoint: str, schemes: tuple[str, ...]) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of an endpoint URL; ValueError (a message for people) if it is not
+    one that every parser reads the same way."""
     if not endpoint.isascii() or not endpoint.isprintable() or " " in endpoint or "\\" in endpoint:
         raise ValueError(gettext("must be an ASCII URL without spaces or backslashes"))
     try:
@@ -74,7 +78,7 @@ def split(endpoint: str, schemes: tuple[str, ...]) -> tuple[str, int]:
     if parts.username is not None or parts.password is not None or parts.fragment:
         raise ValueError(gettext("must not contain credentials, a fragment or spaces"))
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
         sent_to = parse_url(endpoint).host
     except (ValueError, LocationParseError):
         raise ValueError(gettext("has an invalid host or port")) from None
@@ -88,7 +92,7 @@ def split(endpoint: str, schemes: tuple[str, ...]) -> tuple[str, int]:
             raise ValueError(gettext("has an invalid IPv6 address")) from None
     elif not _HOSTNAME.fullmatch(host):
         raise ValueError(gettext("has an invalid host name"))
-    return host, port
+    return parts.scheme, host, port
 
 
 def literal(host: str) -> IPAddress | None:
@@ -109,10 +113,10 @@ def literal(host: str) -> IPAddress | None:
 def check(endpoint: str, schemes: tuple[str, ...], *, allow_private: bool, resolve: bool) -> None:
     """Raise ValueError for an endpoint that is not a plain URL of one of ``schemes``, NotPublic
     for one whose host is (or, with ``resolve``, resolves to) a non-public address."""
-    host, port = split(endpoint, schemes)
+    scheme, host, port = split(endpoint, schemes)
     if allow_private:
         return
-    standard = 443 if endpoint.startswith("https:") else 80
+    standard = DEFAULT_PORTS[scheme]
     if port != standard:
         # Push services listen on the standard port; any other one of a public host is a way
         # to make the server knock on that host's other services.
