@@ -16,6 +16,7 @@ and a slot holder may exchange ``Signal`` frames with ``call_id`` ``"live:<id>"`
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -29,6 +30,8 @@ from itcook.errors import ApiError
 from itcook.extensions import db
 from itcook.i18n import gettext
 from itcook.models import LiveBroadcast, User
+from itcook.realtime.dbapi import PooledStatements
+from itcook.validation import is_row_id
 
 log = logging.getLogger(__name__)
 
@@ -155,14 +158,24 @@ def _prune(live: LiveBroadcast, watching: set[int]) -> list[dict[str, Any]]:
     return kept
 
 
+_PEERS = "SELECT status, host_id, janus_room, p2p_viewers FROM live_broadcasts WHERE id = ?"
+
+
 def may_signal(user_a: int, user_b: int, key: Any) -> bool:
     """Whether ``Signal`` frames of ``call_id`` ``"live:<key>"`` may pass between the two users:
     the host of a live broadcast and a viewer holding one of its peer-to-peer slots."""
     try:
-        live = db.session.get(LiveBroadcast, int(key))
+        live_id = int(key)
     except (TypeError, ValueError):
         return False
-    if live is None or live.status != "live" or live.janus_room is not None:
+    if not is_row_id(live_id):
         return False
-    slots = {slot["user_id"] for slot in live.p2p_viewers or []}
-    return (user_a == live.host_id and user_b in slots) or (user_b == live.host_id and user_a in slots)
+    # Every Signal frame asks: on the pool's DB-API connection and only these columns, as the
+    # calls' relay does (the ORM would load the whole row, steps and tokens included).
+    with PooledStatements(db.engine) as sql:
+        row = sql.run(_PEERS, (live_id,)).fetchone()
+    if row is None or row[0] != "live" or row[2] is not None:
+        return False
+    host_id, stored = row[1], row[3]
+    slots = {slot["user_id"] for slot in (json.loads(stored) if isinstance(stored, str) else stored) or []}
+    return (user_a == host_id and user_b in slots) or (user_b == host_id and user_a in slots)

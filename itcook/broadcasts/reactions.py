@@ -46,7 +46,6 @@ class Reactions:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.local: Counter[str] = Counter()  # "<live id>:<emoji>" -> reactions accepted here
-        self.accepted = 0
         self._status: dict[int, tuple[float, bool]] = {}  # live id -> (checked at, is live)
 
     def _is_live(self, live_id: int) -> bool:
@@ -78,7 +77,6 @@ class Reactions:
         if not self._is_live(live_id):
             raise ProtocolError("not_live", "the broadcast is not live", live_id=live_id)
         self.local[f"{live_id}:{emoji}"] += 1
-        self.accepted += 1
         self.app.extensions["broadcasts.pulse"].wake()
 
     def share(self) -> bool:

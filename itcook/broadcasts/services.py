@@ -23,7 +23,7 @@ from itcook.models import (
     utcnow,
 )
 from itcook.signals import emit, live_chat, live_chat_deleted, live_ended, live_started, live_step
-from itcook.validation import paginate
+from itcook.validation import invalid_field, paginate, unstorable
 
 TITLE_MAX, STEP_MAX, STEPS_MAX, CHAT_MAX = 200, 500, 100, 500
 
@@ -52,8 +52,8 @@ def parse_steps(value: Any) -> list[str]:
         if not isinstance(text, str) or not text.strip() or len(text.strip()) > STEP_MAX:
             raise ApiError(400, "invalid_field", "steps: each must be a text of 1 to %(limit)d characters",
                            limit=STEP_MAX)
-        if "\x00" in text:
-            raise ApiError(400, "invalid_field", "steps: must not contain NUL characters")
+        if (problem := unstorable(text)) is not None:
+            raise invalid_field("steps", problem)
         steps.append(text.strip())
     return steps
 
