@@ -34,7 +34,7 @@ from itcook.realtime.auth import (
 )
 from itcook.realtime.brokers import ClusterStore, Transport, open_backend
 from itcook.realtime.brokers.base import Message
-from itcook.realtime.channels import DEFAULT_CHANNELS, Authorizer, ChannelRegistry, KeyParser, int_key
+from itcook.realtime.channels import Authorizer, ChannelRegistry, KeyParser
 from itcook.realtime.connection import SSE, Connection
 from itcook.realtime.counts import EventCounts
 from itcook.realtime.dispatch import Dispatching
@@ -51,7 +51,7 @@ from itcook.realtime.relay import Unsent
 from itcook.realtime.sequencer import Sequencer
 from itcook.realtime.stats import merge_snapshots
 
-__all__ = ["DEFAULT_CHANNELS", "Authorizer", "FrameHandler", "KeyParser", "RealtimeState", "int_key"]
+__all__ = ["Authorizer", "FrameHandler", "KeyParser", "RealtimeState"]
 
 log = logging.getLogger(__name__)
 
