@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from bench.harness import BenchError, median, percentile, register, request
+from tests.support.calls import signal
 from tests.support.servers import reachable
 from tests.support.ws import Client, ws_connect
 
@@ -81,9 +82,10 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(ordered, 50), 3), "p99_ms": round(percentile(ordered, 99), 3)}
 
 
-def _relay(sender: Client, call_id: int, to: int, readers: list[_Arrivals], data: dict[str, Any],
-           ping: bool) -> dict[str, Any]:
-    """``SAMPLES`` Signals of ``data``; per reader the latencies (ms), and the ping's if ``ping``."""
+def _relay(sender: Client, call_id: int, to: int, readers: list[_Arrivals], kind: str,
+           data: dict[str, Any], ping: bool) -> dict[str, Any]:
+    """``SAMPLES`` Signals of ``kind`` with ``data``; per reader the latencies (ms), and the
+    ping's if ``ping``."""
     lat: list[list[float]] = [[] for _ in readers]
     pings: list[float] = []
     for n in range(WARM + SAMPLES):
@@ -93,8 +95,7 @@ def _relay(sender: Client, call_id: int, to: int, readers: list[_Arrivals], data
             if n >= WARM:
                 pings.append((time.monotonic_ns() - t0) / 1e6)
         t0 = time.monotonic_ns()
-        sender.send({"type": "Signal", "call_id": call_id, "to": to, "kind": "candidate",
-                     "data": {**data, "n": n}})
+        signal(sender, call_id, to, kind, **data, n=n)
         for i, reader in enumerate(readers):
             arrived = reader.wait(n)
             if n >= WARM:
@@ -129,7 +130,7 @@ def _embedded(ctx: Any) -> dict[str, Any]:
         reader.start()
         out = {}
         for name, data in (("candidate", CANDIDATE), ("offer", OFFER)):
-            run = _relay(sender, call_id, boris["user"]["id"], [reader], data, ping=True)
+            run = _relay(sender, call_id, boris["user"]["id"], [reader], name, data, ping=True)
             out[name] = {"relay": run["readers"][0], "ping": run["ping"], "ratio_p50": run["ratio_p50"],
                          "bytes": len(str(data))}
         return out
@@ -164,7 +165,7 @@ def _scale_out(ctx: Any) -> dict[str, Any]:
             reader.start()
         out = {}
         for name, data in (("candidate", CANDIDATE), ("offer", OFFER)):
-            run = _relay(sender, call_id, boris["user"]["id"], readers, data, ping=False)
+            run = _relay(sender, call_id, boris["user"]["id"], readers, name, data, ping=False)
             same, cross = run["raw"]
             out[name] = {"same_process": run["readers"][0], "cross_process": run["readers"][1],
                          "ratio_p50": round(median(cross) / max(1e-9, median(same)), 2)}
