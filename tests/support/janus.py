@@ -13,6 +13,7 @@ import glob
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.cluster import stop_process
 from tests.support.servers import free_port
 
 JANUS = os.environ.get("ITCOOK_JANUS_BINARY", "/usr/bin/janus")
@@ -67,13 +69,7 @@ class JanusServer:
 
     def stop(self) -> None:
         """End this Janus process (SIGTERM, then SIGKILL after 5 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, signal.SIGTERM, timeout=5)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of Janus's log, for a failure's message."""

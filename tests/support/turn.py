@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -22,6 +23,7 @@ from typing import Any
 import gevent
 import pytest
 
+from tests.support.cluster import stop_process
 from tests.support.servers import free_port
 
 TURNSERVER = os.environ.get("ITCOOK_TURNSERVER", "/usr/bin/turnserver")
@@ -180,10 +182,4 @@ class TurnServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL if it lingers)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, signal.SIGTERM, timeout=5)
