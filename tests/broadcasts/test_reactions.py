@@ -95,8 +95,7 @@ def test_the_viewer_count_follows_the_users_on_the_channel(live_server, api) -> 
     host = ws_connect(live_server, anna["access_token"], query=f"?channels={channel}")
 
     def count_becomes(n: int) -> None:
-        while (frame := host.recv_type("LiveViewers", timeout=10))["data"]["count"] != n:
-            pass
+        frame = host.recv_until("LiveViewers", lambda f: f["data"]["count"] == n, timeout=10)
         assert frame["data"] == {"live_id": live["id"], "count": n} and "id" not in frame
 
     count_becomes(1)

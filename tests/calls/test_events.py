@@ -21,12 +21,7 @@ def api(live_server) -> Api:
 
 def _event(client: Client, event_type: str, channel: str) -> dict[str, Any]:
     """The data of the next ``event_type`` frame on ``channel`` (others are kept for later)."""
-    skipped = []
-    try:
-        while (frame := client.recv_type(event_type))["channel"] != channel:
-            skipped.append(frame)
-    finally:
-        client.stash[:0] = skipped
+    frame = client.recv_until(event_type, lambda f: f["channel"] == channel, keep=True)
     assert isinstance(frame.get("id"), int), frame  # durable
     return frame["data"]
 
@@ -84,8 +79,7 @@ def test_a_member_removed_from_the_group_is_dropped_from_the_call_at_once(live_s
     api.call("DELETE", f"/groups/{group_id}/members/{boris['user']['id']}", anna, expect=200)
     assert _event(a, "CallParticipantLeft", channel) == {
         "call_id": call_id, "user_id": boris["user"]["id"], "user_name": "boris", "reason": "removed"}
-    while (frame := b.recv())["type"] != "Unsubscribed" or frame["data"]["channels"] != [channel]:
-        pass
+    frame = b.recv_until("Unsubscribed", lambda f: f["data"]["channels"] == [channel])
     assert frame["data"]["reason"] == "access_revoked"
     shown = api.call("GET", f"/calls/{call_id}", anna, expect=200).json()
     assert [p["user_id"] for p in shown["participants"]] == [anna["user"]["id"], carol["user"]["id"]]
@@ -159,8 +153,7 @@ def test_deleting_the_group_closes_its_call_for_everyone(live_server, api) -> No
     channel = f"call:{call_id}"
     b = ws_connect(live_server, boris["access_token"], query=f"?channels=personal,{channel}")
     api.call("DELETE", f"/groups/{group_id}", anna, expect=204)
-    while (frame := b.recv_type("Unsubscribed"))["data"]["channels"] != [channel]:
-        pass
+    frame = b.recv_until("Unsubscribed", lambda f: f["data"]["channels"] == [channel])
     assert frame["data"]["reason"] == "access_revoked"
     for method, path in (("GET", f"/calls/{call_id}"), ("POST", f"/calls/{call_id}/join"),
                          ("POST", f"/calls/{call_id}/leave")):

@@ -20,9 +20,7 @@ def cluster_settings() -> dict[str, str]:
 
 
 def _left(client: Client, channel: str) -> dict[str, Any]:
-    while (frame := client.recv_type("CallParticipantLeft", timeout=10))["channel"] != channel:
-        pass
-    return frame["data"]
+    return client.recv_until("CallParticipantLeft", lambda f: f["channel"] == channel, timeout=10)["data"]
 
 
 def test_signals_cross_processes_and_a_removal_on_one_drops_the_member_on_the_other(cluster: Cluster) -> None:
@@ -44,8 +42,7 @@ def test_signals_cross_processes_and_a_removal_on_one_drops_the_member_on_the_ot
     group_id = api.call("GET", f"/calls/{call_id}", anna, expect=200).json()["group_id"]
     api.call("DELETE", f"/groups/{group_id}/members/{boris['user']['id']}", anna, expect=200)
     assert _left(on_a, channel)["reason"] == "removed"
-    while on_b.recv_type("Unsubscribed", timeout=10)["data"]["channels"] != [channel]:
-        pass
+    on_b.recv_until("Unsubscribed", lambda f: f["data"]["channels"] == [channel], timeout=10)
     signal(on_b, call_id, anna["user"]["id"])
     assert recv_error(on_b, timeout=10)["code"] == "not_in_call"
     on_a.assert_silent()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from wsproto import ConnectionType, WSConnection
@@ -163,6 +164,22 @@ class Client:
         finally:
             self.stash.extend(skipped)
         raise AssertionError(f"no {frame_type} within {limit} frames")
+
+    def recv_until(self, frame_type: str, match: Callable[[dict[str, Any]], bool], timeout: float = 5.0,
+                   limit: int = 100, keep: bool = False) -> dict[str, Any]:
+        """The next ``frame_type`` frame that ``match``es, within ``limit`` of that type; those
+        that do not match are dropped (``keep``: put back for later), other types kept."""
+        skipped: list[dict[str, Any]] = []
+        try:
+            for _ in range(limit):
+                frame = self.recv_type(frame_type, timeout)
+                if match(frame):
+                    return frame
+                skipped.append(frame)
+        finally:
+            if keep:
+                self.stash[:0] = skipped
+        raise AssertionError(f"no matching {frame_type} within {limit}: {skipped[-3:]}")
 
     def closed_code(self, timeout: float = 5.0, limit: int = 1000) -> int | None:
         """Read until the server closes; return its close code (None if only TCP closed)."""
