@@ -19,6 +19,11 @@
     return fallback.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
   }
 
+  /** The page's language, sent with every request: the server's errors come back in it. */
+  function lang() {
+    return window.ITCookI18n ? window.ITCookI18n.lang : "en";
+  }
+
   function save() {
     sessionStorage.setItem(KEY, JSON.stringify(current));
   }
@@ -44,7 +49,7 @@
 
   /** Logs in and keeps the session for this tab; throws the server's error. */
   async function login(username, password) {
-    const response = await fetch(API + "/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+    const response = await fetch(API + "/auth/login", { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": lang() },
       body: JSON.stringify({ username, password }) });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw failure(response, body);
@@ -65,7 +70,7 @@
 
   /** `method` on /api/v1`path` with an optional JSON body; the answer, or throws `failure`. */
   async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + current.access };
+    const headers = { Authorization: "Bearer " + current.access, "Accept-Language": lang() };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const send = () => fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     let response = await send();

@@ -140,8 +140,12 @@ def test_the_live_page_is_russian_in_a_russian_browser_and_switches(live_server,
     assert lobby.get_attribute("#live-new-title", "placeholder") == RU["live.new_title"]
     assert lobby.title() == RU["live.page_title"]
     assert lobby.get_attribute("html", "lang") == "ru"
+    # The page's requests name its language: the server's errors come back in it.
+    missing = "() => ITCookPage.api('GET', '/live/999999').then(() => null, (e) => [e.code, e.message])"
+    assert lobby.evaluate(missing) == ["live_not_found", "такой трансляции нет"]
     found = {"lobby": axe_violations(lobby, impacts=AXE_ALL)}
     lobby.select_option("#lang-select", "en")
+    assert lobby.evaluate(missing) == ["live_not_found", "no such broadcast"]
     expect(listed).to_contain_text(EN["live.status.scheduled"])
     assert _texts(lobby, shown) == {key: EN[key] for key in shown}
 
