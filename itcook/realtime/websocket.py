@@ -17,7 +17,6 @@ from itcook.realtime.events import (
     CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_TOO_BIG,
-    ClientFrame,
     ProtocolError,
     control_frame,
     parse_client_frame,
@@ -147,25 +146,7 @@ class Session:
         if binary:
             self.error("binary_not_supported", "send JSON text frames")
             return
-        frame = None
-        if self.partial_len > self.max_message:
-            frame = self._big_frame(text, self.partial_len)
-            if frame is None:
-                return
-        self._frame(text, frame)
-
-    def _big_frame(self, text: str, size: int) -> ClientFrame | None:
-        """``text`` over the general limit: parsed if its type registered a limit it is within,
-        else refused as too big (as if its reading had stopped at the general limit)."""
-        try:
-            frame = parse_client_frame(text, self.state.config["max_subscriptions"],
-                                       self.state.frame_handlers)
-        except ProtocolError:
-            frame = None
-        if frame is None or size > self.state.frame_limits.get(frame.type, self.max_message):
-            self._too_big(frame.type if frame is not None else None)
-            return None
-        return frame
+        self._frame(text, self.partial_len)
 
     def _too_big(self, frame_type: str | None) -> None:
         """Refuse an oversized message (of ``frame_type`` if known) and close (1009)."""
@@ -188,14 +169,24 @@ class Session:
             return True
         return False
 
-    def _frame(self, text: str, frame: ClientFrame | None = None) -> None:
+    def _frame(self, text: str, size: int) -> None:
+        # The rate first: a client over it gets no parse, however large its message.
         if not self._allow():
             self.error("rate_limited", f"at most {self.rate:g} frames per second")
             return
+        handlers = self.state.frame_handlers
         try:
-            handlers = self.state.frame_handlers
-            if frame is None:
-                frame = parse_client_frame(text, self.state.config["max_subscriptions"], handlers)
+            frame = parse_client_frame(text, self.state.config["max_subscriptions"], handlers)
+        except ProtocolError as exc:
+            if size > self.max_message:  # as if its reading had stopped at the general limit
+                self._too_big(None)
+            else:
+                self.error(exc.code, exc.message, **exc.extra)
+            return
+        if size > self.state.frame_limits.get(frame.type, self.max_message):
+            self._too_big(frame.type)
+            return
+        try:
             if frame.type in handlers:
                 handlers[frame.type](self.principal, self.conn, frame.payload)
             elif frame.type in ("Subscribe", "Unsubscribe"):

@@ -86,3 +86,17 @@ def test_max_bytes_must_be_a_positive_int(app) -> None:
         with pytest.raises(ValueError):
             realtime.register_frame(app, "Big", _echo, max_bytes=bad)
     assert "Big" not in app.extensions["realtime"].frame_handlers
+
+
+@pytest.mark.realtime_config(REALTIME_RATE=0.01, REALTIME_BURST=1)
+def test_a_client_over_the_rate_gets_no_parse_of_a_large_message(live_server, api) -> None:
+    """The rate is checked before a message is parsed: a large one from a client over it is
+    refused as rate limited (the connection stays), not read as JSON."""
+    client = ws_connect(live_server, api.register("anna")["access_token"])
+    client.send(_frame("Plain", 10))
+    assert client.recv_type("Echoed")["data"]["type"] == "Plain"  # the one frame of the burst
+    client.send(_frame("Plain", 2 * GENERAL))  # would be refused as too big once parsed
+    error = client.recv_type("Error")
+    assert error["data"]["code"] == "rate_limited", error
+    assert "message_too_big" not in live_server.state.hub.stats.errors
+    client.close()
