@@ -6,8 +6,7 @@ from flask import Response, jsonify
 
 from itcook.admin import bp, services
 from itcook.auth.services import admin_required, current_user
-from itcook.errors import ApiError
-from itcook.validation import get_int, get_str, json_body
+from itcook.validation import get_int, get_str, invalid_field, json_body
 
 
 @bp.post("/notifications")
@@ -19,8 +18,7 @@ def send_notification() -> tuple[Response, int]:
     message = get_str(body, "message", max_len=2000)
     level = get_str(body, "level", required=False, default="info", max_len=16)
     if level not in services.LEVELS:
-        raise ApiError(400, "invalid_field", "level: must be one of %(choices)s",
-                       choices=", ".join(services.LEVELS))
+        raise invalid_field("level", "must be one of %(choices)s", choices=", ".join(services.LEVELS))
     user_id = get_int(body, "user_id", required=False)
     assert title is not None and message is not None
     return jsonify(services.send_notification(title, message, level, user_id)), 201

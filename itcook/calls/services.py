@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from itcook.errors import ApiError
 from itcook.extensions import db, realtime
-from itcook.groups import is_member
+from itcook.groups.services import require_member
 from itcook.locking import lock_for_update
 from itcook.models import Call, CallParticipant, Group, User, isoformat, utcnow
 from itcook.signals import call_ended, call_participant_joined, call_participant_left, call_started, emit
@@ -50,11 +50,6 @@ def call_dict(call: Call) -> dict[str, Any]:
             "participants": participants(call.id) if call.ended_at is None else []}
 
 
-def _require_member(group_id: int, user: User) -> None:
-    if not is_member(group_id, user.id):
-        raise ApiError(403, "not_a_member", "only members of this group may do this")
-
-
 def _live_call(group_id: int) -> Call | None:
     return db.session.scalars(select(Call).where(Call.group_id == group_id, Call.ended_at.is_(None))).first()
 
@@ -68,7 +63,7 @@ def _locked_call(call_id: int, user: User) -> Call:
     db.session.refresh(call)  # what the lock holder before us committed
     if call.group_id is None:
         raise ApiError(404, "not_found", "call not found")
-    _require_member(call.group_id, user)
+    require_member(call.group_id, user)
     return call
 
 
@@ -77,7 +72,7 @@ def get_call(user: User, call_id: int) -> dict[str, Any]:
     call = db.session.get(Call, call_id) if is_row_id(call_id) else None
     if call is None or call.group_id is None:
         raise ApiError(404, "not_found", "call not found")
-    _require_member(call.group_id, user)
+    require_member(call.group_id, user)
     return call_dict(call)
 
 
@@ -85,7 +80,7 @@ def list_calls(user: User, group_id: int) -> dict[str, Any]:
     """One page of a group's calls, newest first: a live one is the first, ``ended_at`` null."""
     if not is_row_id(group_id) or db.session.get(Group, group_id) is None:
         raise ApiError(404, "not_found", "group not found")
-    _require_member(group_id, user)
+    require_member(group_id, user)
     calls, page = paginate(select(Call).where(Call.group_id == group_id).order_by(Call.id.desc()))
     return {"items": [call_dict(call) for call in calls], **page}
 
@@ -94,7 +89,7 @@ def start_call(user: User, group_id: int) -> dict[str, Any]:
     """A member starts the group's call and is its first participant (409 if one is live)."""
     if not is_row_id(group_id) or not lock_for_update(Group, group_id):
         raise ApiError(404, "not_found", "group not found")
-    _require_member(group_id, user)
+    require_member(group_id, user)
     live = _live_call(group_id)
     if live is not None:
         body = call_dict(live)

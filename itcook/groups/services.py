@@ -65,8 +65,9 @@ def _lock_group(group_id: int) -> Group:
     return _get_group(group_id)
 
 
-def _require_member(group: Group, user: User) -> None:
-    if not is_member(group.id, user.id):
+def require_member(group_id: int, user: User) -> None:
+    """403 ``not_a_member`` unless ``user`` is a member of the group."""
+    if not is_member(group_id, user.id):
         raise ApiError(403, "not_a_member", "only members of this group may do this")
 
 
@@ -212,7 +213,7 @@ def remove_member(actor: User, group_id: int, user_id: int) -> dict[str, Any]:
 def list_members(viewer: User, group_id: int) -> dict[str, Any]:
     """One page of a group's members, the owner first, then by joining time (members only)."""
     group = _get_group(group_id)
-    _require_member(group, viewer)
+    require_member(group.id, viewer)
     members, page = paginate(select(GroupMember).where(GroupMember.group_id == group_id).order_by(
         (GroupMember.role == "owner").desc(), GroupMember.joined_at, GroupMember.user_id))
     users = {user.id: user for user in db.session.scalars(
@@ -282,7 +283,7 @@ def cancel_invite(actor: User, group_id: int, user_id: int) -> None:
 def create_post(author: User, group_id: int, content: str) -> dict[str, Any]:
     """A member posts to the group; its members hear of it on ``group:<id>`` (NewGroupPost)."""
     group = _get_group(group_id)
-    _require_member(group, author)
+    require_member(group.id, author)
     post = GroupPost(group_id=group_id, author_id=author.id, content=content, created_at=utcnow())
     db.session.add(post)
     db.session.flush()  # the id
@@ -296,7 +297,7 @@ def create_post(author: User, group_id: int, content: str) -> dict[str, Any]:
 def list_posts(viewer: User, group_id: int) -> dict[str, Any]:
     """One page of a group's posts, newest first (members only)."""
     group = _get_group(group_id)
-    _require_member(group, viewer)
+    require_member(group.id, viewer)
     posts, page = paginate(select(GroupPost).where(GroupPost.group_id == group_id)
                            .order_by(GroupPost.id.desc()))
     return {"items": _post_dicts(posts), **page}
