@@ -60,13 +60,6 @@ REGISTRATION = """() => navigator.serviceWorker.getRegistration('/static/sw.js')
   .then((r) => r && {scope: r.scope, script: r.active && r.active.scriptURL})"""
 
 
-def _login(api: Api, username: str) -> dict[str, Any]:
-    user = api.call("POST", "/auth/login", expect=200,
-                    json={"username": username, "password": "secret123"}).json()
-    user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
-    return user
-
-
 def _fake_subscription() -> dict[str, Any]:
     """A subscription as a browser would give it: its own P-256 key and a 16-byte auth secret."""
     return {"endpoint": f"https://127.0.0.1:9/push/v2/{_b64url(os.urandom(24))}", "expirationTime": None,
@@ -81,7 +74,7 @@ def test_enable_push_registers_the_worker_and_the_subscription(live_server, new_
     page = new_page(init_script=f"const FAKE = {json.dumps(fake)};\n{FAKE_PUSH_MANAGER}")
     demo_register(page, live_server, "anna")
     api = Api(live_server)
-    anna = _login(api, "anna")
+    anna = api.login("anna")
 
     page.click("#push-enable")
     page.wait_for_selector("#push-status[data-state='on']")
@@ -122,7 +115,7 @@ def test_enable_push_says_so_when_the_browser_cannot_subscribe(live_server, new_
     # The worker was registered all the same; the server holds nothing.
     assert page.evaluate(REGISTRATION)["script"] == f"{live_server.url}/static/sw.js"
     api = Api(live_server)
-    assert api.call("GET", "/push/subscriptions", _login(api, "anna"), expect=200).json() == {"items": []}
+    assert api.call("GET", "/push/subscriptions", api.login("anna"), expect=200).json() == {"items": []}
 
 
 @pytest.mark.realtime_config(ENV="production", PUSH_VAPID_PRIVATE_KEY="")

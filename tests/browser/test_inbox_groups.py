@@ -19,14 +19,6 @@ from tests.support.rest import Api
 from tests.support.waiting import wait_for
 
 
-def _login(api: Api, username: str) -> dict[str, Any]:
-    """Log in through REST (the user was registered in a page): ``{user, access_token, headers}``."""
-    user = api.call("POST", "/auth/login", expect=200,
-                    json={"username": username, "password": "secret123"}).json()
-    user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
-    return user
-
-
 def _connections(server: Any, user_id: int) -> list[Any]:
     return [conn for conn in server.state.hub.connections if conn.user_id == user_id]
 
@@ -38,7 +30,7 @@ def test_unread_count_is_live_on_every_page_of_the_user(live_server, new_page) -
     laptop, phone = new_page(), new_page()
     demo_register(laptop, live_server, "anna")
     demo_login(phone, live_server, "anna")  # a second device: its own context and connection
-    anna = _login(api, "anna")
+    anna = api.login("anna")
     wait_for(lambda: len(_connections(live_server, anna["user"]["id"])) == 2, what="both pages live")
     boris, carol = api.register("boris"), api.register("carol")
 
@@ -113,7 +105,7 @@ def test_removed_member_drops_the_group_and_reconnects_without_refusal(live_serv
     page = new_page()
     demo_register(page, live_server, "boris", query=f"?transport={transport}")
     assert page.text_content("#conn-transport") == transport
-    boris_id = _login(api, "boris")["user"]["id"]
+    boris_id = api.login("boris")["user"]["id"]
     page.fill("#group-join-id", str(group_id))
     page.click("#group-join button[type=submit]")
     channel = f"group:{group_id}"
@@ -190,7 +182,7 @@ def test_a_call_started_in_a_group_is_shown_to_its_other_members(live_server, ne
     demo_register(anna_page, live_server, "anna")
     demo_register(boris_page, live_server, "boris")
     api = Api(live_server)
-    anna, boris = _login(api, "anna"), _login(api, "boris")
+    anna, boris = api.login("anna"), api.login("boris")
     group = api.call("POST", "/groups", anna, expect=201, json={"name": "Soup club", "open": True})
     group_id = group.json()["id"]
     api.call("POST", f"/groups/{group_id}/join", boris, expect=201)

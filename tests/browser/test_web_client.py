@@ -280,8 +280,7 @@ def test_the_page_is_russian_in_a_russian_browser(live_server, new_page) -> None
     assert item.locator(".likes").text_content() == "1 like"
     page.reload()
     page.wait_for_selector("#post-form button[type=submit] >> text=Post")
-    me = api.call("POST", "/auth/login", expect=200,
-                  json={"username": "boris", "password": "secret123"}).json()
+    me = api.login("boris")
     assert me["user"]["language"] == "en"  # the choice was saved on the server too
 
 

@@ -28,6 +28,13 @@ class Api:
         user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
         return user
 
+    def login(self, username: str, password: str = "secret123") -> dict[str, Any]:
+        """Log a user in (registered here or in a page): the answer plus auth ``headers``."""
+        user = self.call("POST", "/auth/login", expect=200,
+                         json={"username": username, "password": password}).json()
+        user["headers"] = {"Authorization": f"Bearer {user['access_token']}"}
+        return user
+
     def register_admin(self, username: str = "root") -> dict[str, Any]:
         """Register a user and make them an administrator (no route does that: the database)."""
         from itcook.extensions import db
