@@ -1557,11 +1557,16 @@
     return out;
   }
 
+  /** The binary string of base64url `text` (JWT parts and VAPID keys leave out the padding). */
+  function fromBase64Url(text) {
+    const base64 = String(text).replace(/-/g, "+").replace(/_/g, "/");
+    return atob(base64 + "===".slice((base64.length + 3) % 4));
+  }
+
   /** The user id in a JWT's `sub` (the server's identity), or null. */
   function tokenUserId(token) {
     try {
-      const part = String(token).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      const id = Number(JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).sub);
+      const id = Number(JSON.parse(fromBase64Url(String(token).split(".")[1])).sub);
       return Number.isInteger(id) && id > 0 ? id : null;
     } catch (err) {
       return null;
@@ -1620,9 +1625,7 @@
   function vapidKeyBytes(text) {
     let bytes = null;
     try {
-      const base64 = String(text).replace(/-/g, "+").replace(/_/g, "/");
-      const binary = atob(base64 + "===".slice((base64.length + 3) % 4));
-      bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+      bytes = Uint8Array.from(fromBase64Url(text), (c) => c.charCodeAt(0));
     } catch (err) {
       bytes = null;
     }
