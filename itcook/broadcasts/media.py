@@ -101,12 +101,14 @@ def answer(user: User, live_id: int) -> dict[str, Any]:
     from itcook.broadcasts import services
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    live = services.get(live_id, lock=True)
+    server = janus_for(app)
+    # With Janus, the row is locked only to store a new token: its calls are HTTP round trips,
+    # which every other viewer's request (and the host's steps) would otherwise wait behind.
+    live = services.get(live_id, lock=server is None)
     if live.status != "live":
         raise ApiError(409, "not_live", "the broadcast is %(status)s, not live", status=live.status)
     host = live.host_id == user.id
     role = "publisher" if host else "subscriber"
-    server = janus_for(app)
     if server is not None:
         return _janus_answer(server, live, user, host)
     p2p = {"mode": "p2p", "role": role, "host_id": live.host_id, "call_id": f"live:{live.id}",
@@ -133,18 +135,41 @@ def _janus_answer(server: Janus, live: LiveBroadcast, user: User, host: bool) ->
     """The host's token and publisher id; a viewer's token once the host publishes, else waiting."""
     base = {"mode": "janus", "role": "publisher" if host else "subscriber", "janus_url": server.public_url,
             "room": live.janus_room, "ice_servers": ice_servers(user)}
-    tokens = dict(live.janus_tokens or {})
-    publisher = publisher_id(live.janus_secret or "")
-    if str(user.id) not in tokens:
-        if not host and not server.publishing(live.janus_room, publisher):
+    room, secret = live.janus_room, live.janus_secret
+    publisher = publisher_id(secret or "")
+    token = (live.janus_tokens or {}).get(str(user.id))
+    if token is None:
+        if not host and not server.publishing(room, publisher):
             db.session.commit()
             return {**base, "state": "waiting", "reason": "host_not_publishing", "retry_after": WAITING_RETRY,
                     "message": gettext("waiting for the host's video: ask again once the host publishes")}
-        tokens[str(user.id)] = server.grant(live.janus_room, live.janus_secret, user.id)
-        live.janus_tokens = tokens
+        token = _store_token(server, live.id, user.id, server.grant(room, secret, user.id), room, secret)
     db.session.commit()
-    answer = {**base, "state": "ready", "token": tokens[str(user.id)]}
+    answer = {**base, "state": "ready", "token": token}
     return {**answer, "publisher_id": publisher} if host else answer
+
+
+def _store_token(server: Janus, live_id: int, user_id: int, granted: str, room: int | None,
+                 secret: str | None) -> str:
+    """Keep ``granted`` as ``user_id``'s token of the broadcast, under its row lock, and return
+    the user's token: one stored meanwhile (a second tab) wins; a broadcast that ended
+    meanwhile takes none (409), and the unused token is revoked either way."""
+    from itcook.broadcasts import services
+
+    live = services.get(live_id, lock=True)
+    stored = (live.janus_tokens or {}).get(str(user_id))
+    if live.status == "live" and live.janus_room == room and stored is None:
+        live.janus_tokens = {**(live.janus_tokens or {}), str(user_id): granted}
+        return granted
+    try:
+        server.revoke(granted, room, secret)
+    except JanusError:  # its room is gone with the broadcast: the token alone may be left
+        log.warning("live %s: could not revoke an unused token", live_id, exc_info=True)
+    if live.status != "live" or live.janus_room != room:
+        db.session.commit()
+        raise ApiError(409, "not_live", "the broadcast is %(status)s, not live", status=live.status)
+    assert stored is not None
+    return stored
 
 
 def _prune(live: LiveBroadcast, watching: set[int]) -> list[dict[str, Any]]:

@@ -76,7 +76,9 @@ def create(host: User, title: str, steps: list[str] | None, recipe_id: int | Non
 def get(live_id: int, *, lock: bool = False) -> LiveBroadcast:
     """The broadcast, or 404 ``live_not_found``; ``lock``: its row, for this transaction."""
     stmt = select(LiveBroadcast).where(LiveBroadcast.id == live_id)
-    live = db.session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:  # read afresh under the lock, even when this session has the row already
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    live = db.session.scalar(stmt)
     if live is None:
         raise ApiError(404, "live_not_found", "no such broadcast")
     return live
